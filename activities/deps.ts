@@ -1,0 +1,12 @@
+import type { Database } from '../store/prisma';
+import type { Mailer } from './mailer';
+import type { SignalProgress } from './progress';
+
+/** What the activities need from the worker process (one of each per worker). */
+export interface ActivityDeps {
+  db: Database;
+  mailer: Mailer;
+  signalProgress: SignalProgress;
+  /** How often progress is heartbeated and signalled (ms). */
+  progressEveryMs?: number;
+}

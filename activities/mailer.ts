@@ -1,0 +1,70 @@
+// SMTP sending through nodemailer's pooled transport, with outcomes the sending activity can record.
+import nodemailer from 'nodemailer';
+import type SMTPPool from 'nodemailer/lib/smtp-pool';
+import { qualifySmtpReply, type Failure } from '../domain/failures';
+
+export interface OutgoingMessage {
+  from: string;
+  to: string;
+  subject: string;
+  html: string;
+  text?: string;
+  messageId: string;
+  headers: Record<string, string>;
+}
+
+export type SendResult =
+  | { status: 'sent' }
+  | { status: 'failed'; failure: Failure }
+  /** The relay could not be reached or dropped the connection: not the address's fault, try again later. */
+  | { status: 'unavailable'; error: string };
+
+export interface Mailer {
+  readonly maxConnections: number;
+  send(message: OutgoingMessage): Promise<SendResult>;
+  close(): void;
+}
+
+export interface MailerOptions {
+  url: string;
+  maxConnections?: number;
+}
+
+export function createMailer({ url, maxConnections = 5 }: MailerOptions): Mailer {
+  const options: SMTPPool.Options = {
+    url,
+    pool: true,
+    maxConnections,
+    maxMessages: Infinity, // reuse connections: a new TLS/SMTP handshake per 100 messages is pure overhead
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 60_000,
+  };
+  const transport = nodemailer.createTransport(options);
+  return {
+    maxConnections,
+    async send(message) {
+      try {
+        const info = await transport.sendMail({ ...message, messageId: message.messageId });
+        if (info.rejected.length > 0) {
+          return { status: 'failed', failure: qualifySmtpReply(550, String(info.response ?? 'recipient rejected')) };
+        }
+        return { status: 'sent' };
+      } catch (e) {
+        const err = e as { responseCode?: number; response?: string; message?: string; code?: string };
+        if (typeof err.responseCode === 'number' && err.responseCode >= 400) {
+          return { status: 'failed', failure: qualifySmtpReply(err.responseCode, err.response ?? err.message ?? '') };
+        }
+        return { status: 'unavailable', error: `${err.code ?? 'error'}: ${err.message ?? String(e)}` };
+      }
+    },
+    close() {
+      transport.close();
+    },
+  };
+}
+
+/** Hides credentials when an SMTP URL is shown in logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, '//***@');
+}

@@ -1,0 +1,111 @@
+// Programmatic client of deliveries: start with a validated spec, signal with state checks, read status.
+// The CLI, the embedded stack and the tests all go through here.
+import { randomBytes } from 'node:crypto';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { checkDeliverySpec, type DeliverySpec } from '../domain/spec';
+import { compileTemplates, TemplateError } from '../domain/template';
+import type { DeliveryState, Kpis } from '../domain/delivery';
+import type { emailDelivery } from '../workflows';
+import {
+  confirmSignal, kpisQuery, logsQuery, pauseSignal, resumeSignal, statusQuery,
+  DELIVERY_NAME, DELIVERY_STATE, WORKFLOW_TYPE, type DeliveryStatus, type LogsPage,
+} from '../workflows/messages';
+import { InputError } from './errors';
+
+export type DeliveryHandle = WorkflowHandle<typeof emailDelivery>;
+
+/** Validates a spec (fields and templates) exactly as the preparation will, before anything starts. */
+export function validateSpec(input: unknown): DeliverySpec {
+  const check = checkDeliverySpec(input);
+  if (!check.ok) throw new InputError(`Invalid delivery spec:\n  - ${check.errors.join('\n  - ')}`, 'INVALID_SPEC');
+  try {
+    compileTemplates(check.spec);
+  } catch (e) {
+    if (e instanceof TemplateError) throw new InputError(`Invalid delivery spec:\n  - ${e.message}`, 'INVALID_TEMPLATE');
+    throw e;
+  }
+  if (check.spec.scheduleAt && Date.parse(check.spec.scheduleAt) < Date.now() - 60_000) {
+    throw new InputError(`Invalid delivery spec:\n  - scheduleAt: ${check.spec.scheduleAt} is in the past; remove it to send now, or give a future date`, 'INVALID_SPEC');
+  }
+  return check.spec;
+}
+
+export function newDeliveryId(name: string): string {
+  const slug = name.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'delivery';
+  return `delivery-${slug}-${randomBytes(3).toString('hex')}`;
+}
+
+export async function startDelivery(
+  client: Client, taskQueue: string, input: unknown, workflowId?: string,
+): Promise<DeliveryHandle> {
+  const spec = validateSpec(input);
+  const audience = 'all' in spec.audience ? 'all profiles' : `profiles where ${JSON.stringify(spec.audience.where)}`;
+  return client.workflow.start<typeof emailDelivery>(WORKFLOW_TYPE, {
+    taskQueue,
+    workflowId: workflowId ?? newDeliveryId(spec.name),
+    args: [spec],
+    typedSearchAttributes: [
+      { key: DELIVERY_STATE, value: 'preparing' },
+      { key: DELIVERY_NAME, value: spec.name },
+    ],
+    staticSummary: `Delivery "${spec.name}"`,
+    staticDetails: [
+      `**Subject:** ${spec.subject}`, `**Audience:** ${audience}`, `**Approval:** ${spec.approval}`,
+      `**Contact date:** ${spec.scheduleAt ?? 'now'}`,
+      spec.messagesPerSecond ? `**Rate cap:** ${spec.messagesPerSecond} messages/s` : '',
+    ].filter(Boolean).join('\n\n'),
+  });
+}
+
+export type DeliveryCommand = 'confirm' | 'pause' | 'resume' | 'stop';
+
+/** The states in which each command makes sense (the workflow ignores the others, with a warning log). */
+const ALLOWED: Record<DeliveryCommand, DeliveryState[]> = {
+  confirm: ['prepared'],
+  pause: ['sending'],
+  resume: ['paused'],
+  stop: ['preparing', 'prepared', 'scheduled', 'sending', 'paused'],
+};
+const WHY: Record<DeliveryCommand, string> = {
+  confirm: 'confirm applies to a prepared delivery waiting for approval',
+  pause: 'pause applies while sending',
+  resume: 'resume applies to a paused delivery',
+  stop: 'stop applies to a delivery that has not ended',
+};
+
+export async function sendCommand(client: Client, deliveryId: string, command: DeliveryCommand): Promise<void> {
+  const handle = client.workflow.getHandle<typeof emailDelivery>(deliveryId);
+  const { state } = await readStatus(handle, deliveryId);
+  if (!ALLOWED[command].includes(state)) {
+    throw new InputError(`Cannot ${command} delivery ${deliveryId}: it is ${state}; ${WHY[command]}.`, 'WRONG_STATE');
+  }
+  if (command === 'stop') await handle.cancel();
+  else await handle.signal({ confirm: confirmSignal, pause: pauseSignal, resume: resumeSignal }[command]);
+}
+
+export interface DeliverySnapshot {
+  id: string;
+  status: DeliveryStatus;
+  kpis: Kpis;
+}
+
+export async function readSnapshot(client: Client, deliveryId: string): Promise<DeliverySnapshot> {
+  const handle = client.workflow.getHandle<typeof emailDelivery>(deliveryId);
+  const status = await readStatus(handle, deliveryId);
+  return { id: deliveryId, status, kpis: await handle.query(kpisQuery) };
+}
+
+export async function readLogs(client: Client, deliveryId: string, page: { offset?: number; limit?: number } = {}): Promise<LogsPage> {
+  const handle = client.workflow.getHandle<typeof emailDelivery>(deliveryId);
+  await readStatus(handle, deliveryId);
+  return handle.query(logsQuery, page);
+}
+
+async function readStatus(handle: DeliveryHandle, deliveryId: string): Promise<DeliveryStatus> {
+  try {
+    return await handle.query(statusQuery);
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) throw new InputError(`No delivery with id ${deliveryId}: check the id printed by "delivery start"`, 'NOT_FOUND');
+    throw e;
+  }
+}

@@ -1,0 +1,19 @@
+/** Profile columns a template or an audience filter may name (attributes.* are free attributes). */
+export const PROFILE_FIELDS = ['email', 'firstName', 'lastName', 'language', 'country', 'optOut'] as const;
+export type ProfileField = (typeof PROFILE_FIELDS)[number];
+
+export function isProfileField(name: string): name is ProfileField {
+  return (PROFILE_FIELDS as readonly string[]).includes(name);
+}
+
+/** A profile as the domain sees it (what the store loads). */
+export interface ProfileRecord {
+  id: number;
+  email: string;
+  firstName: string;
+  lastName: string;
+  language: string;
+  country: string;
+  optOut: boolean;
+  attributes: Record<string, string>;
+}

@@ -1,0 +1,69 @@
+// The delivery spec: the one argument of the emailDelivery workflow.
+// Validated at every edge (CLI before starting, preparation before doing anything).
+import { z } from 'zod';
+import { PROFILE_FIELDS, isProfileField } from './profile-fields';
+import { isValidAddress } from './address';
+
+const ONE_LINE = [(v: string) => !/[\r\n]/.test(v), 'must be one line (no CR or LF): a line break would inject mail headers'] as const;
+
+const MAX_TEMPLATE_BYTES = 512 * 1024;
+
+const filterValue = z.union([z.string(), z.boolean(), z.array(z.string()).min(1)]);
+
+const audienceSchema = z.union([
+  z.strictObject({ all: z.literal(true) }),
+  z.strictObject({
+    where: z.record(z.string(), filterValue).superRefine((where, ctx) => {
+      if (Object.keys(where).length === 0) ctx.addIssue({ code: 'custom', message: 'needs at least one profile field; use { "all": true } to target every profile' });
+      for (const field of Object.keys(where)) {
+        if (!isProfileField(field)) {
+          ctx.addIssue({ code: 'custom', path: [field], message: `unknown profile field "${field}"; use one of ${PROFILE_FIELDS.join(', ')}` });
+        }
+      }
+    }),
+  }),
+], { error: 'must be { "all": true } or { "where": { <profile field>: <value>, … } }' });
+
+export const deliverySpecSchema = z.strictObject({
+  name: z.string().trim().min(1, 'is required: give the delivery a name').max(200).refine(...ONE_LINE),
+  from: z.string().trim().min(1, 'is required: set the sender, e.g. "Shop <news@shop.example>"')
+    .refine(...ONE_LINE)
+    .refine((v) => isValidAddress(parseSender(v).address), 'is not a valid sender: use "name@domain" or "Name <name@domain>"'),
+  subject: z.string().min(1, 'is required').max(998).refine(...ONE_LINE),
+  html: z.string().min(1, 'is required: the HTML template of the message').max(MAX_TEMPLATE_BYTES, `is larger than ${MAX_TEMPLATE_BYTES} characters`),
+  text: z.string().max(MAX_TEMPLATE_BYTES, `is larger than ${MAX_TEMPLATE_BYTES} characters`).optional(),
+  audience: audienceSchema,
+  approval: z.enum(['auto', 'manual'], { error: 'must be "auto" (send after a clean preparation) or "manual" (wait for confirm)' }).default('auto'),
+  scheduleAt: z.iso.datetime({ offset: true, error: 'must be an ISO date with a time zone, e.g. 2026-12-01T09:00:00Z' }).optional(),
+  messagesPerSecond: z.number().positive('must be above 0').max(100_000).optional(),
+});
+
+/** A spec as written by the user (approval may be omitted). */
+export type DeliverySpecInput = z.input<typeof deliverySpecSchema>;
+/** A validated spec (defaults applied). */
+export type DeliverySpec = z.output<typeof deliverySpecSchema>;
+export type Audience = DeliverySpec['audience'];
+
+export type SpecCheck = { ok: true; spec: DeliverySpec } | { ok: false; errors: string[] };
+
+export function checkDeliverySpec(input: unknown): SpecCheck {
+  const result = deliverySpecSchema.safeParse(input);
+  if (result.success) return { ok: true, spec: result.data };
+  return { ok: false, errors: result.error.issues.map(describeIssue) };
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const where = issue.path.length ? issue.path.join('.') : 'spec';
+  if (issue.code === 'unrecognized_keys') {
+    return `${where}: unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; remove them (allowed: ${Object.keys(deliverySpecSchema.shape).join(', ')})`;
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `${where}: is required`;
+  return `${where}: ${issue.message}`;
+}
+
+/** "Name <a@b>" or "a@b" → parts (the address is what SMTP sees). */
+export function parseSender(from: string): { name: string; address: string } {
+  const m = /^\s*(.*?)\s*<([^<>]+)>\s*$/.exec(from);
+  if (m) return { name: m[1].replace(/^"|"$/g, ''), address: m[2].trim() };
+  return { name: '', address: from.trim() };
+}

@@ -1,0 +1,9 @@
+/** Unit tests (domain) and integration tests (real Temporal dev server, SMTP server, SQLite file). */
+module.exports = {
+  testEnvironment: 'node',
+  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  // Type errors are caught by `tsc --noEmit` in `npm test`; ts-jest only transpiles.
+  transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
+  globalSetup: '<rootDir>/test/helpers/global-setup.ts',
+  testTimeout: 180_000,
+};

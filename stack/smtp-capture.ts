@@ -1,0 +1,78 @@
+// A local SMTP server on loopback. The embedded default relay stores each message as an .eml file,
+// so a newcomer can open what was "sent"; tests reuse it to read messages back.
+import fs from 'node:fs';
+import path from 'node:path';
+import { SMTPServer, type SMTPServerEnvelope } from 'smtp-server';
+
+export interface ReceivedMessage {
+  envelope: { from: string; to: string[] };
+  raw: Buffer;
+}
+
+export interface SmtpServerOptions {
+  port?: number;
+  host?: string;
+  onMessage(message: ReceivedMessage): void | Promise<void>;
+  /** Refuse a recipient with an SMTP reply (tests of failures). */
+  refuseRecipient?(address: string): { code: number; message: string } | undefined;
+}
+
+export interface RunningSmtpServer {
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startSmtpServer(options: SmtpServerOptions): Promise<RunningSmtpServer> {
+  const host = options.host ?? '127.0.0.1';
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    size: 25 * 1024 * 1024,
+    onRcptTo(address, _session, callback) {
+      const refusal = options.refuseRecipient?.(address.address);
+      if (!refusal) return callback();
+      const err = new Error(refusal.message) as Error & { responseCode: number };
+      err.responseCode = refusal.code;
+      callback(err);
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        const envelope = envelopeOf(session.envelope);
+        Promise.resolve(options.onMessage({ envelope, raw: Buffer.concat(chunks) })).then(() => callback(), callback);
+      });
+    },
+  });
+  server.on('error', () => undefined); // a client dropping its connection is not the server's failure
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const port = (server.server.address() as { port: number }).port;
+  return {
+    port,
+    url: `smtp://${host}:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function envelopeOf(e: SMTPServerEnvelope): ReceivedMessage['envelope'] {
+  return { from: e.mailFrom ? e.mailFrom.address : '', to: e.rcptTo.map((r) => r.address) };
+}
+
+/** The embedded default relay: every message becomes <dir>/<time>-<recipient>.eml. */
+export async function startSmtpCapture(dir: string, port = 2525): Promise<RunningSmtpServer> {
+  fs.mkdirSync(dir, { recursive: true });
+  let n = 0;
+  return startSmtpServer({
+    port,
+    async onMessage({ envelope, raw }) {
+      const to = (envelope.to[0] ?? 'unknown').replace(/[^A-Za-z0-9@._-]/g, '_');
+      const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${String(++n).padStart(6, '0')}-${to}.eml`;
+      await fs.promises.writeFile(path.join(dir, name), raw);
+    },
+  });
+}

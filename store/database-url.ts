@@ -1,0 +1,9 @@
+import path from 'node:path';
+
+/** Where data of the embedded defaults lives (SQLite file, Temporal DB, captured emails). */
+export const DATA_DIR = path.resolve(process.env.DATA_DIR ?? path.join(__dirname, '..', '.data'));
+
+/** DATABASE_URL, or the embedded SQLite file under the data folder. */
+export function databaseUrl(): string {
+  return process.env.DATABASE_URL ?? `file:${path.join(DATA_DIR, 'deliveries.db')}`;
+}

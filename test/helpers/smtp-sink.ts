@@ -1,0 +1,42 @@
+// A real SMTP server on loopback that records every message it accepts, parsed, for tests to read back.
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { startSmtpServer, type RunningSmtpServer } from '../../stack/smtp-capture';
+
+export interface SinkMessage {
+  to: string;
+  mail: ParsedMail;
+}
+
+export interface SmtpSink extends RunningSmtpServer {
+  messages: SinkMessage[];
+  /** Messages accepted per recipient address. */
+  countByRecipient(): Map<string, number>;
+  waitForCount(n: number, timeoutMs?: number): Promise<void>;
+}
+
+export async function startSmtpSink(options: { refuseRecipient?(address: string): { code: number; message: string } | undefined } = {}): Promise<SmtpSink> {
+  const messages: SinkMessage[] = [];
+  const server = await startSmtpServer({
+    refuseRecipient: options.refuseRecipient,
+    async onMessage({ envelope, raw }) {
+      const mail = await simpleParser(raw);
+      for (const to of envelope.to) messages.push({ to, mail });
+    },
+  });
+  return {
+    ...server,
+    messages,
+    countByRecipient() {
+      const counts = new Map<string, number>();
+      for (const m of messages) counts.set(m.to, (counts.get(m.to) ?? 0) + 1);
+      return counts;
+    },
+    async waitForCount(n, timeoutMs = 60_000) {
+      const until = Date.now() + timeoutMs;
+      while (messages.length < n) {
+        if (Date.now() > until) throw new Error(`SMTP sink: ${messages.length} messages after ${timeoutMs} ms, expected ${n}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  };
+}

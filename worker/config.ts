@@ -1,0 +1,27 @@
+// Configuration by environment, shared by the worker, the CLI and the embedded stack.
+import { DEFAULT_TASK_QUEUE } from '../workflows/messages';
+
+export interface TemporalConfig {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+}
+
+export function temporalConfig(env: NodeJS.ProcessEnv = process.env): TemporalConfig {
+  return {
+    address: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
+    namespace: env.TEMPORAL_NAMESPACE ?? 'default',
+    taskQueue: env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+  };
+}
+
+/** The embedded default is the local SMTP capture server started by `npm start`. */
+export const DEFAULT_SMTP_URL = 'smtp://127.0.0.1:2525';
+
+export function smtpConfig(env: NodeJS.ProcessEnv = process.env): { url: string; maxConnections: number } {
+  const maxConnections = Number(env.SMTP_MAX_CONNECTIONS ?? 5);
+  if (!Number.isInteger(maxConnections) || maxConnections < 1 || maxConnections > 200) {
+    throw new Error(`SMTP_MAX_CONNECTIONS must be a whole number from 1 to 200 (got "${env.SMTP_MAX_CONNECTIONS}")`);
+  }
+  return { url: env.SMTP_URL ?? DEFAULT_SMTP_URL, maxConnections };
+}

@@ -1,0 +1,69 @@
+// A delivery worker: runs emailDelivery workflows and their activities on one task queue.
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { createMailer, type Mailer } from '../activities/mailer';
+import type { Database } from '../store/prisma';
+import { progressSignal } from '../workflows/messages';
+import type { TemporalConfig } from './config';
+import { ensureSearchAttributes } from './search-attributes';
+
+export interface DeliveryWorkerOptions {
+  temporal: TemporalConfig;
+  db: Database;
+  smtp: { url: string; maxConnections: number };
+  /** A prebuilt workflow bundle (tests, fast restarts); otherwise workflows/ is bundled at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  progressEveryMs?: number;
+}
+
+export interface DeliveryWorker {
+  worker: Worker;
+  /** Runs until shutdown() (or a signal), then releases connections. */
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+export async function createDeliveryWorker(options: DeliveryWorkerOptions): Promise<DeliveryWorker> {
+  const { temporal } = options;
+  const clientConnection = await Connection.connect({ address: temporal.address });
+  await ensureSearchAttributes(clientConnection, temporal.namespace);
+  const client = new Client({ connection: clientConnection, namespace: temporal.namespace });
+  const mailer: Mailer = createMailer(options.smtp);
+  const activities = createActivities({
+    db: options.db,
+    mailer,
+    progressEveryMs: options.progressEveryMs,
+    signalProgress: (workflowId, report) => client.workflow.getHandle(workflowId).signal(progressSignal, report),
+  });
+  const connection = await NativeConnection.connect({ address: temporal.address });
+  const worker = await Worker.create({
+    connection,
+    namespace: temporal.namespace,
+    taskQueue: temporal.taskQueue,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    activities,
+    // Each running delivery holds one activity slot for its whole preparation or sending.
+    maxConcurrentActivityTaskExecutions: 20,
+    // Heartbeats reach the server at least every second, so pause/stop reach a sending activity fast.
+    maxHeartbeatThrottleInterval: '1 second',
+    defaultHeartbeatThrottleInterval: '1 second',
+    // On shutdown, give a sending activity time to record the messages it handed to SMTP.
+    shutdownGraceTime: '20 seconds',
+  });
+  return {
+    worker,
+    async run() {
+      try {
+        await worker.run();
+      } finally {
+        mailer.close();
+        await connection.close();
+        await clientConnection.close();
+      }
+    },
+    shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+    },
+  };
+}

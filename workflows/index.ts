@@ -1,0 +1,1 @@
+export { emailDelivery } from './delivery';

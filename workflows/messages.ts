@@ -1,0 +1,45 @@
+// The public Temporal contract of a delivery: workflow type, task queue, signals, queries and
+// search attributes. Scripts, the CLI and ops (`temporal workflow signal|query`) rely on these names.
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineSearchAttributeKey } from '@temporalio/common';
+import type { DeliveryState, Kpis, LogEntry, PreparationProgress, SendingProgress } from '../domain/delivery';
+
+export const WORKFLOW_TYPE = 'emailDelivery';
+export const DEFAULT_TASK_QUEUE = 'email-deliveries';
+
+/** Manual approval: send the prepared delivery. */
+export const confirmSignal = defineSignal('confirm');
+/** Stop sending within seconds; `resume` continues exactly where it stopped. */
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+/** Sent by the delivery's own activities: totals read from the database (not part of the public contract). */
+export const progressSignal = defineSignal<[ProgressReport]>('progress');
+
+export interface DeliveryStatus {
+  state: DeliveryState;
+  error?: string;
+  /** Rows processed by the preparation so far (for progress bars). */
+  preparedSoFar?: number;
+  /** True while a pause was asked and the sending activity is still winding down. */
+  pausing?: boolean;
+}
+export const statusQuery = defineQuery<DeliveryStatus>('status');
+export const kpisQuery = defineQuery<Kpis>('kpis');
+
+export interface LogsPage {
+  /** Index of the first entry returned (0 = first log of the delivery). */
+  offset: number;
+  total: number;
+  entries: LogEntry[];
+}
+/** `logs` takes an optional { offset, limit }; newest last. Without arguments: the last 100 entries. */
+export const logsQuery = defineQuery<LogsPage, [{ offset?: number; limit?: number }?]>('logs');
+
+export type ProgressReport =
+  | ({ phase: 'preparation' } & PreparationProgress)
+  | ({ phase: 'sending' } & SendingProgress);
+
+/** Custom search attributes, registered by the worker when the server lacks them. */
+export const DELIVERY_STATE = defineSearchAttributeKey('DeliveryState', 'KEYWORD');
+export const DELIVERY_NAME = defineSearchAttributeKey('DeliveryName', 'KEYWORD');
+export const SEARCH_ATTRIBUTES = [DELIVERY_STATE, DELIVERY_NAME];
