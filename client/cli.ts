@@ -1,0 +1,145 @@
+// The `delivery` CLI: a thin client of the emailDelivery workflows and of the profile store.
+import fs from 'node:fs';
+import { Command } from 'commander';
+import { Connection, Client } from '@temporalio/client';
+import { SingleBar, Presets } from 'cli-progress';
+import { temporalConfig } from '../worker/config';
+import { openDatabase } from '../store/prisma';
+import { insertProfiles } from '../store/profiles';
+import { parseProfileCsv } from '../domain/profile-csv';
+import { readLogs, readSnapshot, sendCommand, startDelivery, type DeliveryCommand } from './deliveries';
+import { InputError } from './errors';
+import { logLines, snapshotText } from './format';
+import { watchDelivery } from './watch';
+
+const program = new Command('delivery').description('Prepare, send and follow email deliveries running on Temporal').showHelpAfterError();
+
+async function withClient<T>(fn: (client: Client, taskQueue: string) => Promise<T>): Promise<T> {
+  const config = temporalConfig();
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address: config.address, connectTimeout: '5 seconds' });
+  } catch (e) {
+    throw new InputError(`Cannot reach Temporal at ${config.address} (${(e as Error).message}); start it with "npm start" or set TEMPORAL_ADDRESS`, 'TEMPORAL_UNREACHABLE');
+  }
+  try {
+    return await fn(new Client({ connection, namespace: config.namespace }), config.taskQueue);
+  } finally {
+    await connection.close();
+  }
+}
+
+function readJsonFile(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new InputError(`Cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, 'FILE');
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`${file} is not valid JSON: ${(e as Error).message}`, 'INVALID_JSON');
+  }
+}
+
+program.command('start <spec>')
+  .description('start a delivery from a JSON spec file; prints its id (the workflow id)')
+  .option('--id <id>', 'workflow id to use instead of a generated one')
+  .option('--watch', 'follow its progress until it settles')
+  .action(async (specFile: string, opts: { id?: string; watch?: boolean }) => {
+    const spec = readJsonFile(specFile);
+    await withClient(async (client, taskQueue) => {
+      const handle = await startDelivery(client, taskQueue, spec, opts.id);
+      console.log(handle.workflowId);
+      if (opts.watch) console.log(snapshotText(await watchDelivery(client, handle.workflowId)));
+    });
+  });
+
+for (const [command, help] of [
+  ['confirm', 'approve a prepared delivery waiting for manual approval'],
+  ['pause', 'pause sending (resume continues exactly where it stopped)'],
+  ['resume', 'resume a paused delivery'],
+  ['stop', 'stop for good: nothing more is sent, the delivery cannot be resumed'],
+] as Array<[DeliveryCommand, string]>) {
+  program.command(`${command} <id>`).description(help).action(async (id: string) => {
+    await withClient(async (client) => {
+      await sendCommand(client, id, command);
+      console.log(`${command} sent to ${id}`);
+    });
+  });
+}
+
+program.command('status <id>')
+  .description('live progress bars and KPIs until the delivery settles')
+  .option('--json', 'print the status and KPIs once, as JSON')
+  .action(async (id: string, opts: { json?: boolean }) => {
+    await withClient(async (client) => {
+      if (opts.json) console.log(JSON.stringify(await readSnapshot(client, id), null, 2));
+      else console.log(snapshotText(await watchDelivery(client, id)));
+    });
+  });
+
+program.command('logs <id>')
+  .description('the delivery log (newest last)')
+  .option('--offset <n>', 'first entry to show', (v) => wholeNumber('--offset', v))
+  .option('--limit <n>', 'how many entries', (v) => wholeNumber('--limit', v))
+  .option('--json', 'print the page as JSON')
+  .action(async (id: string, opts: { offset?: number; limit?: number; json?: boolean }) => {
+    await withClient(async (client) => {
+      const page = await readLogs(client, id, { offset: opts.offset, limit: opts.limit });
+      if (opts.json) console.log(JSON.stringify(page, null, 2));
+      else console.log(`${logLines(page.entries)}\n(${page.entries.length} of ${page.total} entries from #${page.offset})`);
+    });
+  });
+
+const profiles = program.command('profiles').description('the profiles deliveries target');
+profiles.command('import <csv>')
+  .description('import profiles from a CSV file with a header row (email, firstName, lastName, language, country, optOut; other columns become attributes)')
+  .option('--skip-invalid', 'import the valid rows and report the rejected ones (default: import nothing when a row is invalid)')
+  .action(async (file: string, opts: { skipInvalid?: boolean }) => {
+    let content: Buffer;
+    try {
+      content = fs.readFileSync(file);
+    } catch (e) {
+      throw new InputError(`Cannot read ${file}: ${(e as Error).message}`, 'FILE');
+    }
+    const check = parseProfileCsv(content);
+    if (!check.ok) throw new InputError(`${file}: ${check.error}. Nothing was imported.`, 'INVALID_CSV');
+    const rejectedText = check.rejected.slice(0, 50).map((r) => `  row ${r.row}: ${r.reason}`).join('\n') +
+      (check.rejected.length > 50 ? `\n  … and ${check.rejected.length - 50} more` : '');
+    if (check.rejected.length > 0 && !opts.skipInvalid) {
+      throw new InputError(`${file}: ${check.rejected.length} invalid row(s); nothing was imported:\n${rejectedText}\nFix them, or pass --skip-invalid to import the ${check.profiles.length} valid rows.`, 'INVALID_CSV');
+    }
+    const db = await openDatabase();
+    try {
+      const bar = new SingleBar({ format: ' Importing |{bar}| {value}/{total} profiles' }, Presets.shades_classic);
+      bar.start(check.profiles.length, 0);
+      await insertProfiles(db, check.profiles, (done) => bar.update(done));
+      bar.stop();
+    } finally {
+      await db.$disconnect();
+    }
+    console.log(`${check.profiles.length} profiles imported, ${check.rejected.length} rejected${check.rejected.length ? `:\n${rejectedText}` : ''}`);
+  });
+
+function wholeNumber(option: string, v: string): number {
+  if (!/^\d+$/.test(v)) throw new InputError(`${option} must be a whole number (got "${v}")`);
+  return Number(v);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof InputError) {
+      console.error(e.message);
+      return 2;
+    }
+    console.error(e instanceof Error ? e.message : e);
+    return 1;
+  }
+}
+
+if (require.main === module) main(process.argv).then((code) => process.exit(code));

@@ -1,0 +1,29 @@
+// How KPIs, logs and exclusions read in a terminal.
+import type { Kpis, LogEntry } from '../domain/delivery';
+import { percent } from '../domain/delivery';
+import type { DeliverySnapshot } from './deliveries';
+
+export function kpiTable(k: Kpis): string {
+  const rows: Array<[string, number, string]> = [
+    ['Targeted', k.targeted, ''],
+    ['To deliver', k.toDeliver, percent(k.toDeliver, k.targeted)],
+    ['To exclude', k.toExclude, percent(k.toExclude, k.targeted)],
+    ['Sent', k.sent, percent(k.sent, k.toDeliver)],
+    ['Delivered', k.delivered, percent(k.delivered, k.sent)],
+    ['Errors', k.failed, percent(k.failed, k.sent + k.failed)],
+    ['Pending', k.pending, percent(k.pending, k.toDeliver)],
+    ['Opens', k.opens, percent(k.opens, k.delivered)],
+    ['Clicks', k.clicks, percent(k.clicks, k.delivered)],
+  ];
+  if (k.resentAfterCrash) rows.push(['Resent after a crash', k.resentAfterCrash, 'possible duplicates']);
+  return rows.map(([label, n, pct]) => `  ${label.padEnd(22)}${String(n).padStart(10)}  ${pct}`).join('\n');
+}
+
+export function snapshotText(s: DeliverySnapshot): string {
+  const error = s.status.error ? `\n  Error: ${s.status.error}` : '';
+  return `Delivery ${s.id}: ${s.status.state}${error}\n${kpiTable(s.kpis)}`;
+}
+
+export function logLines(entries: LogEntry[]): string {
+  return entries.map((e) => `${e.time}  ${e.level.toUpperCase().padEnd(7)} ${e.message}`).join('\n');
+}

@@ -1,0 +1,44 @@
+// The embedded Temporal server: the official CLI's dev server, persisted to a file under the data folder.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTES } from '../workflows/messages';
+
+export interface DevServer {
+  address: string;
+  uiUrl: string;
+  stop(): Promise<void>;
+}
+
+export async function startDevServer(cli: string, dataDir: string, port = 7233, uiPort = 8233): Promise<DevServer> {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const child: ChildProcess = spawn(cli, [
+    'server', 'start-dev', '--db-filename', path.join(dataDir, 'temporal.db'), '--port', String(port), '--ui-port', String(uiPort),
+    '--ip', '127.0.0.1', '--log-level', 'error', '--ui-disable-news-fetch',
+    ...SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=${k.type === 'KEYWORD' ? 'Keyword' : k.type}`]),
+  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const address = `127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(r, 500)).then(() => 'running' as const)]);
+    if (code !== 'running') throw new Error(`the Temporal dev server exited (code ${code}); is port ${port} or ${uiPort} already in use?`);
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: '1 second' });
+      await connection.workflowService.getSystemInfo({});
+      await connection.close();
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`the Temporal dev server did not answer on ${address} within 60 s`);
+    }
+  }
+  return {
+    address,
+    uiUrl: `http://localhost:${uiPort}`,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

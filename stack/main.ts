@@ -1,0 +1,103 @@
+// `npm start`: the embedded stack on a fresh machine. Temporal dev server (Web UI on 8233), the SQLite
+// database, a local SMTP capture server writing .eml files, and a worker; then a sample delivery with
+// live progress. Keeps running until Ctrl-C (or exits after the sample with --once).
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { DATA_DIR, databaseUrl } from '../store/database-url';
+import { openDatabase } from '../store/prisma';
+import { countProfiles, insertProfiles } from '../store/profiles';
+import { parseProfileCsv } from '../domain/profile-csv';
+import { smtpConfig, temporalConfig } from '../worker/config';
+import { createDeliveryWorker } from '../worker/worker';
+import { startDelivery } from '../client/deliveries';
+import { snapshotText } from '../client/format';
+import { watchDelivery } from '../client/watch';
+import { redactUrl } from '../activities/mailer';
+import { startDevServer, type DevServer } from './dev-server';
+import { startSmtpCapture, type RunningSmtpServer } from './smtp-capture';
+import { temporalCliPath } from './temporal-cli';
+
+const ROOT = path.resolve(__dirname, '..');
+const OUTBOX = path.join(DATA_DIR, 'outbox');
+
+async function main(): Promise<void> {
+  const once = process.argv.includes('--once');
+  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  const stops: Array<() => Promise<void>> = [];
+  const shutdown = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  };
+  process.once('SIGINT', () => void shutdown().then(() => process.exit(0)));
+  process.once('SIGTERM', () => void shutdown().then(() => process.exit(0)));
+
+  step('Database', databaseUrl());
+  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'prisma'), ['migrate', 'deploy'], { cwd: ROOT, stdio: 'ignore', env: { ...process.env, DATABASE_URL: databaseUrl() } });
+  const db = await openDatabase();
+  stops.push(() => db.$disconnect());
+
+  const temporal = temporalConfig();
+  let server: DevServer | undefined;
+  if (!process.env.TEMPORAL_ADDRESS) {
+    server = await startDevServer(temporalCliPath(), DATA_DIR);
+    stops.push(() => server!.stop());
+    temporal.address = server.address;
+  }
+  const uiUrl = server?.uiUrl ?? 'your Temporal Web UI';
+  step('Temporal', `${temporal.address}, Web UI ${uiUrl}`);
+
+  let capture: RunningSmtpServer | undefined;
+  if (!process.env.SMTP_URL) {
+    capture = await startSmtpCapture(OUTBOX);
+    stops.push(() => capture!.close());
+  }
+  const smtp = smtpConfig();
+  step('SMTP', capture ? `capture server ${smtp.url}, messages saved as .eml files in ${OUTBOX}` : redactUrl(smtp.url));
+
+  const worker = await createDeliveryWorker({ temporal, db, smtp });
+  const running = worker.run();
+  stops.unshift(async () => {
+    worker.shutdown();
+    await running;
+  });
+  step('Worker', `task queue "${temporal.taskQueue}"`);
+
+  if ((await countProfiles(db)) === 0) {
+    const check = parseProfileCsv(fs.readFileSync(path.join(ROOT, 'examples', 'profiles.csv')));
+    if (!check.ok) throw new Error(check.error);
+    await insertProfiles(db, check.profiles);
+    step('Profiles', `${check.profiles.length} sample profiles imported from examples/profiles.csv`);
+  }
+
+  const connection = await Connection.connect({ address: temporal.address });
+  stops.push(() => connection.close());
+  const client = new Client({ connection, namespace: temporal.namespace });
+  const spec = JSON.parse(fs.readFileSync(path.join(ROOT, 'examples', 'delivery.json'), 'utf8')) as unknown;
+  const handle = await startDelivery(client, temporal.taskQueue, spec);
+  step('Delivery', `${handle.workflowId} started from examples/delivery.json`);
+  console.log(`           ${uiUrl}/namespaces/${temporal.namespace}/workflows/${handle.workflowId}\n`);
+  const snapshot = await watchDelivery(client, handle.workflowId);
+  console.log(`\n${snapshotText(snapshot)}\n`);
+  if (capture) {
+    const files = fs.readdirSync(OUTBOX).filter((f) => f.endsWith('.eml')).sort();
+    console.log(`${files.length} .eml files in ${OUTBOX}, e.g.:\n${files.slice(-3).map((f) => `  ${f}`).join('\n')}\n`);
+  }
+  console.log(`Web UI: ${uiUrl}   CLI: npx delivery status|logs ${handle.workflowId}`);
+  if (once) {
+    await shutdown();
+    return;
+  }
+  console.log('The stack keeps running (start more deliveries with "npx delivery start <spec.json>"). Ctrl-C to stop.');
+  await running;
+}
+
+function step(what: string, detail: string): void {
+  console.log(`${what.padEnd(10)} ${detail}`);
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
