@@ -26,7 +26,7 @@ const audienceSchema = z.union([
 
 export const deliverySpecSchema = z.strictObject({
   name: z.string().trim().min(1, 'is required: give the delivery a name').max(200).refine(...ONE_LINE),
-  from: z.string().trim().min(1, 'is required: set the sender, e.g. "Shop <news@shop.example>"')
+  from: z.string().trim().min(1, { message: 'is required: set the sender, e.g. "Shop <news@shop.example>"', abort: true })
     .refine(...ONE_LINE)
     .refine((v) => isValidAddress(parseSender(v).address), 'is not a valid sender: use "name@domain" or "Name <name@domain>"'),
   subject: z.string().min(1, 'is required').max(998).refine(...ONE_LINE),

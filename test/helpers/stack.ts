@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { openDatabase, type Database } from '../../store/prisma';
 import { createDeliveryWorker, type DeliveryWorker } from '../../worker/worker';
 import { startDelivery, type DeliveryHandle } from '../../client/deliveries';
@@ -30,7 +31,16 @@ export interface TestStack {
   close(): Promise<void>;
 }
 
+function quietRuntime(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
+  } catch {
+    // already installed by an earlier test file in this process
+  }
+}
+
 export async function startTestStack(options: { inProcessWorker?: boolean; smtpMaxConnections?: number; refuseRecipient?: NonNullable<Parameters<typeof startSmtpSink>[0]>['refuseRecipient'] } = {}): Promise<TestStack> {
+  quietRuntime();
   const env = await TestWorkflowEnvironment.createLocal({
     server: { executable: { type: 'existing-path', path: process.env.TEMPORAL_CLI_PATH! }, searchAttributes: SEARCH_ATTRIBUTES },
   });

@@ -1,0 +1,62 @@
+import { checkDeliverySpec, parseSender } from '../../domain/spec';
+
+const valid = {
+  name: 'Spring sale', from: 'Shop <news@shop.example>', subject: 'Hi {{firstName}}', html: '<p>Hi</p>', audience: { all: true },
+};
+
+function errorsOf(input: unknown): string[] {
+  const r = checkDeliverySpec(input);
+  return r.ok ? [] : r.errors;
+}
+
+describe('delivery spec validation', () => {
+  it('accepts a minimal spec and defaults approval to auto', () => {
+    const r = checkDeliverySpec(valid);
+    expect(r.ok && r.spec.approval).toBe('auto');
+  });
+
+  it('names a missing sender and how to fix it', () => {
+    expect(errorsOf({ ...valid, from: undefined })).toEqual(['from: is required']);
+    expect(errorsOf({ ...valid, from: '' })).toEqual(['from: is required: set the sender, e.g. "Shop <news@shop.example>"']);
+  });
+
+  it('refuses an invalid sender address', () => {
+    expect(errorsOf({ ...valid, from: 'Shop <not an address>' })[0]).toMatch(/^from: is not a valid sender/);
+  });
+
+  it('refuses line breaks that would inject headers in sender, subject and name', () => {
+    expect(errorsOf({ ...valid, subject: 'Hi\r\nBcc: victim@example.com' })[0]).toMatch(/^subject: must be one line/);
+    expect(errorsOf({ ...valid, from: 'Shop <a@b.example>\nBcc: x@y.example' })).toContainEqual(expect.stringMatching(/^from: must be one line/));
+  });
+
+  it('names an unknown audience field and lists the known ones', () => {
+    expect(errorsOf({ ...valid, audience: { where: { town: 'Paris' } } })).toEqual([
+      'audience.where.town: unknown profile field "town"; use one of email, firstName, lastName, language, country, optOut',
+    ]);
+  });
+
+  it('refuses a malformed audience', () => {
+    expect(errorsOf({ ...valid, audience: { all: false } })[0]).toMatch(/^audience: must be \{ "all": true \}/);
+    expect(errorsOf({ ...valid, audience: { where: {} } })[0]).toMatch(/^audience.where: needs at least one profile field/);
+  });
+
+  it('names unknown top-level fields', () => {
+    expect(errorsOf({ ...valid, sendr: 'x' })[0]).toMatch(/^spec: unknown field\(s\) "sendr"; remove them/);
+  });
+
+  it('checks approval, contact date and rate cap', () => {
+    expect(errorsOf({ ...valid, approval: 'later' })[0]).toMatch(/^approval: must be "auto" .* or "manual"/);
+    expect(errorsOf({ ...valid, scheduleAt: 'tomorrow' })[0]).toMatch(/^scheduleAt: must be an ISO date/);
+    expect(errorsOf({ ...valid, messagesPerSecond: 0 })).toEqual(['messagesPerSecond: must be above 0']);
+  });
+
+  it('refuses something that is not an object', () => {
+    expect(errorsOf('hello')).toHaveLength(1);
+    expect(errorsOf(null)).toHaveLength(1);
+  });
+
+  it('splits a sender into name and address', () => {
+    expect(parseSender('"Shop" <news@shop.example>')).toEqual({ name: 'Shop', address: 'news@shop.example' });
+    expect(parseSender('news@shop.example')).toEqual({ name: '', address: 'news@shop.example' });
+  });
+});
