@@ -1,13 +1,13 @@
 // `npm start`: the embedded stack on a fresh machine. Temporal dev server (Web UI on 8233), the SQLite
 // database, a local SMTP capture server writing .eml files, and a worker; then a sample delivery with
 // live progress. Keeps running until Ctrl-C (or exits after the sample with --once).
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { DATA_DIR, databaseUrl } from '../store/database-url';
 import { openDatabase } from '../store/prisma';
+import { migrate } from '../store/migrate';
 import { countProfiles, insertProfiles } from '../store/profiles';
 import { parseProfileCsv } from '../domain/profile-csv';
 import { smtpConfig, temporalConfig } from '../worker/config';
@@ -33,8 +33,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void shutdown().then(() => process.exit(0)));
   process.once('SIGTERM', () => void shutdown().then(() => process.exit(0)));
 
-  step('Database', databaseUrl());
-  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'prisma'), ['migrate', 'deploy'], { cwd: ROOT, stdio: 'ignore', env: { ...process.env, DATABASE_URL: databaseUrl() } });
+  step('Database', databaseUrl().replace(/\/\/.*@/, '//***@'));
+  await migrate();
   const db = await openDatabase();
   stops.push(() => db.$disconnect());
 

@@ -1,6 +1,6 @@
 // Audience filter → Prisma where clause over profiles.
 import type { Audience } from '../domain/spec';
-import type { Prisma } from './generated/client';
+import type { Prisma } from './generated/sqlite/client';
 
 export function audienceWhere(audience: Audience): Prisma.ProfileWhereInput {
   if ('all' in audience) return {};

@@ -7,3 +7,11 @@ export const DATA_DIR = path.resolve(process.env.DATA_DIR ?? path.join(__dirname
 export function databaseUrl(): string {
   return process.env.DATABASE_URL ?? `file:${path.join(DATA_DIR, 'deliveries.db')}`;
 }
+
+export type DatabaseKind = 'sqlite' | 'postgres';
+
+export function databaseKind(url: string = databaseUrl()): DatabaseKind {
+  if (url.startsWith('file:')) return 'sqlite';
+  if (/^postgres(ql)?:\/\//.test(url)) return 'postgres';
+  throw new Error(`DATABASE_URL must be file:<path> (SQLite) or postgresql://user:password@host:port/database (got "${url.replace(/\/\/.*@/, '//***@')}")`);
+}

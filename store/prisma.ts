@@ -1,15 +1,18 @@
-// Prisma client factory: the embedded SQLite file through the better-sqlite3 driver adapter.
+// Prisma client factory: SQLite (embedded default, better-sqlite3 adapter) or Postgres (pg adapter).
+// Both generated clients come from the same models, so the rest of the code sees one Database type.
 import fs from 'node:fs';
 import path from 'node:path';
 import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
-import { PrismaClient } from './generated/client';
-import { databaseUrl } from './database-url';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from './generated/sqlite/client';
+import { PrismaClient as PostgresPrismaClient } from './generated/postgres/client';
+import { databaseKind, databaseUrl } from './database-url';
 
 export type Database = PrismaClient;
 
 export async function openDatabase(url: string = databaseUrl()): Promise<Database> {
-  if (!url.startsWith('file:')) {
-    throw new Error(`DATABASE_URL "${url.replace(/\/\/.*@/, '//***@')}" is not supported yet: use file:<path> (SQLite)`);
+  if (databaseKind(url) === 'postgres') {
+    return new PostgresPrismaClient({ adapter: new PrismaPg({ connectionString: url }) }) as unknown as Database;
   }
   fs.mkdirSync(path.dirname(url.slice('file:'.length)), { recursive: true });
   // Several processes (worker, CLI import) share the file: wait for locks instead of failing at once.

@@ -1,18 +1,27 @@
-// Once per test run: the Temporal CLI, a migrated template database (real `prisma migrate deploy`)
+// Once per test run: the Temporal CLI, a migrated template database (`npm run db:migrate`'s code)
 // and a prebuilt workflow bundle shared by every worker the tests start.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { Client } from 'pg';
 import { temporalCliPath } from '../../stack/temporal-cli';
-import { ROOT, TEMPLATE_DB, TEST_DATA, WORKFLOW_BUNDLE } from './paths';
+import { migrate } from '../../store/migrate';
+import { POSTGRES_TEMPLATE_DB, TEMPLATE_DB, TEST_DATA, TEST_POSTGRES_URL, WORKFLOW_BUNDLE, postgresUrlFor } from './paths';
 
 export default async function globalSetup(): Promise<void> {
   fs.rmSync(TEST_DATA, { recursive: true, force: true });
   fs.mkdirSync(TEST_DATA, { recursive: true });
   process.env.TEMPORAL_CLI_PATH = temporalCliPath();
-  execFileSync('npx', ['prisma', 'migrate', 'deploy'], {
-    cwd: ROOT, env: { ...process.env, DATABASE_URL: `file:${TEMPLATE_DB}` }, stdio: 'ignore',
-  });
+  if (TEST_POSTGRES_URL) {
+    // Each test stack clones this database (CREATE DATABASE … TEMPLATE), which is much faster than migrating.
+    const admin = new Client({ connectionString: TEST_POSTGRES_URL });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${POSTGRES_TEMPLATE_DB} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${POSTGRES_TEMPLATE_DB}`);
+    await admin.end();
+    await migrate(postgresUrlFor(POSTGRES_TEMPLATE_DB));
+  } else {
+    await migrate(`file:${TEMPLATE_DB}`);
+  }
   const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
   fs.writeFileSync(WORKFLOW_BUNDLE, code);
 }

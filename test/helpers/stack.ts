@@ -12,7 +12,8 @@ import { createDeliveryWorker, type DeliveryWorker } from '../../worker/worker';
 import { startDelivery, type DeliveryHandle } from '../../client/deliveries';
 import { SEARCH_ATTRIBUTES, statusQuery } from '../../workflows/messages';
 import type { DeliveryState } from '../../domain/delivery';
-import { ROOT, TEMPLATE_DB, TEST_DATA, WORKFLOW_BUNDLE } from './paths';
+import { Client as PgClient } from 'pg';
+import { POSTGRES_TEMPLATE_DB, ROOT, TEMPLATE_DB, TEST_DATA, TEST_POSTGRES_URL, WORKFLOW_BUNDLE, postgresUrlFor } from './paths';
 import { startSmtpSink, type SmtpSink } from './smtp-sink';
 
 export interface TestStack {
@@ -44,9 +45,7 @@ export async function startTestStack(options: { inProcessWorker?: boolean; smtpM
   const env = await TestWorkflowEnvironment.createLocal({
     server: { executable: { type: 'existing-path', path: process.env.TEMPORAL_CLI_PATH! }, searchAttributes: SEARCH_ATTRIBUTES },
   });
-  const dbFile = path.join(TEST_DATA, `db-${randomBytes(4).toString('hex')}.db`);
-  fs.copyFileSync(TEMPLATE_DB, dbFile);
-  const dbUrl = `file:${dbFile}`;
+  const { url: dbUrl, drop: dropDatabase } = await freshDatabase();
   const db = await openDatabase(dbUrl);
   const sink = await startSmtpSink({ refuseRecipient: options.refuseRecipient });
   const taskQueue = `test-${randomBytes(4).toString('hex')}`;
@@ -86,11 +85,28 @@ export async function startTestStack(options: { inProcessWorker?: boolean; smtpM
       await sink.close();
       await db.$disconnect();
       await env.teardown();
-      fs.rmSync(dbFile, { force: true });
+      await dropDatabase();
     },
   };
   if (options.inProcessWorker !== false) await stack.startWorker();
   return stack;
+}
+
+/** A migrated, empty database of the kind under test (SQLite file, or Postgres when TEST_DATABASE_URL is set). */
+async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `delivery_test_${randomBytes(4).toString('hex')}`;
+  if (!TEST_POSTGRES_URL) {
+    const file = path.join(TEST_DATA, `${name}.db`);
+    fs.copyFileSync(TEMPLATE_DB, file);
+    return { url: `file:${file}`, drop: async () => fs.rmSync(file, { force: true }) };
+  }
+  const admin = async (sql: string) => {
+    const client = new PgClient({ connectionString: TEST_POSTGRES_URL });
+    await client.connect();
+    await client.query(sql).finally(() => client.end());
+  };
+  await admin(`CREATE DATABASE ${name} TEMPLATE ${POSTGRES_TEMPLATE_DB}`);
+  return { url: postgresUrlFor(name), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
 /** Polls the status query until the delivery reaches a state (queries need a running worker). */
