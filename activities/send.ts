@@ -32,7 +32,9 @@ export function sendActivity(deps: ActivityDeps) {
     const progress = startProgress(ctx, () => ({ phase: 'sending', ...totals, cursor }), deps.signalProgress, deps.progressEveryMs);
     const pace = pacer(spec.messagesPerSecond);
     const claim = `${ctx.info.activityId}/${ctx.info.attempt}/${randomUUID()}`;
-    const window = mailer.maxConnections * 4;
+    // A window keeps every connection busy, but never holds more than about a second of a capped
+    // rate: claimed rows are what a crash could send twice, and progress moves once per window.
+    const window = Math.max(1, Math.min(mailer.maxConnections * 4, Math.ceil(spec.messagesPerSecond ?? Infinity)));
     let finished = false;
     try {
       for (;;) {

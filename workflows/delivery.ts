@@ -42,7 +42,13 @@ const MAX_LOGS = 1000;
 /** Continue-as-new past this many events (progress signals are the only thing that grows). */
 const MAX_HISTORY_EVENTS = 5000;
 
-/** What a continued run takes over from the previous one. */
+/** Second workflow argument: not part of the public contract (continue-as-new, tests). */
+export interface DeliveryRunOptions {
+  /** What a continued run takes over from the previous one. */
+  carried?: CarriedState;
+  maxHistoryEvents?: number;
+}
+
 export interface CarriedState {
   runKey: string;
   preparation: PreparationResult;
@@ -57,7 +63,9 @@ export interface DeliveryOutcome {
   kpis: Kpis;
 }
 
-export async function emailDelivery(spec: DeliverySpecInput, carried?: CarriedState): Promise<DeliveryOutcome> {
+export async function emailDelivery(spec: DeliverySpecInput, options: DeliveryRunOptions = {}): Promise<DeliveryOutcome> {
+  const { carried, maxHistoryEvents = MAX_HISTORY_EVENTS } = options;
+  const historyIsLong = () => wf.workflowInfo().continueAsNewSuggested || wf.workflowInfo().historyLength > maxHistoryEvents;
   const deliveryId = wf.workflowInfo().workflowId;
   const runKey = carried?.runKey ?? wf.workflowInfo().runId;
   let state: DeliveryState = carried ? 'sending' : 'preparing';
@@ -183,7 +191,10 @@ export async function emailDelivery(spec: DeliverySpecInput, carried?: CarriedSt
         break;
       }
       if (!paused && historyIsLong()) {
-        return await wf.continueAsNew<typeof emailDelivery>(spec, { runKey, preparation: preparation!, kpis, logs, logOffset, paused });
+        log('info', `Continuing as new after ${wf.workflowInfo().historyLength} history events`);
+        return await wf.continueAsNew<typeof emailDelivery>(spec, {
+          maxHistoryEvents, carried: { runKey, preparation: preparation!, kpis, logs, logOffset, paused },
+        });
       }
     }
     setState('sent');
@@ -212,11 +223,6 @@ export async function emailDelivery(spec: DeliverySpecInput, carried?: CarriedSt
     }
     throw e;
   }
-}
-
-function historyIsLong(): boolean {
-  const info = wf.workflowInfo();
-  return info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS;
 }
 
 function logPreparation(log: (level: LogLevel, message: string) => void, p: PreparationResult): void {

@@ -87,6 +87,23 @@ describe('a delivery end to end', () => {
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
   });
 
+  it('continues as new when its history grows, without losing or repeating a message', async () => {
+    await seedProfiles(stack.db, manyProfiles(60));
+    const handle = await stack.client.workflow.start('emailDelivery', {
+      taskQueue: stack.taskQueue, workflowId: `long-history-${Date.now()}`,
+      args: [baseSpec({ messagesPerSecond: 10 }), { maxHistoryEvents: 25 }],
+    });
+    const outcome = await handle.result(); // follows the chain of runs
+    expect(outcome.kpis).toMatchObject({ toDeliver: 60, sent: 60, pending: 0 });
+    expect((await handle.describe()).runId).not.toBe(handle.firstExecutionRunId);
+    const counts = stack.sink.countByRecipient();
+    expect(counts.size).toBe(60);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    const logs = (await stack.client.workflow.getHandle(handle.workflowId).query(logsQuery)).entries.map((e) => e.message);
+    expect(logs).toContainEqual(expect.stringMatching(/^Continuing as new after \d+ history events$/));
+    expect(logs[0]).toMatch(/^Preparation started/); // the log is carried over
+  });
+
   it('stops during sending: nothing more is sent and the rest is cancelled', async () => {
     await seedProfiles(stack.db, manyProfiles(200));
     const handle = await stack.start(baseSpec({ messagesPerSecond: 40 }));
