@@ -107,8 +107,9 @@ export async function emailDelivery(spec: DeliverySpecInput, options: DeliveryRu
   wf.setHandler(kpisQuery, () => kpis);
   wf.setHandler(logsQuery, (page) => {
     const total = logOffset + logs.length;
-    const limit = Math.max(0, Math.min(page?.limit ?? 100, MAX_LOGS));
-    const offset = Math.max(logOffset, page?.offset ?? total - limit);
+    // The argument may come from the temporal CLI as any JSON: fall back to defaults on odd values.
+    const limit = Math.min(wholeOr(page?.limit, 100), MAX_LOGS);
+    const offset = Math.max(logOffset, wholeOr(page?.offset, total - limit));
     return { offset, total, entries: logs.slice(offset - logOffset, offset - logOffset + limit) };
   });
   wf.setHandler(confirmSignal, () => {
@@ -223,6 +224,10 @@ export async function emailDelivery(spec: DeliverySpecInput, options: DeliveryRu
     }
     throw e;
   }
+}
+
+function wholeOr(value: unknown, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? Math.floor(value) : Math.max(0, fallback);
 }
 
 function logPreparation(log: (level: LogLevel, message: string) => void, p: PreparationResult): void {
