@@ -1,16 +1,9 @@
 // Profile CSV → validated profiles, or the reasons each bad row is refused. Pure: no I/O.
 import { parse } from 'csv-parse/sync';
 import { isValidAddress } from './address';
+import type { ProfileData } from './profile-fields';
 
-export interface ImportedProfile {
-  email: string;
-  firstName: string;
-  lastName: string;
-  language: string;
-  country: string;
-  optOut: boolean;
-  attributes: Record<string, string>;
-}
+export type ImportedProfile = ProfileData;
 
 export interface RejectedRow {
   /** Record number in the file, the header being record 1 (a quoted field may span several lines). */

@@ -6,9 +6,8 @@ export function isProfileField(name: string): name is ProfileField {
   return (PROFILE_FIELDS as readonly string[]).includes(name);
 }
 
-/** A profile as the domain sees it (what the store loads). */
-export interface ProfileRecord {
-  id: number;
+/** A profile's data, as imported and as stored. */
+export interface ProfileData {
   email: string;
   firstName: string;
   lastName: string;
@@ -16,4 +15,9 @@ export interface ProfileRecord {
   country: string;
   optOut: boolean;
   attributes: Record<string, string>;
+}
+
+/** A stored profile. */
+export interface ProfileRecord extends ProfileData {
+  id: number;
 }
