@@ -9,4 +9,6 @@ export interface ActivityDeps {
   signalProgress: SignalProgress;
   /** How often progress is heartbeated and signalled (ms). */
   progressEveryMs?: number;
+  /** Soft failures of an address before it is quarantined. */
+  softErrorsBeforeQuarantine: number;
 }

@@ -3,6 +3,8 @@ import type { ActivityDeps } from './deps';
 import { prepareActivity } from './prepare';
 import { sendActivity } from './send';
 import { stopActivity } from './stop';
+import { proofActivity } from './proof';
+import { judgeSpec } from '../domain/spec-problems';
 
 export type { ActivityDeps } from './deps';
 
@@ -11,5 +13,11 @@ export function createActivities(deps: ActivityDeps) {
     prepareDelivery: prepareActivity(deps),
     sendDelivery: sendActivity(deps),
     stopDelivery: stopActivity(deps),
+    sendProof: proofActivity(deps),
+    /** Problems of a spec (empty when usable): templates compile outside the workflow sandbox. */
+    async checkSpec({ spec }: { spec: unknown }): Promise<string[]> {
+      const verdict = judgeSpec(spec, new Date());
+      return verdict.ok ? [] : verdict.problems;
+    },
   };
 }

@@ -1,7 +1,7 @@
 // SMTP sending through nodemailer's pooled transport, with outcomes the sending activity can record.
 import nodemailer from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
-import { qualifySmtpReply, type Failure } from '../domain/failures';
+import { connectionLost, qualifySmtpReply, type Failure } from '../domain/failures';
 
 export interface OutgoingMessage {
   from: string;
@@ -16,8 +16,10 @@ export interface OutgoingMessage {
 export type SendResult =
   | { status: 'sent' }
   | { status: 'failed'; failure: Failure }
-  /** The relay could not be reached or dropped the connection: not the address's fault, try again later. */
+  /** The relay could not be reached at all: nothing was handed over, try again later. */
   | { status: 'unavailable'; error: string };
+
+const CANNOT_CONNECT = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|Connection timeout|Greeting never received/i;
 
 export interface Mailer {
   readonly maxConnections: number;
@@ -55,7 +57,11 @@ export function createMailer({ url, maxConnections = 5 }: MailerOptions): Mailer
         if (typeof err.responseCode === 'number' && err.responseCode >= 400) {
           return { status: 'failed', failure: qualifySmtpReply(err.responseCode, err.response ?? err.message ?? '') };
         }
-        return { status: 'unavailable', error: `${err.code ?? 'error'}: ${err.message ?? String(e)}` };
+        const detail = `${err.code ?? 'error'}: ${err.message ?? String(e)}`;
+        // No connection could be opened: the relay is down. Otherwise the connection broke while this
+        // message was being sent: a soft failure of this message, retried like any other.
+        if (CANNOT_CONNECT.test(detail)) return { status: 'unavailable', error: detail };
+        return { status: 'failed', failure: connectionLost(detail) };
       }
     },
     close() {

@@ -1,19 +1,24 @@
-// Preparation: target → always-on typology rules → rendered message per recipient → sending logs.
+// Preparation: target → typology rules → rendered and checked message per recipient → sending logs.
 // Resumable: rows are written per batch of profiles in id order, so a retried attempt continues
 // after the highest profile id already recorded.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { PreparationResult, ExclusionCause } from '../domain/delivery';
+import { EXCLUSION_CAUSES, type ExclusionCause, type PreparationResult } from '../domain/delivery';
 import { addressKey } from '../domain/address';
+import { checkContent, describeFinding, MessageChecks, type ControlFinding } from '../domain/control-rules';
 import { exclusionCause } from '../domain/exclusions';
+import type { ProfileRecord } from '../domain/profile-fields';
 import { checkDeliverySpec, type DeliverySpec } from '../domain/spec';
 import { compileTemplates, personalizationOf, TemplateError, type CompiledTemplates } from '../domain/template';
+import { resolveTypology, selectHoldouts } from '../domain/typology';
 import { audienceWhere } from '../store/audience';
+import { quarantine } from '../store/quarantine';
 import { sendingLogs, type NewSendingLog } from '../store/sending-logs';
 import type { ActivityDeps } from './deps';
 import { startProgress } from './progress';
 
 const PROFILES_PER_BATCH = 2000;
+const DAY_MS = 24 * 3600 * 1000;
 
 export interface PrepareInput {
   deliveryId: string;
@@ -27,8 +32,11 @@ export function prepareActivity(deps: ActivityDeps) {
     const ctx = Context.current();
     const spec = validSpec(input);
     const templates = validTemplates(spec);
+    const typology = resolveTypology(spec.typology);
+    failOnErrors(checkContent({ html: spec.html, text: spec.text, proofTo: spec.proof?.to }, typology));
     const { db } = deps;
     const logs = sendingLogs(db);
+    const quarantined = quarantine(db);
 
     const existing = await db.delivery.findUnique({ where: { id: deliveryId }, select: { runKey: true } });
     if (existing?.runKey !== runKey) {
@@ -37,46 +45,73 @@ export function prepareActivity(deps: ActivityDeps) {
       await db.delivery.upsert({
         where: { id: deliveryId },
         create: { id: deliveryId, runKey, name: spec.name, spec: JSON.stringify(spec) },
-        update: { runKey, name: spec.name, spec: JSON.stringify(spec), preparedAt: null },
+        update: { runKey, name: spec.name, spec: JSON.stringify(spec), preparedAt: null, sendingStartedAt: null },
       });
     }
 
+    const checks = new MessageChecks(typology);
     let cursor = await logs.preparationCursor(deliveryId);
     const targeted = new Set((await logs.targetedAddresses(deliveryId)).map(addressKey));
     let processed = cursor === 0 ? 0 : await db.sendingLog.count({ where: { deliveryId } });
     const progress = startProgress(ctx, () => ({ phase: 'preparation', processed, cursor }), deps.signalProgress, deps.progressEveryMs);
     try {
+      if (cursor > 0) await recheckPrepared(); // this attempt resumes: the checks must still see every message
       const audience = audienceWhere(spec.audience);
+      const pressureSince = typology.pressure ? new Date(Date.now() - typology.pressure.periodDays * DAY_MS) : undefined;
       for (;;) {
         // better-sqlite3 answers synchronously: without this the loop would starve heartbeats,
         // cancellation and the workflow tasks of this worker.
         await yieldToEventLoop();
         if (ctx.cancellationSignal.aborted) await ctx.cancelled; // throws CancelledFailure
-        const profiles = await db.profile.findMany({
+        const batch = await db.profile.findMany({
           where: { AND: [audience, { id: { gt: cursor } }] }, orderBy: { id: 'asc' }, take: PROFILES_PER_BATCH,
         });
-        if (profiles.length === 0) break;
+        if (batch.length === 0) break;
+        const profiles: ProfileRecord[] = batch.map((p) => ({ ...p, email: p.email.trim(), attributes: parseAttributes(p.attributes) }));
+        const exclusionContext = {
+          targeted,
+          typology,
+          quarantined: await quarantined.quarantinedAmong(profiles.map((p) => addressKey(p.email))),
+          recentMessages: pressureSince ? await logs.sentCountsSince(profiles.map((p) => p.id), pressureSince, deliveryId) : new Map<number, number>(),
+        };
         const rows = profiles.map((p): NewSendingLog => {
-          const cause = exclusionCause(p, targeted);
+          const cause = exclusionCause(p, exclusionContext);
           if (cause) return excluded(deliveryId, p, cause);
           targeted.add(addressKey(p.email));
-          const profile = { ...p, email: p.email.trim(), attributes: templates.fields.includes('attributes') ? parseAttributes(p.attributes) : {} };
-          const personalization = personalizationOf(profile, templates.fields);
-          renderOrFail(templates, personalization, p.id);
-          return { deliveryId, profileId: p.id, email: profile.email, status: 'pending', personalization: JSON.stringify(personalization) };
+          const personalization = personalizationOf(p, templates.fields);
+          checks.check(p.id, render(templates, personalization, p.id));
+          return { deliveryId, profileId: p.id, email: p.email, status: 'pending', personalization: JSON.stringify(personalization) };
         });
         await logs.insert(rows);
         cursor = profiles[profiles.length - 1].id;
         processed += rows.length;
       }
+      if (typology.controlGroup || typology.capacity) {
+        await logs.applyHoldouts(deliveryId, [EXCLUSION_CAUSES.controlGroup, EXCLUSION_CAUSES.capacity], (candidates) => {
+          const { controlGroup, capacity } = selectHoldouts(candidates, typology, deliveryId);
+          return { [EXCLUSION_CAUSES.controlGroup]: controlGroup, [EXCLUSION_CAUSES.capacity]: capacity };
+        });
+      }
     } finally {
       await progress.stop();
     }
+    const findings = checks.findings();
+    failOnErrors(findings);
 
     const { toDeliver, exclusions } = await logs.exclusionCounts(deliveryId);
     await db.delivery.update({ where: { id: deliveryId }, data: { preparedAt: new Date() } });
-    const toExclude = Object.values(exclusions).reduce((a, b) => a + (b ?? 0), 0);
-    return { targeted: toDeliver + toExclude, toDeliver, toExclude, exclusions, warnings: [] };
+    const toExclude = Object.values(exclusions).reduce((a, b) => a + b, 0);
+    return { targeted: toDeliver + toExclude, toDeliver, toExclude, exclusions, warnings: findings.map(describeFinding) };
+
+    async function recheckPrepared() {
+      for (let after = 0; ;) {
+        const rows = await logs.preparedAfter(deliveryId, after, PROFILES_PER_BATCH);
+        if (rows.length === 0) return;
+        for (const r of rows) checks.check(r.profileId, render(templates, JSON.parse(r.personalization) as Record<string, unknown>, r.profileId));
+        after = rows[rows.length - 1].id;
+        await yieldToEventLoop();
+      }
+    }
   };
 }
 
@@ -95,16 +130,22 @@ function validTemplates(spec: DeliverySpec): CompiledTemplates {
   }
 }
 
-function renderOrFail(templates: CompiledTemplates, data: Record<string, unknown>, profileId: number): void {
+/** Error-level control rules block the delivery. */
+function failOnErrors(findings: ControlFinding[]): void {
+  const errors = findings.filter((f) => f.level === 'error');
+  if (errors.length) throw ApplicationFailure.nonRetryable(errors.map(describeFinding).join('; '), 'ControlRuleFailed');
+}
+
+function render(templates: CompiledTemplates, data: Record<string, unknown>, profileId: number) {
   try {
-    templates.render(data);
+    return templates.render(data);
   } catch (e) {
     throw ApplicationFailure.nonRetryable(`message of profile ${profileId} cannot be rendered: ${(e as Error).message}`, 'InvalidTemplate');
   }
 }
 
 function excluded(deliveryId: string, p: { id: number; email: string }, cause: ExclusionCause): NewSendingLog {
-  return { deliveryId, profileId: p.id, email: p.email.trim(), status: 'ignored', exclusionCause: cause, personalization: '{}' };
+  return { deliveryId, profileId: p.id, email: p.email, status: 'ignored', exclusionCause: cause, personalization: '{}' };
 }
 
 function parseAttributes(json: string): Record<string, string> {

@@ -1,12 +1,15 @@
-// Sending: claim a window of prepared messages, hand them to SMTP, record each outcome.
+// Sending: claim a window of due messages, hand them to SMTP, record each outcome.
 // Progress is checkpointed per message at send time (not at fetch time), so a retried attempt
 // never skips a recipient; only the rows in flight when a worker died can be sent twice.
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { SendingProgress } from '../domain/delivery';
+import type { SendingResult } from '../domain/delivery';
+import { reasonKey } from '../domain/failures';
+import { nextRetryAt } from '../domain/retries';
 import { parseSender, type DeliverySpec } from '../domain/spec';
 import { compileTemplates, type CompiledTemplates } from '../domain/template';
+import { quarantine } from '../store/quarantine';
 import { sendingLogs, type ClaimedMessage, type MessageOutcome } from '../store/sending-logs';
 import type { ActivityDeps } from './deps';
 import type { OutgoingMessage } from './mailer';
@@ -18,13 +21,16 @@ export interface SendInput {
 }
 
 export function sendActivity(deps: ActivityDeps) {
-  return async function sendDelivery({ deliveryId }: SendInput): Promise<SendingProgress> {
+  return async function sendDelivery({ deliveryId }: SendInput): Promise<SendingResult> {
     const ctx = Context.current();
     const { db, mailer } = deps;
     const logs = sendingLogs(db);
+    const addresses = quarantine(db);
     const delivery = await db.delivery.findUniqueOrThrow({ where: { id: deliveryId } });
     const spec = JSON.parse(delivery.spec) as DeliverySpec;
     const compose = composer(deliveryId, spec, compileTemplates(spec));
+    const sendingStartedAt = delivery.sendingStartedAt ?? new Date();
+    if (!delivery.sendingStartedAt) await db.delivery.update({ where: { id: deliveryId }, data: { sendingStartedAt } });
 
     await logs.requeueInFlight(deliveryId);
     const totals = await logs.sendingCounts(deliveryId);
@@ -45,7 +51,13 @@ export function sendActivity(deps: ActivityDeps) {
         const { outcomes, unsent, unavailable } = await sendBatch(batch);
         await logs.record(outcomes);
         await logs.release(unsent);
-        for (const o of outcomes) totals[o.status === 'sent' ? 'sent' : 'failed']++;
+        await recordQuarantine(outcomes);
+        for (const o of outcomes) {
+          if (o.status === 'sent') {
+            totals.sent++;
+            totals.delivered++;
+          } else if (o.status === 'failed') totals.failed++;
+        }
         cursor = batch[batch.length - 1].id;
         if (unavailable) {
           // Retried by Temporal with backoff; the released rows are sent by the next attempt.
@@ -57,7 +69,12 @@ export function sendActivity(deps: ActivityDeps) {
       // Interrupted (pause, stop, relay outage): tell the workflow the exact totals before it moves on.
       await progress.stop({ signal: !finished });
     }
-    return logs.sendingCounts(deliveryId);
+    const errorsByReason: Record<string, number> = {};
+    for (const { reason, count } of await logs.failureReasons(deliveryId)) {
+      errorsByReason[reasonKey(reason)] = (errorsByReason[reasonKey(reason)] ?? 0) + count;
+    }
+    const retryAt = await logs.nextRetryAt(deliveryId);
+    return { ...(await logs.sendingCounts(deliveryId)), errorsByReason, ...(retryAt ? { nextRetryAt: retryAt.toISOString() } : {}) };
 
     async function sendBatch(batch: ClaimedMessage[]) {
       const outcomes: MessageOutcome[] = [];
@@ -72,16 +89,29 @@ export function sendActivity(deps: ActivityDeps) {
         }
         const message = compose(row);
         inFlight.push(mailer.send(message).then((r) => {
-          if (r.status === 'sent') outcomes.push({ id: row.id, status: 'sent', messageId: message.messageId });
-          else if (r.status === 'failed') outcomes.push({ id: row.id, status: 'failed', failureType: r.failure.type, reason: r.failure.reason });
-          else {
+          const { id, email } = row;
+          if (r.status === 'sent') outcomes.push({ id, email, status: 'sent', messageId: message.messageId });
+          else if (r.status === 'unavailable') {
             unavailable ??= r.error;
-            unsent.push(row.id);
+            unsent.push(id);
+          } else {
+            const retryAt = r.failure.type === 'soft' ? nextRetryAt(new Date(), row.softFailures + 1, sendingStartedAt, spec.retries) : undefined;
+            outcomes.push(retryAt
+              ? { id, email, status: 'retry', retryAt, reason: r.failure.reason }
+              : { id, email, status: 'failed', failureType: r.failure.type, reason: r.failure.reason });
           }
         }));
       }
       await Promise.all(inFlight);
       return { outcomes, unsent, unavailable };
+    }
+
+    async function recordQuarantine(outcomes: MessageOutcome[]) {
+      await addresses.recordSuccesses(outcomes.filter((o) => o.status === 'sent').map((o) => o.email));
+      await addresses.recordFailures(outcomes.flatMap((o) =>
+        o.status === 'failed' ? [{ address: o.email, deliveryId, failure: { type: o.failureType, reason: o.reason } }]
+          : o.status === 'retry' ? [{ address: o.email, deliveryId, failure: { type: 'soft' as const, reason: o.reason } }]
+            : []), deps.softErrorsBeforeQuarantine);
     }
   };
 }

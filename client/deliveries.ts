@@ -2,8 +2,8 @@
 // The CLI, the embedded stack and the tests all go through here.
 import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { checkDeliverySpec, type DeliverySpec } from '../domain/spec';
-import { compileTemplates, TemplateError } from '../domain/template';
+import type { DeliverySpec } from '../domain/spec';
+import { judgeSpec } from '../domain/spec-problems';
 import type { DeliveryState, Kpis } from '../domain/delivery';
 import type { emailDelivery } from '../workflows';
 import {
@@ -14,20 +14,11 @@ import { InputError } from './errors';
 
 export type DeliveryHandle = WorkflowHandle<typeof emailDelivery>;
 
-/** Validates a spec (fields and templates) exactly as the preparation will, before anything starts. */
+/** Validates a spec (fields, templates, contact date) as the preparation will, before anything starts. */
 export function validateSpec(input: unknown): DeliverySpec {
-  const check = checkDeliverySpec(input);
-  if (!check.ok) throw new InputError(`Invalid delivery spec:\n  - ${check.errors.join('\n  - ')}`, 'INVALID_SPEC');
-  try {
-    compileTemplates(check.spec);
-  } catch (e) {
-    if (e instanceof TemplateError) throw new InputError(`Invalid delivery spec:\n  - ${e.message}`, 'INVALID_TEMPLATE');
-    throw e;
-  }
-  if (check.spec.scheduleAt && Date.parse(check.spec.scheduleAt) < Date.now() - 60_000) {
-    throw new InputError(`Invalid delivery spec:\n  - scheduleAt: ${check.spec.scheduleAt} is in the past; remove it to send now, or give a future date`, 'INVALID_SPEC');
-  }
-  return check.spec;
+  const verdict = judgeSpec(input, new Date());
+  if (!verdict.ok) throw new InputError(`Invalid delivery spec:\n  - ${verdict.problems.join('\n  - ')}`, 'INVALID_SPEC');
+  return verdict.spec;
 }
 
 export function newDeliveryId(name: string): string {

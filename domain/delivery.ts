@@ -8,10 +8,20 @@ export type DeliveryState = (typeof DELIVERY_STATES)[number];
 
 export const FINAL_STATES: readonly DeliveryState[] = ['sent', 'stopped', 'failed'];
 
-/** Why a targeted recipient is not sent to (always-on typology rules). */
-export const EXCLUSION_CAUSES = ['invalid address', 'duplicate', 'opted out', 'address not specified'] as const;
-export type ExclusionCause = (typeof EXCLUSION_CAUSES)[number];
-export type ExclusionCounts = Partial<Record<ExclusionCause, number>>;
+/** Why a targeted recipient is not sent to: one of these, or `filter: <rule name>`. */
+export const EXCLUSION_CAUSES = {
+  noAddress: 'address not specified',
+  invalidAddress: 'invalid address',
+  quarantine: 'address in quarantine',
+  optedOut: 'opted out',
+  duplicate: 'duplicate',
+  pressure: 'pressure',
+  controlGroup: 'control group',
+  capacity: 'capacity',
+} as const;
+export type ExclusionCause = string;
+export type ExclusionCounts = Record<ExclusionCause, number>;
+export const filterCause = (ruleName: string): ExclusionCause => `filter: ${ruleName}`;
 
 export interface Kpis {
   targeted: number;
@@ -42,11 +52,23 @@ export interface PreparationResult {
   warnings: string[];
 }
 
-/** Counts the sending activity reports (in heartbeats, progress signals and its result). */
+/** Totals from the sending logs, reported by the sending activity (heartbeats, progress signals, result). */
 export interface SendingProgress {
+  /** Accepted by the relay (including messages that bounced later). */
   sent: number;
+  /** Sent and not hard-bounced later. */
+  delivered: number;
+  /** Failed for good: refused by the relay, soft failures past the validity period, hard bounces. */
   failed: number;
   resentAfterCrash: number;
+}
+
+/** What a sending activity returns when it has nothing left to send now. */
+export interface SendingResult extends SendingProgress {
+  /** Soft failures wait for a retry until then (ISO date); absent when everything is settled. */
+  nextRetryAt?: string;
+  /** Final failures counted by reason ("user unknown": 3). */
+  errorsByReason: Record<string, number>;
 }
 
 export interface PreparationProgress {
@@ -66,17 +88,25 @@ export function kpisAfterPreparation(p: PreparationResult): Kpis {
 
 /** Sending counts are totals from the database, so applying them twice is harmless. */
 export function kpisWithSending(k: Kpis, s: SendingProgress): Kpis {
-  // Delivered = Sent until asynchronous bounces exist (they subtract later hard bounces).
   return {
     ...k,
     sent: s.sent,
-    delivered: s.sent,
+    delivered: s.delivered,
     failed: s.failed,
-    pending: Math.max(0, k.toDeliver - s.sent - s.failed),
+    // A bounced message counts in both sent and failed: pending is what has neither outcome yet.
+    pending: Math.max(0, k.toDeliver - s.delivered - s.failed),
     resentAfterCrash: s.resentAfterCrash,
   };
 }
 
 export function percent(part: number, base: number): string {
   return base === 0 ? '0%' : `${((100 * part) / base).toFixed(1)}%`;
+}
+
+/** "3 errors: user unknown 2, mailbox full 1" — the last log line of a delivery. */
+export function errorSummary(errorsByReason: Record<string, number>): string {
+  const entries = Object.entries(errorsByReason).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const total = entries.reduce((sum, [, n]) => sum + n, 0);
+  if (total === 0) return '0 errors';
+  return `${total} error${total > 1 ? 's' : ''}: ${entries.map(([reason, n]) => `${reason} ${n}`).join(', ')}`;
 }

@@ -3,6 +3,8 @@
 import { z } from 'zod';
 import { PROFILE_FIELDS, isProfileField } from './profile-fields';
 import { isValidAddress } from './address';
+import { typologySchema } from './typology';
+import { DEFAULT_RETRY_POLICY } from './retries';
 
 const ONE_LINE = [(v: string) => !/[\r\n]/.test(v), 'must be one line (no CR or LF): a line break would inject mail headers'] as const;
 
@@ -33,9 +35,24 @@ export const deliverySpecSchema = z.strictObject({
   html: z.string().min(1, 'is required: the HTML template of the message').max(MAX_TEMPLATE_BYTES, `is larger than ${MAX_TEMPLATE_BYTES} characters`),
   text: z.string().max(MAX_TEMPLATE_BYTES, `is larger than ${MAX_TEMPLATE_BYTES} characters`).optional(),
   audience: audienceSchema,
-  approval: z.enum(['auto', 'manual'], { error: 'must be "auto" (send after a clean preparation) or "manual" (wait for confirm)' }).default('auto'),
+  approval: z.enum(['auto', 'semi', 'manual'], {
+    error: 'must be "auto" (send after a clean preparation), "semi" (send unless the preparation logged warnings) or "manual" (wait for confirm)',
+  }).default('auto'),
   scheduleAt: z.iso.datetime({ offset: true, error: 'must be an ISO date with a time zone, e.g. 2026-12-01T09:00:00Z' }).optional(),
   messagesPerSecond: z.number().positive('must be above 0').max(100_000).optional(),
+  typology: typologySchema.optional(),
+  retries: z.strictObject({
+    validitySeconds: z.number().positive().max(30 * 24 * 3600).default(DEFAULT_RETRY_POLICY.validitySeconds),
+    firstDelaySeconds: z.number().positive().default(DEFAULT_RETRY_POLICY.firstDelaySeconds),
+    maxDelaySeconds: z.number().positive().default(DEFAULT_RETRY_POLICY.maxDelaySeconds),
+  }).default(DEFAULT_RETRY_POLICY),
+  proof: z.strictObject({
+    to: z.array(z.string().refine(isValidAddress, 'is not a valid address')).min(1, 'needs at least one address').max(1000),
+    /** Confirm is refused until a proof of the current content was sent. */
+    required: z.boolean().default(false),
+  }).optional(),
+  /** How long the delivery keeps collecting feedback (bounces) into its KPIs after sending. */
+  trackingHours: z.number().min(0).max(24 * 90).default(0),
 });
 
 /** A spec as written by the user (approval may be omitted). */

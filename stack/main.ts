@@ -10,7 +10,7 @@ import { openDatabase } from '../store/prisma';
 import { migrate } from '../store/migrate';
 import { countProfiles, insertProfiles } from '../store/profiles';
 import { parseProfileCsv } from '../domain/profile-csv';
-import { smtpConfig, temporalConfig } from '../worker/config';
+import { smtpConfig, softErrorsBeforeQuarantine, temporalConfig } from '../worker/config';
 import { createDeliveryWorker } from '../worker/worker';
 import { startDelivery } from '../client/deliveries';
 import { snapshotText } from '../client/format';
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   const smtp = smtpConfig();
   step('SMTP', capture ? `capture server ${smtp.url}, messages saved as .eml files in ${OUTBOX}` : redactUrl(smtp.url));
 
-  const worker = await createDeliveryWorker({ temporal, db, smtp });
+  const worker = await createDeliveryWorker({ temporal, db, smtp, softErrorsBeforeQuarantine: softErrorsBeforeQuarantine() });
   const running = worker.run();
   stops.unshift(async () => {
     worker.shutdown();

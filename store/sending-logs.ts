@@ -1,7 +1,7 @@
 // Queries on the sending logs (one row per targeted recipient), kept together.
 // Statuses: pending → sending (claimed by a send attempt) → sent | failed; ignored (excluded); cancelled.
 import type { Database } from './prisma';
-import type { ExclusionCounts, ExclusionCause } from '../domain/delivery';
+import type { ExclusionCounts, ExclusionCause, SendingProgress } from '../domain/delivery';
 
 export type SendingStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'ignored' | 'cancelled';
 
@@ -19,11 +19,14 @@ export interface ClaimedMessage {
   email: string;
   personalization: string;
   sendAttempts: number;
+  softFailures: number;
 }
 
 export type MessageOutcome =
-  | { id: number; status: 'sent'; messageId: string }
-  | { id: number; status: 'failed'; failureType: 'hard' | 'soft' | 'ignored'; reason: string };
+  | { id: number; email: string; status: 'sent'; messageId: string }
+  | { id: number; email: string; status: 'failed'; failureType: 'hard' | 'soft' | 'ignored'; reason: string }
+  /** A soft failure inside the validity period: back to pending until retryAt. */
+  | { id: number; email: string; status: 'retry'; retryAt: Date; reason: string };
 
 export function sendingLogs(db: Database) {
   return {
@@ -36,6 +39,42 @@ export function sendingLogs(db: Database) {
     async targetedAddresses(deliveryId: string): Promise<string[]> {
       const rows = await db.sendingLog.findMany({ where: { deliveryId, status: { not: 'ignored' } }, select: { email: true } });
       return rows.map((r) => r.email);
+    },
+
+    /** Messages sent to each of these profiles since a date by other deliveries (pressure rule). */
+    async sentCountsSince(profileIds: number[], since: Date, exceptDeliveryId: string): Promise<Map<number, number>> {
+      if (profileIds.length === 0) return new Map();
+      const groups = await db.sendingLog.groupBy({
+        by: ['profileId'], where: { profileId: { in: profileIds }, sentAt: { gte: since }, deliveryId: { not: exceptDeliveryId } }, _count: { _all: true },
+      });
+      return new Map(groups.map((g) => [g.profileId, g._count._all]));
+    },
+
+    /** Prepared rows (id order) after a given id: re-checked when a preparation resumes. */
+    preparedAfter(deliveryId: string, afterId: number, take: number) {
+      return db.sendingLog.findMany({
+        where: { deliveryId, status: 'pending', id: { gt: afterId } }, orderBy: { id: 'asc' }, take,
+        select: { id: true, profileId: true, personalization: true },
+      });
+    },
+
+    /**
+     * Re-applies the hold-out rules (control group, capacity) atomically: rows they excluded before
+     * go back to pending, then `select` picks the new hold-outs from every pending row.
+     */
+    async applyHoldouts(
+      deliveryId: string, causes: string[],
+      select: (candidates: Array<{ id: number; profileId: number }>) => Record<string, number[]>,
+    ): Promise<void> {
+      await db.$transaction(async (tx) => {
+        await tx.sendingLog.updateMany({ where: { deliveryId, status: 'ignored', exclusionCause: { in: causes } }, data: { status: 'pending', exclusionCause: null } });
+        const candidates = await tx.sendingLog.findMany({ where: { deliveryId, status: 'pending' }, select: { id: true, profileId: true }, orderBy: { id: 'asc' } });
+        for (const [cause, ids] of Object.entries(select(candidates))) {
+          for (let i = 0; i < ids.length; i += 1000) {
+            await tx.sendingLog.updateMany({ where: { id: { in: ids.slice(i, i + 1000) } }, data: { status: 'ignored', exclusionCause: cause } });
+          }
+        }
+      }, { timeout: 10 * 60_000, maxWait: 60_000 });
     },
 
     async insert(rows: NewSendingLog[]): Promise<void> {
@@ -66,10 +105,11 @@ export function sendingLogs(db: Database) {
       return r.count;
     },
 
-    /** Claims up to `limit` pending rows for one send attempt (status → sending before any SMTP traffic). */
+    /** Claims up to `limit` rows due for sending (status → sending before any SMTP traffic). */
     async claim(deliveryId: string, claim: string, limit: number): Promise<ClaimedMessage[]> {
       const ids = await db.sendingLog.findMany({
-        where: { deliveryId, status: 'pending' }, orderBy: { id: 'asc' }, take: limit, select: { id: true },
+        where: { deliveryId, status: 'pending', OR: [{ retryAt: null }, { retryAt: { lte: new Date() } }] },
+        orderBy: { id: 'asc' }, take: limit, select: { id: true },
       });
       if (ids.length === 0) return [];
       await db.sendingLog.updateMany({
@@ -78,8 +118,20 @@ export function sendingLogs(db: Database) {
       });
       return db.sendingLog.findMany({
         where: { deliveryId, claim, status: 'sending' }, orderBy: { id: 'asc' },
-        select: { id: true, email: true, personalization: true, sendAttempts: true },
+        select: { id: true, email: true, personalization: true, sendAttempts: true, softFailures: true },
       });
+    },
+
+    /** The earliest retry still waiting, if any. */
+    async nextRetryAt(deliveryId: string): Promise<Date | undefined> {
+      const r = await db.sendingLog.aggregate({ where: { deliveryId, status: 'pending' }, _min: { retryAt: true } });
+      return r._min.retryAt ?? undefined;
+    },
+
+    /** Final failures by reason (the full SMTP reply is kept per row; counting uses `reasonOf`). */
+    async failureReasons(deliveryId: string): Promise<Array<{ reason: string; count: number }>> {
+      const groups = await db.sendingLog.groupBy({ by: ['reason'], where: { deliveryId, status: 'failed' }, _count: { _all: true } });
+      return groups.map((g) => ({ reason: g.reason ?? 'unknown', count: g._count._all }));
     },
 
     /** Gives back claimed rows that were not handed to SMTP (pause, stop, SMTP outage). */
@@ -95,23 +147,22 @@ export function sendingLogs(db: Database) {
     async record(outcomes: MessageOutcome[]): Promise<void> {
       if (outcomes.length === 0) return;
       const now = new Date();
-      const sent = outcomes.filter((o) => o.status === 'sent');
-      const failed = outcomes.filter((o) => o.status === 'failed');
-      await db.$transaction([
-        ...sent.map((o) => db.sendingLog.update({ where: { id: o.id }, data: { status: 'sent', messageId: o.messageId, claim: null, sentAt: now } })),
-        ...failed.map((o) => db.sendingLog.update({
-          where: { id: o.id }, data: { status: 'failed', failureType: o.failureType, reason: o.reason, claim: null },
-        })),
-      ]);
+      await db.$transaction(outcomes.map((o) => db.sendingLog.update({
+        where: { id: o.id },
+        data: o.status === 'sent' ? { status: 'sent', messageId: o.messageId, claim: null, sentAt: now, retryAt: null }
+          : o.status === 'failed' ? { status: 'failed', failureType: o.failureType, reason: o.reason, claim: null, retryAt: null }
+            : { status: 'pending', failureType: 'soft', reason: o.reason, claim: null, retryAt: o.retryAt, softFailures: { increment: 1 } },
+      })));
     },
 
-    async sendingCounts(deliveryId: string): Promise<{ sent: number; failed: number; resentAfterCrash: number }> {
-      const [sent, failed, resentAfterCrash] = await Promise.all([
+    async sendingCounts(deliveryId: string): Promise<SendingProgress> {
+      const [sent, delivered, failed, resentAfterCrash] = await Promise.all([
+        db.sendingLog.count({ where: { deliveryId, sentAt: { not: null } } }),
         db.sendingLog.count({ where: { deliveryId, status: 'sent' } }),
         db.sendingLog.count({ where: { deliveryId, status: 'failed' } }),
         db.sendingLog.count({ where: { deliveryId, sendAttempts: { gt: 1 } } }),
       ]);
-      return { sent, failed, resentAfterCrash };
+      return { sent, delivered, failed, resentAfterCrash };
     },
 
     /** A stopped delivery: whatever was not sent is cancelled and will never be. */

@@ -1,5 +1,6 @@
 // Configuration by environment, shared by the worker, the CLI and the embedded stack.
 import { DEFAULT_TASK_QUEUE } from '../workflows/messages';
+import { DEFAULT_SOFT_ERRORS_BEFORE_QUARANTINE } from '../domain/quarantine';
 
 export interface TemporalConfig {
   address: string;
@@ -24,4 +25,11 @@ export function smtpConfig(env: NodeJS.ProcessEnv = process.env): { url: string;
     throw new Error(`SMTP_MAX_CONNECTIONS must be a whole number from 1 to 200 (got "${env.SMTP_MAX_CONNECTIONS}")`);
   }
   return { url: env.SMTP_URL ?? DEFAULT_SMTP_URL, maxConnections };
+}
+
+/** Soft failures of an address before it is quarantined (QUARANTINE_SOFT_ERRORS, default 5). */
+export function softErrorsBeforeQuarantine(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.QUARANTINE_SOFT_ERRORS ?? DEFAULT_SOFT_ERRORS_BEFORE_QUARANTINE);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`QUARANTINE_SOFT_ERRORS must be a whole number above 0 (got "${env.QUARANTINE_SOFT_ERRORS}")`);
+  return n;
 }

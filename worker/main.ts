@@ -2,7 +2,7 @@
 import { Runtime } from '@temporalio/worker';
 import { openDatabase } from '../store/prisma';
 import { redactUrl } from '../activities/mailer';
-import { smtpConfig, temporalConfig } from './config';
+import { smtpConfig, softErrorsBeforeQuarantine, temporalConfig } from './config';
 import { createDeliveryWorker } from './worker';
 
 async function main(): Promise<void> {
@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const db = await openDatabase();
   const bundlePath = process.env.WORKFLOW_BUNDLE_PATH;
   const worker = await createDeliveryWorker({
-    temporal, db, smtp,
+    temporal, db, smtp, softErrorsBeforeQuarantine: softErrorsBeforeQuarantine(),
     ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : {}),
   });
   console.log(`delivery worker: task queue "${temporal.taskQueue}" on ${temporal.address} (namespace ${temporal.namespace}), SMTP ${redactUrl(smtp.url)}`);

@@ -15,6 +15,8 @@ export interface DeliveryWorkerOptions {
   /** A prebuilt workflow bundle (tests, fast restarts); otherwise workflows/ is bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   progressEveryMs?: number;
+  /** Soft failures of an address before it is quarantined. */
+  softErrorsBeforeQuarantine: number;
 }
 
 export interface DeliveryWorker {
@@ -34,6 +36,7 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
     db: options.db,
     mailer,
     progressEveryMs: options.progressEveryMs,
+    softErrorsBeforeQuarantine: options.softErrorsBeforeQuarantine,
     signalProgress: (workflowId, report) => client.workflow.getHandle(workflowId).signal(progressSignal, report),
   });
   const connection = await NativeConnection.connect({ address: temporal.address });

@@ -1,41 +1,42 @@
 // emailDelivery: the state machine of one delivery.
-//   preparing → prepared (manual approval) → scheduled (contact date) → sending ⇄ paused → sent
-//   any state → stopped (workflow cancellation) | failed (critical preparation error)
+//   preparing → prepared (approval, proofs; an edit prepares again) → scheduled (contact date)
+//   → sending ⇄ paused → sent (tracking period) | stopped (workflow cancellation) | failed (critical error)
 // Per-recipient work and progress live in the activities and the database; the workflow keeps
 // only counts and a bounded delivery log, so its history stays small whatever the audience size.
 import * as wf from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import {
-  emptyKpis, kpisAfterPreparation, kpisWithSending, percent,
-  type DeliveryState, type Kpis, type LogEntry, type LogLevel, type PreparationResult,
+  emptyKpis, errorSummary, kpisAfterPreparation, kpisWithSending, percent,
+  type DeliveryState, type Kpis, type LogEntry, type LogLevel, type PreparationResult, type SendingResult,
 } from '../domain/delivery';
 import type { DeliverySpecInput } from '../domain/spec';
 import {
-  confirmSignal, kpisQuery, logsQuery, pauseSignal, progressSignal, resumeSignal, statusQuery,
-  DELIVERY_NAME, DELIVERY_STATE, type DeliveryStatus,
+  confirmSignal, editUpdate, exclusionsQuery, kpisQuery, logsQuery, pauseSignal, progressSignal, proofSignal,
+  resumeSignal, statusQuery, DELIVERY_NAME, DELIVERY_STATE, type DeliveryStatus,
 } from './messages';
 
 type Activities = ReturnType<typeof createActivities>;
 
+const retry = { initialInterval: '1 second', maximumInterval: '30 seconds' } as const;
 const { prepareDelivery } = wf.proxyActivities<Activities>({
   summary: 'Preparation: compute the target, apply typology rules, render every message',
   startToCloseTimeout: '4 hours',
   heartbeatTimeout: '10 seconds', // a dead worker is noticed within this, then the attempt resumes from the database
   cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+  retry,
 });
 const { sendDelivery } = wf.proxyActivities<Activities>({
-  summary: 'Sending: send the prepared messages through SMTP',
+  summary: 'Sending: send the due messages through SMTP',
   startToCloseTimeout: '30 days',
   heartbeatTimeout: '10 seconds',
   // Pause and stop wait until the activity has recorded every message it handed to SMTP.
   cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+  retry,
 });
-const { stopDelivery } = wf.proxyActivities<Activities>({
-  summary: 'Stop: cancel every message not sent',
+const { stopDelivery, sendProof, checkSpec } = wf.proxyActivities<Activities>({
+  summary: 'Stop, proof or spec check',
   startToCloseTimeout: '10 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+  retry,
 });
 
 const MAX_LOGS = 1000;
@@ -51,11 +52,13 @@ export interface DeliveryRunOptions {
 
 export interface CarriedState {
   runKey: string;
+  contentVersion: number;
   preparation: PreparationResult;
   kpis: Kpis;
   logs: LogEntry[];
   logOffset: number;
   paused: boolean;
+  proofsSent: number;
 }
 
 export interface DeliveryOutcome {
@@ -63,11 +66,12 @@ export interface DeliveryOutcome {
   kpis: Kpis;
 }
 
-export async function emailDelivery(spec: DeliverySpecInput, options: DeliveryRunOptions = {}): Promise<DeliveryOutcome> {
+export async function emailDelivery(initialSpec: DeliverySpecInput, options: DeliveryRunOptions = {}): Promise<DeliveryOutcome> {
   const { carried, maxHistoryEvents = MAX_HISTORY_EVENTS } = options;
   const historyIsLong = () => wf.workflowInfo().continueAsNewSuggested || wf.workflowInfo().historyLength > maxHistoryEvents;
   const deliveryId = wf.workflowInfo().workflowId;
   const runKey = carried?.runKey ?? wf.workflowInfo().runId;
+  let spec = initialSpec;
   let state: DeliveryState = carried ? 'sending' : 'preparing';
   let error: string | undefined;
   let kpis: Kpis = carried?.kpis ?? emptyKpis();
@@ -75,8 +79,13 @@ export async function emailDelivery(spec: DeliverySpecInput, options: DeliveryRu
   let preparedSoFar = 0;
   const logs: LogEntry[] = carried?.logs ?? [];
   let logOffset = carried?.logOffset ?? 0;
-  let confirmed = false;
   let paused = carried?.paused ?? false;
+  let contentVersion = carried?.contentVersion ?? 0;
+  let proofsSent = carried?.proofsSent ?? 0;
+  let proofOfVersion = -1; // content version the last proof showed
+  let waitingForApproval = false;
+  let confirmed = false;
+  let proofRequested = false;
 
   const log = (level: LogLevel, message: string) => {
     logs.push({ time: new Date().toISOString(), level, message }); // workflow time: deterministic on replay
@@ -98,6 +107,7 @@ export async function emailDelivery(spec: DeliverySpecInput, options: DeliveryRu
     }
     showDetails();
   };
+  const proofMissing = () => spec.proof?.required === true && proofOfVersion !== contentVersion;
 
   wf.setHandler(statusQuery, (): DeliveryStatus => ({
     state, ...(error ? { error } : {}),
@@ -105,6 +115,7 @@ export async function emailDelivery(spec: DeliverySpecInput, options: DeliveryRu
     ...(paused && state === 'sending' ? { pausing: true } : {}),
   }));
   wf.setHandler(kpisQuery, () => kpis);
+  wf.setHandler(exclusionsQuery, () => ({ toExclude: preparation?.toExclude ?? 0, byCause: preparation?.exclusions ?? {} }));
   wf.setHandler(logsQuery, (page) => {
     const total = logOffset + logs.length;
     // The argument may come from the temporal CLI as any JSON: fall back to defaults on odd values.
@@ -113,10 +124,19 @@ export async function emailDelivery(spec: DeliverySpecInput, options: DeliveryRu
     return { offset, total, entries: logs.slice(offset - logOffset, offset - logOffset + limit) };
   });
   wf.setHandler(confirmSignal, () => {
-    if (state === 'prepared' && !confirmed) {
+    if (!(state === 'prepared' && waitingForApproval && !confirmed)) {
+      log('warning', `confirm ignored: the delivery is ${state}; confirm applies to a prepared delivery waiting for approval`);
+    } else if (proofMissing()) {
+      log('warning', 'confirm ignored: a proof of the current content is required first; send one with the proof signal');
+    } else {
       confirmed = true;
       log('info', 'Sending confirmed');
-    } else log('warning', `confirm ignored: the delivery is ${state}; confirm applies to a prepared delivery waiting for approval`);
+    }
+  });
+  wf.setHandler(proofSignal, () => {
+    if (state !== 'prepared') log('warning', `proof ignored: the delivery is ${state}; proofs are sent while it is prepared`);
+    else if (!spec.proof) log('warning', 'proof ignored: the spec has no proof list (proof.to)');
+    else proofRequested = true;
   });
   wf.setHandler(pauseSignal, () => {
     if (state === 'sending' && !paused) {
@@ -132,39 +152,73 @@ export async function emailDelivery(spec: DeliverySpecInput, options: DeliveryRu
   });
   wf.setHandler(progressSignal, (report) => {
     if (report.phase === 'preparation') preparedSoFar = report.processed;
-    else if (state === 'sending' || state === 'paused') kpis = kpisWithSending(kpis, report);
+    else if (report.phase === 'feedback' || state === 'sending' || state === 'paused') kpis = kpisWithSending(kpis, report);
     showDetails();
+  });
+  wf.setHandler(editUpdate, async (next) => {
+    const problems = await checkSpec({ spec: next });
+    if (problems.length) throw wf.ApplicationFailure.nonRetryable(`edit refused, the delivery is unchanged: ${problems.join('; ')}`, 'InvalidDeliverySpec');
+    if (state !== 'prepared' && state !== 'scheduled') throw wf.ApplicationFailure.nonRetryable(`edit refused: the delivery is ${state}; content can change only while it is prepared or scheduled`, 'WrongState');
+    spec = next;
+    contentVersion++;
+    log('info', `Content changed (version ${contentVersion}): the delivery is prepared again${spec.proof?.required ? ' and needs a new proof' : ''}`);
+  }, {
+    validator: (_next: DeliverySpecInput) => {
+      if (state !== 'prepared' && state !== 'scheduled') throw new Error(`edit refused: the delivery is ${state}; content can change only while it is prepared or scheduled`);
+    },
   });
 
   let sending: Promise<unknown> | undefined;
+  let tracking = false;
   try {
     if (!preparation) {
-      setState('preparing');
-      log('info', `Preparation started for delivery "${String(spec?.name ?? '')}"`);
-      const prepared = await prepareDelivery({ deliveryId, runKey, spec });
-      preparation = prepared;
-      kpis = kpisAfterPreparation(prepared);
-      logPreparation(log, prepared);
-      if (prepared.toDeliver === 0) {
-        log('warning', 'Nothing to deliver: every targeted recipient was excluded');
-        setState('sent');
-        return { state, kpis };
-      }
-      setState('prepared');
-      if (spec.approval === 'manual') {
-        log('info', 'Waiting for approval: send the confirm signal to start sending');
-        await wf.condition(() => confirmed);
-      }
-      const contactDate = spec.scheduleAt ? Date.parse(spec.scheduleAt) : NaN;
-      if (contactDate > Date.now()) {
-        setState('scheduled');
-        log('info', `Scheduled: sending starts at ${new Date(contactDate).toISOString()}`);
-        await wf.sleep(contactDate - Date.now(), { summary: `Contact date: ${new Date(contactDate).toISOString()}` });
+      // Prepare, then wait for approval and the contact date; an edit meanwhile starts over.
+      for (let version = contentVersion; ; version = contentVersion) {
+        setState('preparing');
+        log('info', `Preparation started for delivery "${String(spec?.name ?? '')}"`);
+        const prepared = await prepareDelivery({ deliveryId, runKey: `${runKey}#${version}`, spec });
+        preparation = prepared;
+        kpis = kpisAfterPreparation(prepared);
+        logPreparation(log, prepared);
+        if (prepared.toDeliver === 0) {
+          log('warning', 'Nothing to deliver: every targeted recipient was excluded');
+          setState('sent');
+          return { state, kpis };
+        }
+        setState('prepared');
+        const edited = () => contentVersion !== version;
+        waitingForApproval = spec.approval === 'manual' || (spec.approval === 'semi' && prepared.warnings.length > 0) || spec.proof?.required === true;
+        confirmed = false;
+        if (waitingForApproval) {
+          log('info', `Waiting for approval${spec.approval === 'semi' ? ' (the preparation logged warnings)' : ''}: send the confirm signal to start sending` +
+            (spec.proof?.required ? ', after a proof' : ''));
+        }
+        for (;;) {
+          await wf.condition(() => proofRequested || edited() || !waitingForApproval || confirmed);
+          if (edited()) break;
+          if (!proofRequested) break;
+          proofRequested = false;
+          const number = ++proofsSent;
+          const proof = await sendProof({ deliveryId, number });
+          proofOfVersion = version;
+          log(proof.failed ? 'warning' : 'info', `Proof #${number} sent to ${proof.sent} address(es)${proof.failed ? `, ${proof.failed} failed` : ''}`);
+        }
+        if (edited()) continue;
+        waitingForApproval = false;
+        const contactDate = spec.scheduleAt ? Date.parse(spec.scheduleAt) : NaN;
+        if (contactDate > Date.now()) {
+          setState('scheduled');
+          log('info', `Scheduled: sending starts at ${new Date(contactDate).toISOString()}`);
+          if (await wf.condition(edited, contactDate - Date.now(), { summary: `Contact date: ${new Date(contactDate).toISOString()}` })) continue;
+        }
+        break;
       }
     }
 
     // Sending: pause cancels the activity (which stops within seconds, recording every message it
-    // handed to SMTP); resume starts a new one that continues from the database.
+    // handed to SMTP); resume starts a new one that continues from the database. Soft failures
+    // come back at their retry time until the validity period ends.
+    let result: SendingResult | undefined;
     for (;;) {
       if (paused) {
         setState('paused');
@@ -174,37 +228,50 @@ export async function emailDelivery(spec: DeliverySpecInput, options: DeliveryRu
       setState('sending');
       log('info', kpis.sent + kpis.failed > 0 ? 'Sending resumed' : `Sending ${kpis.toDeliver} messages`);
       const scope = new wf.CancellationScope();
-      sending = scope.run(() => sendDelivery({ deliveryId }));
+      const running = scope.run(() => sendDelivery({ deliveryId }));
+      sending = running;
       const interrupted = await Promise.race([
-        sending.then(() => false),
+        running.then(() => false),
         wf.condition(() => paused || historyIsLong()).then(() => true),
       ]);
       if (interrupted) {
         scope.cancel();
-        await sending.catch((e) => {
+        await running.catch((e) => {
           if (!wf.isCancellation(e)) throw e;
         });
       }
-      const result = await sending.then((r) => r as Awaited<ReturnType<typeof sendDelivery>>, () => undefined);
+      result = await running.then((r) => r, () => undefined);
       sending = undefined;
       if (result) {
         kpis = kpisWithSending(kpis, result);
-        break;
+        if (!result.nextRetryAt) break;
+        const retryAt = Date.parse(result.nextRetryAt);
+        log('info', `${kpis.pending} message(s) waiting to retry after a soft failure; next retry at ${result.nextRetryAt}`);
+        await wf.condition(() => paused || historyIsLong(), Math.max(0, retryAt - Date.now()), { summary: `Retry soft failures at ${result.nextRetryAt}` });
       }
       if (!paused && historyIsLong()) {
         log('info', `Continuing as new after ${wf.workflowInfo().historyLength} history events`);
         return await wf.continueAsNew<typeof emailDelivery>(spec, {
-          maxHistoryEvents, carried: { runKey, preparation: preparation!, kpis, logs, logOffset, paused },
+          maxHistoryEvents,
+          carried: { runKey, contentVersion, preparation: preparation!, kpis, logs, logOffset, paused, proofsSent },
         });
       }
     }
     setState('sent');
     log(kpis.failed > 0 ? 'warning' : 'info',
-      `Delivery sent: ${kpis.sent} sent (${percent(kpis.sent, kpis.toDeliver)}), ${kpis.failed} errors` +
-      (kpis.resentAfterCrash ? `, ${kpis.resentAfterCrash} resent after a worker crash (possible duplicates)` : ''));
+      `Delivery sent: ${kpis.sent} sent (${percent(kpis.sent, kpis.toDeliver)})` +
+      (kpis.resentAfterCrash ? `, ${kpis.resentAfterCrash} resent after a worker crash (possible duplicates)` : '') +
+      `; ${errorSummary(result.errorsByReason)}`);
+    const trackingMs = (spec.trackingHours ?? 0) * 3600_000;
+    if (trackingMs > 0) {
+      // Bounces keep arriving as feedback signals and move the KPIs until the tracking period ends.
+      tracking = true;
+      await wf.sleep(trackingMs, { summary: `Tracking period: ${spec.trackingHours} h` });
+    }
     return { state, kpis };
   } catch (e) {
     if (wf.isCancellation(e)) {
+      if (tracking) return { state, kpis }; // stopping a sent delivery only ends its tracking period
       await wf.CancellationScope.nonCancellable(async () => {
         await sending?.catch(() => undefined); // let the activity record what it already sent
         const { cancelled, ...counts } = await stopDelivery({ deliveryId });
@@ -217,6 +284,7 @@ export async function emailDelivery(spec: DeliverySpecInput, options: DeliveryRu
     const failure = e instanceof wf.ActivityFailure && e.cause instanceof wf.ApplicationFailure ? e.cause : undefined;
     if (failure && state === 'preparing') {
       error = failure.message;
+      await wf.CancellationScope.nonCancellable(() => stopDelivery({ deliveryId })); // nothing prepared may be sent
       setState('failed');
       log('error', `Preparation failed: ${failure.message}`);
       log('error', '1 error: the delivery cannot be sent; fix the spec and start a new delivery');

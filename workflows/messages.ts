@@ -1,8 +1,9 @@
 // The public Temporal contract of a delivery: workflow type, task queue, signals, queries and
 // search attributes. Scripts, the CLI and ops (`temporal workflow signal|query`) rely on these names.
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
-import type { DeliveryState, Kpis, LogEntry, PreparationProgress, SendingProgress } from '../domain/delivery';
+import type { DeliveryState, ExclusionCounts, Kpis, LogEntry, PreparationProgress, SendingProgress } from '../domain/delivery';
+import type { DeliverySpecInput } from '../domain/spec';
 
 export const WORKFLOW_TYPE = 'emailDelivery';
 export const DEFAULT_TASK_QUEUE = 'email-deliveries';
@@ -12,6 +13,13 @@ export const confirmSignal = defineSignal('confirm');
 /** Stop sending within seconds; `resume` continues exactly where it stopped. */
 export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');
+/** Send the prepared delivery to its proof list (`proof.to` in the spec) as "Proof #N". */
+export const proofSignal = defineSignal('proof');
+/**
+ * Replace the delivery's content (a whole new spec) before sending starts: it is prepared again, and a
+ * required proof must be sent again. Refused, with the reason, in other states or for an invalid spec.
+ */
+export const editUpdate = defineUpdate<void, [DeliverySpecInput]>('edit');
 /** Sent by the delivery's own activities: totals read from the database (not part of the public contract). */
 export const progressSignal = defineSignal<[ProgressReport]>('progress');
 
@@ -35,9 +43,18 @@ export interface LogsPage {
 /** `logs` takes an optional { offset, limit }; newest last. Without arguments: the last 100 entries. */
 export const logsQuery = defineQuery<LogsPage, [{ offset?: number; limit?: number }?]>('logs');
 
+/** Exclusion counts by cause (To exclude = their sum). */
+export interface ExclusionsReport {
+  toExclude: number;
+  byCause: ExclusionCounts;
+}
+export const exclusionsQuery = defineQuery<ExclusionsReport>('exclusions');
+
 export type ProgressReport =
   | ({ phase: 'preparation' } & PreparationProgress)
-  | ({ phase: 'sending' } & SendingProgress);
+  | ({ phase: 'sending' } & SendingProgress)
+  /** Asynchronous feedback (bounces) after a message was sent: totals from the sending logs. */
+  | ({ phase: 'feedback' } & SendingProgress);
 
 /** Custom search attributes, registered by the worker when the server lacks them. */
 export const DELIVERY_STATE = defineSearchAttributeKey('DeliveryState', 'KEYWORD');

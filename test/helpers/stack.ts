@@ -59,7 +59,9 @@ export async function startTestStack(options: { inProcessWorker?: boolean; smtpM
     env, client: env.client, db, dbUrl, sink, taskQueue,
     start: (spec) => startDelivery(env.client, taskQueue, spec),
     async startWorker() {
-      worker = await createDeliveryWorker({ temporal, db, smtp, workflowBundle: { codePath: WORKFLOW_BUNDLE }, progressEveryMs: 200 });
+      worker = await createDeliveryWorker({
+        temporal, db, smtp, workflowBundle: { codePath: WORKFLOW_BUNDLE }, progressEveryMs: 200, softErrorsBeforeQuarantine: 3,
+      });
       running = worker.run();
     },
     async stopWorker() {

@@ -1,0 +1,44 @@
+// Proofs: the delivery sent to its proof list before the real send, subject prefixed "Proof #N".
+// Proof addresses keep duplicates, opted-out and quarantined addresses (a proof goes to the team);
+// they are logged apart from the sending logs.
+import type { DeliverySpec } from '../domain/spec';
+import { compileTemplates, personalizationOf } from '../domain/template';
+import type { ProfileRecord } from '../domain/profile-fields';
+import type { ActivityDeps } from './deps';
+
+export interface ProofInput {
+  deliveryId: string;
+  number: number;
+}
+
+export function proofActivity(deps: ActivityDeps) {
+  return async function sendProof({ deliveryId, number }: ProofInput): Promise<{ sent: number; failed: number }> {
+    const { db, mailer } = deps;
+    const delivery = await db.delivery.findUniqueOrThrow({ where: { id: deliveryId } });
+    const spec = JSON.parse(delivery.spec) as DeliverySpec;
+    const templates = compileTemplates(spec);
+    // Idempotent on retry: addresses of this proof already logged are not sent again.
+    const done = new Set((await db.proofLog.findMany({ where: { deliveryId, number }, select: { email: true } })).map((r) => r.email));
+    let sent = 0;
+    let failed = 0;
+    for (const [i, email] of (spec.proof?.to ?? []).entries()) {
+      if (done.has(email)) continue;
+      // A proof shows a real recipient's personalization when the address belongs to a profile.
+      const profile = await db.profile.findFirst({ where: { email } });
+      const data = profile ? personalizationOf({ ...profile, attributes: JSON.parse(profile.attributes) } as ProfileRecord, templates.fields) : {};
+      const rendered = templates.render(data);
+      const result = await mailer.send({
+        from: spec.from, to: email, ...rendered, subject: `Proof #${number}: ${rendered.subject}`,
+        messageId: `<${deliveryId}.proof${number}.${i}@${spec.from.replace(/.*@|>.*$/g, '')}>`,
+        headers: { 'X-Delivery-Id': deliveryId, 'X-Delivery-Proof': String(number) },
+      });
+      const ok = result.status === 'sent';
+      await db.proofLog.create({
+        data: { deliveryId, number, email, status: ok ? 'sent' : 'failed', reason: ok ? null : result.status === 'failed' ? result.failure.reason : result.error },
+      });
+      if (ok) sent++;
+      else failed++;
+    }
+    return { sent, failed };
+  };
+}

@@ -1,0 +1,23 @@
+// Everything that makes a spec unusable, as messages naming the field and the fix: the schema,
+// the templates, a contact date in the past. The CLI refuses such a spec; an edit is refused.
+import { checkDeliverySpec, type DeliverySpec } from './spec';
+import { compileTemplates, TemplateError } from './template';
+
+export type SpecVerdict = { ok: true; spec: DeliverySpec } | { ok: false; problems: string[] };
+
+export function judgeSpec(input: unknown, now: Date): SpecVerdict {
+  const check = checkDeliverySpec(input);
+  if (!check.ok) return { ok: false, problems: check.errors };
+  const problems: string[] = [];
+  try {
+    compileTemplates(check.spec);
+  } catch (e) {
+    if (!(e instanceof TemplateError)) throw e;
+    problems.push(e.message);
+  }
+  const { scheduleAt } = check.spec;
+  if (scheduleAt && Date.parse(scheduleAt) < now.getTime() - 60_000) {
+    problems.push(`scheduleAt: ${scheduleAt} is in the past; remove it to send now, or give a future date`);
+  }
+  return problems.length ? { ok: false, problems } : { ok: true, spec: check.spec };
+}

@@ -1,0 +1,57 @@
+// The quarantine of addresses, shared by every delivery.
+import { afterFailure, type QuarantineState } from '../domain/quarantine';
+import type { Failure } from '../domain/failures';
+import type { Database } from './prisma';
+
+export interface AddressFailure {
+  address: string;
+  failure: Failure;
+  deliveryId: string;
+}
+
+export function quarantine(db: Database) {
+  return {
+    /** The address keys among these that are in quarantine. */
+    async quarantinedAmong(addressKeys: string[]): Promise<Set<string>> {
+      if (addressKeys.length === 0) return new Set();
+      const rows = await db.quarantine.findMany({ where: { address: { in: addressKeys }, status: 'quarantined' }, select: { address: true } });
+      return new Set(rows.map((r) => r.address));
+    },
+
+    async recordFailures(failures: AddressFailure[], softThreshold: number): Promise<void> {
+      if (failures.length === 0) return;
+      const now = new Date();
+      const keys = [...new Set(failures.map((f) => f.address.toLowerCase()))];
+      const current = new Map((await db.quarantine.findMany({ where: { address: { in: keys } } })).map((r) => [r.address, r as QuarantineState]));
+      const next = new Map<string, { state: QuarantineState; deliveryId: string }>();
+      for (const f of failures) {
+        const key = f.address.toLowerCase();
+        const state = afterFailure(next.get(key)?.state ?? current.get(key), f.failure, softThreshold, now);
+        if (state) next.set(key, { state, deliveryId: f.deliveryId });
+      }
+      await db.$transaction([...next].map(([address, { state, deliveryId }]) => db.quarantine.upsert({
+        where: { address },
+        create: { address, ...state, lastErrorAt: now, deliveryId },
+        update: { ...state, lastErrorAt: now, deliveryId },
+      })));
+    },
+
+    /** A message accepted by the relay: the address is valid again. */
+    async recordSuccesses(addresses: string[]): Promise<void> {
+      if (addresses.length === 0) return;
+      await db.quarantine.updateMany({
+        where: { address: { in: addresses.map((a) => a.toLowerCase()) }, OR: [{ errorCount: { gt: 0 } }, { status: 'quarantined' }] },
+        data: { status: 'valid', errorCount: 0, quarantinedAt: null },
+      });
+    },
+
+    list(status?: 'quarantined' | 'valid') {
+      return db.quarantine.findMany({ where: status ? { status } : {}, orderBy: { lastErrorAt: 'desc' } });
+    },
+
+    async release(address: string): Promise<boolean> {
+      const r = await db.quarantine.updateMany({ where: { address: address.toLowerCase(), status: 'quarantined' }, data: { status: 'valid', errorCount: 0, quarantinedAt: null } });
+      return r.count > 0;
+    },
+  };
+}
