@@ -11,4 +11,6 @@ export interface ActivityDeps {
   progressEveryMs?: number;
   /** Soft failures of an address before it is quarantined. */
   softErrorsBeforeQuarantine: number;
+  /** Domain of the VERP return paths (bounces+<sending log id>@domain) routed to the bounce listener. */
+  bounceDomain?: string;
 }

@@ -11,6 +11,8 @@ export interface OutgoingMessage {
   text?: string;
   messageId: string;
   headers: Record<string, string>;
+  /** Envelope sender (VERP return path for bounces); the From address when absent. */
+  envelopeFrom?: string;
 }
 
 export type SendResult =
@@ -47,7 +49,8 @@ export function createMailer({ url, maxConnections = 5 }: MailerOptions): Mailer
     maxConnections,
     async send(message) {
       try {
-        const info = await transport.sendMail({ ...message, messageId: message.messageId });
+        const { envelopeFrom, ...mail } = message;
+        const info = await transport.sendMail({ ...mail, ...(envelopeFrom ? { envelope: { from: envelopeFrom, to: message.to } } : {}) });
         if (info.rejected.length > 0) {
           return { status: 'failed', failure: qualifySmtpReply(550, String(info.response ?? 'recipient rejected')) };
         }

@@ -28,7 +28,7 @@ export function sendActivity(deps: ActivityDeps) {
     const addresses = quarantine(db);
     const delivery = await db.delivery.findUniqueOrThrow({ where: { id: deliveryId } });
     const spec = JSON.parse(delivery.spec) as DeliverySpec;
-    const compose = composer(deliveryId, spec, compileTemplates(spec));
+    const compose = composer(deliveryId, spec, compileTemplates(spec), deps.bounceDomain);
     const sendingStartedAt = delivery.sendingStartedAt ?? new Date();
     if (!delivery.sendingStartedAt) await db.delivery.update({ where: { id: deliveryId }, data: { sendingStartedAt } });
 
@@ -117,7 +117,7 @@ export function sendActivity(deps: ActivityDeps) {
 }
 
 /** Builds one recipient's message from what the preparation captured. */
-function composer(deliveryId: string, spec: DeliverySpec, templates: CompiledTemplates) {
+function composer(deliveryId: string, spec: DeliverySpec, templates: CompiledTemplates, bounceDomain?: string) {
   const senderDomain = parseSender(spec.from).address.split('@')[1];
   return (row: ClaimedMessage): OutgoingMessage => {
     const rendered = templates.render(JSON.parse(row.personalization) as Record<string, unknown>);
@@ -128,6 +128,7 @@ function composer(deliveryId: string, spec: DeliverySpec, templates: CompiledTem
       // Stable per recipient, so a bounce (or a duplicate after a crash) maps back to its sending log.
       messageId: `<${deliveryId}.${row.id}@${senderDomain}>`,
       headers: { 'X-Delivery-Id': deliveryId },
+      ...(bounceDomain ? { envelopeFrom: `bounces+${row.id}@${bounceDomain}` } : {}),
     };
   };
 }

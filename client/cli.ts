@@ -7,7 +7,10 @@ import { temporalConfig } from '../worker/config';
 import { openDatabase } from '../store/prisma';
 import { insertProfiles } from '../store/profiles';
 import { parseProfileCsv } from '../domain/profile-csv';
-import { readLogs, readSnapshot, sendCommand, startDelivery, type DeliveryCommand } from './deliveries';
+import { editDelivery, readExclusions, readLogs, readSnapshot, sendCommand, startDelivery, type DeliveryCommand } from './deliveries';
+import { quarantine } from '../store/quarantine';
+import { recipientLogs } from '../store/recipients';
+import { table } from './format';
 import { InputError } from './errors';
 import { logLines, snapshotText } from './format';
 import { watchDelivery } from './watch';
@@ -57,7 +60,8 @@ program.command('start <spec>')
   });
 
 for (const [command, help] of [
-  ['confirm', 'approve a prepared delivery waiting for manual approval'],
+  ['confirm', 'approve a prepared delivery waiting for approval'],
+  ['proof', 'send the prepared delivery to its proof list (proof.to) as "Proof #N"'],
   ['pause', 'pause sending (resume continues exactly where it stopped)'],
   ['resume', 'resume a paused delivery'],
   ['stop', 'stop for good: nothing more is sent, the delivery cannot be resumed'],
@@ -80,17 +84,85 @@ program.command('status <id>')
     });
   });
 
+program.command('edit <id> <spec>')
+  .description('replace the content of a prepared or scheduled delivery: it is prepared again (and needs a new proof when one is required)')
+  .action(async (id: string, specFile: string) => {
+    const spec = readJsonFile(specFile);
+    await withClient(async (client) => {
+      await editDelivery(client, id, spec);
+      console.log(`${id} edited: preparing again`);
+    });
+  });
+
 program.command('logs <id>')
-  .description('the delivery log (newest last)')
+  .description('the delivery log (newest last), or with --recipients the sending logs of its recipients')
   .option('--offset <n>', 'first entry to show', (v) => wholeNumber('--offset', v))
   .option('--limit <n>', 'how many entries', (v) => wholeNumber('--limit', v))
+  .option('--recipients', 'per-recipient sending logs (status, failure type, reason) from the database')
+  .option('--status <status>', 'with --recipients: pending, sent, failed, ignored or cancelled')
+  .option('--failure-type <type>', 'with --recipients: hard, soft or ignored')
+  .option('--reason <reason>', 'with --recipients: reasons starting with this ("user unknown")')
   .option('--json', 'print the page as JSON')
-  .action(async (id: string, opts: { offset?: number; limit?: number; json?: boolean }) => {
+  .action(async (id: string, opts: { offset?: number; limit?: number; json?: boolean; recipients?: boolean; status?: string; failureType?: string; reason?: string }) => {
+    if (opts.recipients) {
+      const db = await openDatabase();
+      try {
+        const page = await recipientLogs(db, id, opts);
+        if (opts.json) console.log(JSON.stringify(page, null, 2));
+        else {
+          console.log(table(['Recipient', 'Status', 'Type', 'Reason / cause', 'Retries'], page.rows.map((r) => [
+            r.email, r.status, r.failureType ?? '', r.exclusionCause ?? r.reason ?? '', String(r.softFailures)])));
+          console.log(`(${page.rows.length} of ${page.total} recipients)`);
+        }
+      } finally {
+        await db.$disconnect();
+      }
+      return;
+    }
     await withClient(async (client) => {
       const page = await readLogs(client, id, { offset: opts.offset, limit: opts.limit });
       if (opts.json) console.log(JSON.stringify(page, null, 2));
       else console.log(`${logLines(page.entries)}\n(${page.entries.length} of ${page.total} entries from #${page.offset})`);
     });
+  });
+
+program.command('exclusions <id>')
+  .description('exclusions of the preparation, counted by cause')
+  .option('--json', 'print as JSON')
+  .action(async (id: string, opts: { json?: boolean }) => {
+    await withClient(async (client) => {
+      const report = await readExclusions(client, id);
+      if (opts.json) console.log(JSON.stringify(report, null, 2));
+      else console.log(table(['Exclusion cause', 'Recipients'], [...Object.entries(report.byCause).map(([c, n]) => [c, String(n)]), ['To exclude', String(report.toExclude)]]));
+    });
+  });
+
+const quarantineCommand = program.command('quarantine').description('addresses excluded from every delivery after hard or repeated soft failures');
+quarantineCommand.command('list')
+  .description('addresses in quarantine (with --all, also those with soft errors below the threshold)')
+  .option('--all', 'include valid addresses that have errors')
+  .option('--json', 'print as JSON')
+  .action(async (opts: { all?: boolean; json?: boolean }) => {
+    const db = await openDatabase();
+    try {
+      const rows = await quarantine(db).list(opts.all ? undefined : 'quarantined');
+      if (opts.json) console.log(JSON.stringify(rows, null, 2));
+      else console.log(table(['Address', 'Status', 'Type', 'Errors', 'Reason', 'Last error'], rows.map((r) => [
+        r.address, r.status, r.failureType, String(r.errorCount), r.reason, r.lastErrorAt.toISOString()])));
+    } finally {
+      await db.$disconnect();
+    }
+  });
+quarantineCommand.command('release <address>')
+  .description('make an address valid again')
+  .action(async (address: string) => {
+    const db = await openDatabase();
+    try {
+      if (!(await quarantine(db).release(address))) throw new InputError(`${address.toLowerCase()} is not in quarantine: nothing to release`, 'NOT_FOUND');
+      console.log(`${address.toLowerCase()} released from quarantine`);
+    } finally {
+      await db.$disconnect();
+    }
   });
 
 const profiles = program.command('profiles').description('the profiles deliveries target');

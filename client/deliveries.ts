@@ -7,8 +7,8 @@ import { judgeSpec } from '../domain/spec-problems';
 import type { DeliveryState, Kpis } from '../domain/delivery';
 import type { emailDelivery } from '../workflows';
 import {
-  confirmSignal, kpisQuery, logsQuery, pauseSignal, resumeSignal, statusQuery,
-  DELIVERY_NAME, DELIVERY_STATE, WORKFLOW_TYPE, type DeliveryStatus, type LogsPage,
+  confirmSignal, editUpdate, exclusionsQuery, kpisQuery, logsQuery, pauseSignal, proofSignal, resumeSignal, statusQuery,
+  DELIVERY_NAME, DELIVERY_STATE, WORKFLOW_TYPE, type DeliveryStatus, type ExclusionsReport, type LogsPage,
 } from '../workflows/messages';
 import { InputError } from './errors';
 
@@ -48,17 +48,19 @@ export async function startDelivery(
   });
 }
 
-export type DeliveryCommand = 'confirm' | 'pause' | 'resume' | 'stop';
+export type DeliveryCommand = 'confirm' | 'proof' | 'pause' | 'resume' | 'stop';
 
 /** The states in which each command makes sense (the workflow ignores the others, with a warning log). */
 const ALLOWED: Record<DeliveryCommand, DeliveryState[]> = {
   confirm: ['prepared'],
+  proof: ['prepared'],
   pause: ['sending'],
   resume: ['paused'],
   stop: ['preparing', 'prepared', 'scheduled', 'sending', 'paused'],
 };
 const WHY: Record<DeliveryCommand, string> = {
   confirm: 'confirm applies to a prepared delivery waiting for approval',
+  proof: 'proofs are sent while the delivery is prepared',
   pause: 'pause applies while sending',
   resume: 'resume applies to a paused delivery',
   stop: 'stop applies to a delivery that has not ended',
@@ -71,7 +73,31 @@ export async function sendCommand(client: Client, deliveryId: string, command: D
     throw new InputError(`Cannot ${command} delivery ${deliveryId}: it is ${state}; ${WHY[command]}.`, 'WRONG_STATE');
   }
   if (command === 'stop') await handle.cancel();
-  else await handle.signal({ confirm: confirmSignal, pause: pauseSignal, resume: resumeSignal }[command]);
+  else await handle.signal({ confirm: confirmSignal, proof: proofSignal, pause: pauseSignal, resume: resumeSignal }[command]);
+}
+
+/** Replaces the content of a prepared or scheduled delivery (validated here, then by the workflow). */
+export async function editDelivery(client: Client, deliveryId: string, input: unknown): Promise<void> {
+  const spec = validateSpec(input);
+  const handle = client.workflow.getHandle<typeof emailDelivery>(deliveryId);
+  await readStatus(handle, deliveryId);
+  try {
+    await handle.executeUpdate(editUpdate, { args: [spec] });
+  } catch (e) {
+    throw new InputError(`Cannot edit delivery ${deliveryId}: ${rootMessage(e)}`, 'EDIT_REFUSED');
+  }
+}
+
+export async function readExclusions(client: Client, deliveryId: string): Promise<ExclusionsReport> {
+  const handle = client.workflow.getHandle<typeof emailDelivery>(deliveryId);
+  await readStatus(handle, deliveryId);
+  return handle.query(exclusionsQuery);
+}
+
+function rootMessage(e: unknown): string {
+  let cause = e as { cause?: unknown; message?: string } | undefined;
+  while (cause?.cause) cause = cause.cause as typeof cause;
+  return cause?.message ?? String(e);
 }
 
 export interface DeliverySnapshot {

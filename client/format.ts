@@ -27,3 +27,10 @@ export function snapshotText(s: DeliverySnapshot): string {
 export function logLines(entries: LogEntry[]): string {
   return entries.map((e) => `${e.time}  ${e.level.toUpperCase().padEnd(7)} ${e.message}`).join('\n');
 }
+
+/** A plain text table: a header row and aligned columns. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}

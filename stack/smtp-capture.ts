@@ -15,6 +15,8 @@ export interface SmtpServerOptions {
   onMessage(message: ReceivedMessage): void | Promise<void>;
   /** Refuse a recipient with an SMTP reply (tests of failures). */
   refuseRecipient?(address: string): { code: number; message: string } | undefined;
+  /** Drop the connection in the middle of DATA for this recipient, without a reply (tests of faults). */
+  dropConnection?(address: string): boolean;
 }
 
 export interface RunningSmtpServer {
@@ -38,6 +40,12 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<Runni
       callback(err);
     },
     onData(stream, session, callback) {
+      if (session.envelope.rcptTo.some((r) => options.dropConnection?.(r.address))) {
+        // smtp-server has no public way to cut a connection: destroy the socket of this session.
+        const connections = (server as unknown as { connections: Set<{ session: { id: string }; _socket: { destroy(): void } }> }).connections;
+        for (const c of connections) if (c.session.id === session.id) c._socket.destroy();
+        return;
+      }
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {

@@ -97,11 +97,11 @@ export function sendingLogs(db: Database) {
     },
 
     /**
-     * Rows left in `sending` were in flight when a worker died: put them back in the queue.
-     * They keep their sendAttempts, so a resend shows as a possible duplicate.
+     * Rows left in `sending` were in flight when a worker died: put them back in the queue,
+     * marked as possible duplicates (the relay may have accepted them before the crash).
      */
     async requeueInFlight(deliveryId: string): Promise<number> {
-      const r = await db.sendingLog.updateMany({ where: { deliveryId, status: 'sending' }, data: { status: 'pending', claim: null } });
+      const r = await db.sendingLog.updateMany({ where: { deliveryId, status: 'sending' }, data: { status: 'pending', claim: null, resentAfterCrash: true } });
       return r.count;
     },
 
@@ -160,7 +160,7 @@ export function sendingLogs(db: Database) {
         db.sendingLog.count({ where: { deliveryId, sentAt: { not: null } } }),
         db.sendingLog.count({ where: { deliveryId, status: 'sent' } }),
         db.sendingLog.count({ where: { deliveryId, status: 'failed' } }),
-        db.sendingLog.count({ where: { deliveryId, sendAttempts: { gt: 1 } } }),
+        db.sendingLog.count({ where: { deliveryId, resentAfterCrash: true } }),
       ]);
       return { sent, delivered, failed, resentAfterCrash };
     },

@@ -17,6 +17,7 @@ export interface DeliveryWorkerOptions {
   progressEveryMs?: number;
   /** Soft failures of an address before it is quarantined. */
   softErrorsBeforeQuarantine: number;
+  bounceDomain?: string;
 }
 
 export interface DeliveryWorker {
@@ -37,6 +38,7 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
     mailer,
     progressEveryMs: options.progressEveryMs,
     softErrorsBeforeQuarantine: options.softErrorsBeforeQuarantine,
+    bounceDomain: options.bounceDomain,
     signalProgress: (workflowId, report) => client.workflow.getHandle(workflowId).signal(progressSignal, report),
   });
   const connection = await NativeConnection.connect({ address: temporal.address });

@@ -1,8 +1,10 @@
 // A real SMTP server on loopback that records every message it accepts, parsed, for tests to read back.
 import { simpleParser, type ParsedMail } from 'mailparser';
-import { startSmtpServer, type RunningSmtpServer } from '../../stack/smtp-capture';
+import { startSmtpServer, type RunningSmtpServer, type SmtpServerOptions } from '../../stack/smtp-capture';
 
 export interface SinkMessage {
+  /** Envelope sender (the return path). */
+  from: string;
   to: string;
   mail: ParsedMail;
 }
@@ -14,13 +16,15 @@ export interface SmtpSink extends RunningSmtpServer {
   waitForCount(n: number, timeoutMs?: number): Promise<void>;
 }
 
-export async function startSmtpSink(options: { refuseRecipient?(address: string): { code: number; message: string } | undefined } = {}): Promise<SmtpSink> {
+export type SinkOptions = Pick<SmtpServerOptions, 'refuseRecipient' | 'dropConnection'>;
+
+export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink> {
   const messages: SinkMessage[] = [];
   const server = await startSmtpServer({
-    refuseRecipient: options.refuseRecipient,
+    ...options,
     async onMessage({ envelope, raw }) {
       const mail = await simpleParser(raw);
-      for (const to of envelope.to) messages.push({ to, mail });
+      for (const to of envelope.to) messages.push({ from: envelope.from, to, mail });
     },
   });
   return {

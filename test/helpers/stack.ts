@@ -14,7 +14,7 @@ import { SEARCH_ATTRIBUTES, statusQuery } from '../../workflows/messages';
 import type { DeliveryState } from '../../domain/delivery';
 import { Client as PgClient } from 'pg';
 import { POSTGRES_TEMPLATE_DB, ROOT, TEMPLATE_DB, TEST_DATA, TEST_POSTGRES_URL, WORKFLOW_BUNDLE, postgresUrlFor } from './paths';
-import { startSmtpSink, type SmtpSink } from './smtp-sink';
+import { startSmtpSink, type SinkOptions, type SmtpSink } from './smtp-sink';
 
 export interface TestStack {
   env: TestWorkflowEnvironment;
@@ -40,14 +40,20 @@ function quietRuntime(): void {
   }
 }
 
-export async function startTestStack(options: { inProcessWorker?: boolean; smtpMaxConnections?: number; refuseRecipient?: NonNullable<Parameters<typeof startSmtpSink>[0]>['refuseRecipient'] } = {}): Promise<TestStack> {
+export interface TestStackOptions extends SinkOptions {
+  inProcessWorker?: boolean;
+  smtpMaxConnections?: number;
+  bounceDomain?: string;
+}
+
+export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
   quietRuntime();
   const env = await TestWorkflowEnvironment.createLocal({
     server: { executable: { type: 'existing-path', path: process.env.TEMPORAL_CLI_PATH! }, searchAttributes: SEARCH_ATTRIBUTES },
   });
   const { url: dbUrl, drop: dropDatabase } = await freshDatabase();
   const db = await openDatabase(dbUrl);
-  const sink = await startSmtpSink({ refuseRecipient: options.refuseRecipient });
+  const sink = await startSmtpSink({ refuseRecipient: options.refuseRecipient, dropConnection: options.dropConnection });
   const taskQueue = `test-${randomBytes(4).toString('hex')}`;
   const temporal = { address: env.address, namespace: 'default', taskQueue };
   const smtp = { url: sink.url, maxConnections: options.smtpMaxConnections ?? 3 };
@@ -60,7 +66,7 @@ export async function startTestStack(options: { inProcessWorker?: boolean; smtpM
     start: (spec) => startDelivery(env.client, taskQueue, spec),
     async startWorker() {
       worker = await createDeliveryWorker({
-        temporal, db, smtp, workflowBundle: { codePath: WORKFLOW_BUNDLE }, progressEveryMs: 200, softErrorsBeforeQuarantine: 3,
+        temporal, db, smtp, workflowBundle: { codePath: WORKFLOW_BUNDLE }, progressEveryMs: 200, softErrorsBeforeQuarantine: 3, bounceDomain: options.bounceDomain,
       });
       running = worker.run();
     },

@@ -43,6 +43,7 @@ CREATE TABLE "new_SendingLog" (
     "messageId" TEXT,
     "claim" TEXT,
     "sendAttempts" INTEGER NOT NULL DEFAULT 0,
+    "resentAfterCrash" BOOLEAN NOT NULL DEFAULT false,
     "sentAt" DATETIME
 );
 INSERT INTO "new_SendingLog" ("claim", "deliveryId", "email", "exclusionCause", "failureType", "id", "messageId", "personalization", "profileId", "reason", "sendAttempts", "sentAt", "status") SELECT "claim", "deliveryId", "email", "exclusionCause", "failureType", "id", "messageId", "personalization", "profileId", "reason", "sendAttempts", "sentAt", "status" FROM "SendingLog";

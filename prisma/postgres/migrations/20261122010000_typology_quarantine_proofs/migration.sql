@@ -3,6 +3,7 @@ ALTER TABLE "Delivery" ADD COLUMN     "sendingStartedAt" TIMESTAMP(3);
 
 -- AlterTable
 ALTER TABLE "SendingLog" ADD COLUMN     "bouncedAt" TIMESTAMP(3),
+ADD COLUMN     "resentAfterCrash" BOOLEAN NOT NULL DEFAULT false,
 ADD COLUMN     "retryAt" TIMESTAMP(3),
 ADD COLUMN     "softFailures" INTEGER NOT NULL DEFAULT 0;
 

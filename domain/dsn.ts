@@ -1,0 +1,85 @@
+// Delivery status notifications (RFC 3464): what a bounce says, and which message it is about.
+import { qualifySmtpReply, type Failure } from './failures';
+
+export interface DsnRecipient {
+  finalRecipient: string;
+  action: string;
+  status: string;
+  diagnostic?: string;
+}
+
+export interface ReportParts {
+  /** The message/delivery-status part. */
+  deliveryStatus?: string;
+  /** The returned message or its headers (text/rfc822-headers or message/rfc822). */
+  original?: string;
+}
+
+/**
+ * Splits a multipart/report DSN into the parts a bounce handler reads. DSN parts are plain 7-bit
+ * text, so a boundary split is enough (general MIME parsers fold delivery-status into the body text).
+ */
+export function reportParts(raw: string): ReportParts {
+  const { headers, body } = splitHeaders(raw);
+  const boundary = /boundary="?([^";\r\n]+)"?/i.exec(headers['content-type'] ?? '')?.[1];
+  if (!/multipart\/report/i.test(headers['content-type'] ?? '') || !boundary) return {};
+  const parts: ReportParts = {};
+  for (const chunk of body.split(`--${boundary}`).slice(1)) {
+    if (chunk.startsWith('--')) break;
+    const part = splitHeaders(chunk.replace(/^\r?\n/, ''));
+    const type = (part.headers['content-type'] ?? 'text/plain').split(';')[0].trim().toLowerCase();
+    if (type === 'message/delivery-status' || type === 'message/global-delivery-status') parts.deliveryStatus = part.body;
+    else if (type === 'text/rfc822-headers' || type === 'message/rfc822') parts.original = part.body;
+  }
+  return parts;
+}
+
+function splitHeaders(text: string): { headers: Record<string, string>; body: string } {
+  const normalized = text.replace(/\r\n/g, '\n');
+  const end = normalized.indexOf('\n\n');
+  const head = end < 0 ? normalized : normalized.slice(0, end);
+  return { headers: parseFields(head.replace(/\n[ \t]+/g, ' ')), body: end < 0 ? '' : normalized.slice(end + 2) };
+}
+
+/** Parses the message/delivery-status part: per-message fields, then one block per recipient. */
+export function parseDeliveryStatus(text: string): DsnRecipient[] {
+  const blocks = text.replace(/\r\n/g, '\n').replace(/\n[ \t]+/g, ' ').split(/\n\s*\n/).map(parseFields);
+  return blocks
+    .filter((f) => f['final-recipient'] && f.action && f.status)
+    .map((f) => ({
+      finalRecipient: f['final-recipient'].replace(/^[^;]*;\s*/, '').replace(/^<|>$/g, '').trim(),
+      action: f.action.toLowerCase().trim(),
+      status: f.status.trim().split(/\s/)[0],
+      ...(f['diagnostic-code'] ? { diagnostic: f['diagnostic-code'].replace(/^[^;]*;\s*/, '').trim() } : {}),
+    }));
+}
+
+function parseFields(block: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const line of block.split('\n')) {
+    const m = /^([A-Za-z-]+):\s*(.*)$/.exec(line.trim());
+    if (m) fields[m[1].toLowerCase()] = m[2];
+  }
+  return fields;
+}
+
+/** The sending-log row a bounce is about: from the VERP return path, or the original Message-ID. */
+export function sendingLogIdOf(ref: { envelopeTo?: string[]; originalMessageId?: string }): number | undefined {
+  for (const to of ref.envelopeTo ?? []) {
+    const verp = /^bounces\+(\d+)@/i.exec(to);
+    if (verp) return Number(verp[1]);
+  }
+  const mid = ref.originalMessageId ? /<[^<>]+\.(\d+)@[^<>]+>/.exec(ref.originalMessageId) : null;
+  return mid ? Number(mid[1]) : undefined;
+}
+
+export type BounceKind = 'hard' | 'soft' | 'none';
+
+/** A failed permanent status is a hard bounce; a delayed or temporary one is a soft bounce. */
+export function qualifyBounce(r: DsnRecipient): { kind: BounceKind; failure?: Failure } {
+  if (r.action !== 'failed' && r.action !== 'delayed') return { kind: 'none' };
+  const permanent = r.action === 'failed' && r.status.startsWith('5');
+  const code = Number(/\b([45]\d\d)\b/.exec(r.diagnostic ?? '')?.[1] ?? (permanent ? 550 : 450));
+  const failure = qualifySmtpReply(code, `${r.status} ${r.diagnostic ?? ''}`.trim());
+  return { kind: permanent ? 'hard' : 'soft', failure: { ...failure, type: permanent ? 'hard' : 'soft' } };
+}
