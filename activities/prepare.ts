@@ -33,7 +33,8 @@ export function prepareActivity(deps: ActivityDeps) {
     const spec = validSpec(input);
     const templates = validTemplates(spec);
     const typology = resolveTypology(spec.typology);
-    failOnErrors(checkContent({ html: spec.html, text: spec.text, proofTo: spec.proof?.to }, typology));
+    const contentFindings = checkContent({ html: spec.html, text: spec.text, proofTo: spec.proof?.to }, typology);
+    failOnErrors(contentFindings);
     const { db } = deps;
     const logs = sendingLogs(db);
     const quarantined = quarantine(db);
@@ -95,7 +96,7 @@ export function prepareActivity(deps: ActivityDeps) {
     } finally {
       await progress.stop();
     }
-    const findings = checks.findings();
+    const findings = [...contentFindings, ...checks.findings()];
     failOnErrors(findings);
 
     const { toDeliver, exclusions } = await logs.exclusionCounts(deliveryId);

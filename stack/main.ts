@@ -10,7 +10,8 @@ import { openDatabase } from '../store/prisma';
 import { migrate } from '../store/migrate';
 import { countProfiles, insertProfiles } from '../store/profiles';
 import { parseProfileCsv } from '../domain/profile-csv';
-import { smtpConfig, softErrorsBeforeQuarantine, temporalConfig } from '../worker/config';
+import { bounceConfig, smtpConfig, softErrorsBeforeQuarantine, temporalConfig } from '../worker/config';
+import { startBounceListener } from '../worker/bounce-listener';
 import { createDeliveryWorker } from '../worker/worker';
 import { startDelivery } from '../client/deliveries';
 import { snapshotText } from '../client/format';
@@ -56,7 +57,8 @@ async function main(): Promise<void> {
   const smtp = smtpConfig();
   step('SMTP', capture ? `capture server ${smtp.url}, messages saved as .eml files in ${OUTBOX}` : redactUrl(smtp.url));
 
-  const worker = await createDeliveryWorker({ temporal, db, smtp, softErrorsBeforeQuarantine: softErrorsBeforeQuarantine() });
+  const bounces = bounceConfig();
+  const worker = await createDeliveryWorker({ temporal, db, smtp, softErrorsBeforeQuarantine: softErrorsBeforeQuarantine(), bounceDomain: bounces.domain });
   const running = worker.run();
   stops.unshift(async () => {
     worker.shutdown();
@@ -74,6 +76,9 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: temporal.address });
   stops.push(() => connection.close());
   const client = new Client({ connection, namespace: temporal.namespace });
+  const listener = await startBounceListener({ db, client, port: bounces.port ?? 2526, softErrorsBeforeQuarantine: softErrorsBeforeQuarantine() });
+  stops.unshift(() => listener.close());
+  step('Bounces', `DSN listener ${listener.url}`);
   const spec = JSON.parse(fs.readFileSync(path.join(ROOT, 'examples', 'delivery.json'), 'utf8')) as unknown;
   const handle = await startDelivery(client, temporal.taskQueue, spec);
   step('Delivery', `${handle.workflowId} started from examples/delivery.json`);

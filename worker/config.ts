@@ -33,3 +33,12 @@ export function softErrorsBeforeQuarantine(env: NodeJS.ProcessEnv = process.env)
   if (!Number.isInteger(n) || n < 1) throw new Error(`QUARANTINE_SOFT_ERRORS must be a whole number above 0 (got "${env.QUARANTINE_SOFT_ERRORS}")`);
   return n;
 }
+
+/** The bounce listener (BOUNCE_PORT; off when unset) and the VERP domain routed to it (BOUNCE_DOMAIN). */
+export function bounceConfig(env: NodeJS.ProcessEnv = process.env): { port?: number; domain?: string } {
+  const port = env.BOUNCE_PORT === undefined ? undefined : Number(env.BOUNCE_PORT);
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+    throw new Error(`BOUNCE_PORT must be a port number (got "${env.BOUNCE_PORT}")`);
+  }
+  return { port, domain: env.BOUNCE_DOMAIN || undefined };
+}

@@ -2,21 +2,35 @@
 import { Runtime } from '@temporalio/worker';
 import { openDatabase } from '../store/prisma';
 import { redactUrl } from '../activities/mailer';
-import { smtpConfig, softErrorsBeforeQuarantine, temporalConfig } from './config';
+import { Client, Connection } from '@temporalio/client';
+import { bounceConfig, smtpConfig, softErrorsBeforeQuarantine, temporalConfig } from './config';
 import { createDeliveryWorker } from './worker';
+import { startBounceListener, type BounceListener } from './bounce-listener';
 
 async function main(): Promise<void> {
   Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
   const temporal = temporalConfig();
   const smtp = smtpConfig();
   const db = await openDatabase();
+  const bounces = bounceConfig();
+  const quarantineAfter = softErrorsBeforeQuarantine();
   const bundlePath = process.env.WORKFLOW_BUNDLE_PATH;
   const worker = await createDeliveryWorker({
-    temporal, db, smtp, softErrorsBeforeQuarantine: softErrorsBeforeQuarantine(),
+    temporal, db, smtp, softErrorsBeforeQuarantine: quarantineAfter, bounceDomain: bounces.domain,
     ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : {}),
   });
   console.log(`delivery worker: task queue "${temporal.taskQueue}" on ${temporal.address} (namespace ${temporal.namespace}), SMTP ${redactUrl(smtp.url)}`);
+  let listener: BounceListener | undefined;
+  let connection: Connection | undefined;
+  if (bounces.port !== undefined) {
+    connection = await Connection.connect({ address: temporal.address });
+    const client = new Client({ connection, namespace: temporal.namespace });
+    listener = await startBounceListener({ db, client, port: bounces.port, host: '0.0.0.0', softErrorsBeforeQuarantine: quarantineAfter });
+    console.log(`bounce listener: SMTP on port ${listener.port}${bounces.domain ? `, VERP domain ${bounces.domain}` : ''}`);
+  }
   await worker.run();
+  await listener?.close();
+  await connection?.close();
   await db.$disconnect();
 }
 

@@ -160,7 +160,7 @@ export function baseSpec(overrides: Record<string, unknown> = {}) {
     subject: 'Hello {{firstName}}',
     html: '<p>Hi {{firstName}} {{lastName}}</p>',
     text: 'Hi {{firstName}} {{lastName}}',
-    audience: { all: true },
+    audience: { all: true as const },
     ...overrides,
   };
 }
