@@ -42,7 +42,7 @@ describe('failures, retries, quarantine and bounces', () => {
     expect(rows.get('policy')).toMatchObject({ status: 'failed', failureType: 'hard', reason: 'refused (554 5.7.1 rejected by policy)' });
     // 452 is temporary: retried after 1 s, then the 1.5 s validity period is over
     expect(rows.get('full')).toMatchObject({ status: 'failed', failureType: 'soft', softFailures: 1, reason: 'mailbox full (452 4.2.2 mailbox full)' });
-    expect(rows.get('busy')).toMatchObject({ status: 'sent', softFailures: 1 });
+    expect(rows.get('busy')).toMatchObject({ status: 'sent', softFailures: 1, reason: 'unreachable (421 4.4.2 try again later)' });
     expect(rows.get('drop')).toMatchObject({ status: 'sent', softFailures: 1 });
     expect(rows.get('drop')?.reason).toMatch(/^unreachable \(connection lost/);
     expect(stack.sink.countByRecipient().get(`busy@${D}`)).toBe(1);
@@ -50,6 +50,13 @@ describe('failures, retries, quarantine and bounces', () => {
 
     const logs = (await handle.query(logsQuery)).entries.map((e) => e.message);
     expect(logs).toContainEqual(expect.stringMatching(/waiting to retry after a soft failure/));
+
+    const hard = JSON.parse((await runCli(stack, ['logs', handle.workflowId, '--recipients', '--status', 'failed', '--failure-type', 'hard', '--json'])).stdout);
+    expect(hard.rows.map((r: { email: string }) => r.email).sort()).toEqual([`policy@${D}`, `unknown@${D}`]);
+    const byReason = await runCli(stack, ['logs', handle.workflowId, '--recipients', '--reason', 'mailbox full']);
+    expect(byReason.stdout).toMatch(/^Recipient +Status +Type +Reason \/ cause +Retries\n-+/);
+    expect(byReason.stdout).toMatch(new RegExp(`full@${D} +failed +soft +mailbox full \\(452 4\\.2\\.2 mailbox full\\) +1`));
+    expect(byReason.stdout).toContain('(1 of 1 recipients)');
     expect(logs.at(-1)).toBe('Delivery sent: 7 sent (70.0%); 3 errors: mailbox full 1, refused 1, user unknown 1');
 
     const q = new Map((await stack.db.quarantine.findMany()).map((r) => [r.address.split('@')[0], r]));
@@ -64,6 +71,7 @@ describe('failures, retries, quarantine and bounces', () => {
     const outcome = await handle.result();
     expect(outcome.kpis).toMatchObject({ targeted: 10, toDeliver: 8, toExclude: 2, sent: 7, failed: 1 });
     expect(await handle.query(exclusionsQuery)).toEqual({ toExclude: 2, byCause: { 'address in quarantine': 2 } });
+    expect((await runCli(stack, ['exclusions', handle.workflowId])).stdout).toMatch(/address in quarantine +2\nTo exclude +2/);
     const excluded = await stack.db.sendingLog.findMany({ where: { deliveryId: handle.workflowId, status: 'ignored' }, orderBy: { email: 'asc' } });
     expect(excluded.map((r) => [r.email, r.exclusionCause])).toEqual([
       [`policy@${D}`, 'address in quarantine'], [`unknown@${D}`, 'address in quarantine'],
