@@ -14,6 +14,7 @@ import { resolveTypology, selectHoldouts } from '../domain/typology';
 import { audienceWhere } from '../store/audience';
 import { quarantine } from '../store/quarantine';
 import { sendingLogs, type NewSendingLog } from '../store/sending-logs';
+import { whileBusy } from '../store/busy';
 import type { ActivityDeps } from './deps';
 import { startProgress } from './progress';
 
@@ -41,13 +42,13 @@ export function prepareActivity(deps: ActivityDeps) {
 
     const existing = await db.delivery.findUnique({ where: { id: deliveryId }, select: { runKey: true } });
     if (existing?.runKey !== runKey) {
-      // A new workflow under a reused id: what an earlier run prepared is not this delivery's.
+      // A new workflow under a reused id (or an edit): what was prepared before is not this content's.
       await logs.forget(deliveryId);
-      await db.delivery.upsert({
+      await whileBusy(() => db.delivery.upsert({
         where: { id: deliveryId },
         create: { id: deliveryId, runKey, name: spec.name, spec: JSON.stringify(spec) },
         update: { runKey, name: spec.name, spec: JSON.stringify(spec), preparedAt: null, sendingStartedAt: null },
-      });
+      }));
     }
 
     const checks = new MessageChecks(typology);
@@ -100,7 +101,7 @@ export function prepareActivity(deps: ActivityDeps) {
     failOnErrors(findings);
 
     const { toDeliver, exclusions } = await logs.exclusionCounts(deliveryId);
-    await db.delivery.update({ where: { id: deliveryId }, data: { preparedAt: new Date() } });
+    await whileBusy(() => db.delivery.update({ where: { id: deliveryId }, data: { preparedAt: new Date() } }));
     const toExclude = Object.values(exclusions).reduce((a, b) => a + b, 0);
     return { targeted: toDeliver + toExclude, toDeliver, toExclude, exclusions, warnings: findings.map(describeFinding) };
 

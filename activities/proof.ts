@@ -5,6 +5,7 @@ import type { DeliverySpec } from '../domain/spec';
 import { compileTemplates, personalizationOf } from '../domain/template';
 import type { ProfileRecord } from '../domain/profile-fields';
 import type { ActivityDeps } from './deps';
+import { whileBusy } from '../store/busy';
 
 export interface ProofInput {
   deliveryId: string;
@@ -33,9 +34,9 @@ export function proofActivity(deps: ActivityDeps) {
         headers: { 'X-Delivery-Id': deliveryId, 'X-Delivery-Proof': String(number) },
       });
       const ok = result.status === 'sent';
-      await db.proofLog.create({
+      await whileBusy(() => db.proofLog.create({
         data: { deliveryId, number, email, status: ok ? 'sent' : 'failed', reason: ok ? null : result.status === 'failed' ? result.failure.reason : result.error },
-      });
+      }));
       if (ok) sent++;
       else failed++;
     }

@@ -1,6 +1,6 @@
-// Sending: claim a window of due messages, hand them to SMTP, record each outcome.
-// Progress is checkpointed per message at send time (not at fetch time), so a retried attempt
-// never skips a recipient; only the rows in flight when a worker died can be sent twice.
+// Sending: claim a window of due messages, hand them to SMTP, record each outcome as it comes.
+// Progress is checkpointed at send time (not at fetch time), so a retried attempt never skips a
+// recipient; only the rows claimed and not yet recorded when a worker died can be sent twice.
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
@@ -10,6 +10,7 @@ import { nextRetryAt } from '../domain/retries';
 import { parseSender, type DeliverySpec } from '../domain/spec';
 import { compileTemplates, type CompiledTemplates } from '../domain/template';
 import { quarantine } from '../store/quarantine';
+import { IN_LIST_MAX, whileBusy } from '../store/busy';
 import { sendingLogs, type ClaimedMessage, type MessageOutcome } from '../store/sending-logs';
 import type { ActivityDeps } from './deps';
 import type { OutgoingMessage } from './mailer';
@@ -30,7 +31,7 @@ export function sendActivity(deps: ActivityDeps) {
     const spec = JSON.parse(delivery.spec) as DeliverySpec;
     const compose = composer(deliveryId, spec, compileTemplates(spec), deps.bounceDomain);
     const sendingStartedAt = delivery.sendingStartedAt ?? new Date();
-    if (!delivery.sendingStartedAt) await db.delivery.update({ where: { id: deliveryId }, data: { sendingStartedAt } });
+    if (!delivery.sendingStartedAt) await whileBusy(() => db.delivery.update({ where: { id: deliveryId }, data: { sendingStartedAt } }));
 
     await logs.requeueInFlight(deliveryId);
     const totals = await logs.sendingCounts(deliveryId);
@@ -39,8 +40,8 @@ export function sendActivity(deps: ActivityDeps) {
     const pace = pacer(spec.messagesPerSecond);
     const claim = `${ctx.info.activityId}/${ctx.info.attempt}/${randomUUID()}`;
     // A window keeps every connection busy, but never holds more than about a second of a capped
-    // rate: claimed rows are what a crash could send twice, and progress moves once per window.
-    const window = Math.max(1, Math.min(mailer.maxConnections * 4, Math.ceil(spec.messagesPerSecond ?? Infinity)));
+    // rate: claimed rows are what a crash could send twice.
+    const window = Math.max(1, Math.min(mailer.maxConnections * 4, IN_LIST_MAX, Math.ceil(spec.messagesPerSecond ?? Infinity)));
     let finished = false;
     try {
       for (;;) {
@@ -48,16 +49,8 @@ export function sendActivity(deps: ActivityDeps) {
         if (ctx.cancellationSignal.aborted) await ctx.cancelled; // throws CancelledFailure: the workflow paused or stopped
         const batch = await logs.claim(deliveryId, claim, window);
         if (batch.length === 0) break;
-        const { outcomes, unsent, unavailable } = await sendBatch(batch);
-        await logs.record(outcomes);
+        const { unsent, unavailable } = await sendBatch(batch);
         await logs.release(unsent);
-        await recordQuarantine(outcomes);
-        for (const o of outcomes) {
-          if (o.status === 'sent') {
-            totals.sent++;
-            totals.delivered++;
-          } else if (o.status === 'failed') totals.failed++;
-        }
         cursor = batch[batch.length - 1].id;
         if (unavailable) {
           // Retried by Temporal with backoff; the released rows are sent by the next attempt.
@@ -76,34 +69,58 @@ export function sendActivity(deps: ActivityDeps) {
     const retryAt = await logs.nextRetryAt(deliveryId);
     return { ...(await logs.sendingCounts(deliveryId)), errorsByReason, ...(retryAt ? { nextRetryAt: retryAt.toISOString() } : {}) };
 
+    /** Sends a claimed window, recording outcomes as they come (every 100 ms), not once at the end. */
     async function sendBatch(batch: ClaimedMessage[]) {
-      const outcomes: MessageOutcome[] = [];
       const unsent: number[] = [];
       let unavailable: string | undefined;
       const inFlight: Promise<void>[] = [];
-      for (const row of batch) {
-        if (!unavailable && !ctx.cancellationSignal.aborted) await pace();
-        if (unavailable || ctx.cancellationSignal.aborted) {
-          unsent.push(row.id);
-          continue;
-        }
-        const message = compose(row);
-        inFlight.push(mailer.send(message).then((r) => {
-          const { id, email } = row;
-          if (r.status === 'sent') outcomes.push({ id, email, status: 'sent', messageId: message.messageId });
-          else if (r.status === 'unavailable') {
-            unavailable ??= r.error;
-            unsent.push(id);
-          } else {
-            const retryAt = r.failure.type === 'soft' ? nextRetryAt(new Date(), row.softFailures + 1, sendingStartedAt, spec.retries) : undefined;
-            outcomes.push(retryAt
-              ? { id, email, status: 'retry', retryAt, reason: r.failure.reason }
-              : { id, email, status: 'failed', failureType: r.failure.type, reason: r.failure.reason });
+      const completed: MessageOutcome[] = [];
+      let recording: Promise<void> = Promise.resolve();
+      const flush = () => {
+        const chunk = completed.splice(0);
+        if (chunk.length) recording = recording.then(() => persist(chunk));
+        return recording;
+      };
+      const timer = setInterval(() => flush().catch(() => undefined), 100); // a failure surfaces at the last flush
+      try {
+        for (const row of batch) {
+          if (!unavailable && !ctx.cancellationSignal.aborted) await pace();
+          if (unavailable || ctx.cancellationSignal.aborted) {
+            unsent.push(row.id);
+            continue;
           }
-        }));
+          const message = compose(row);
+          inFlight.push(mailer.send(message).then((r) => {
+            const { id, email } = row;
+            if (r.status === 'sent') completed.push({ id, email, status: 'sent', messageId: message.messageId });
+            else if (r.status === 'unavailable') {
+              unavailable ??= r.error;
+              unsent.push(id);
+            } else {
+              const retryAt = r.failure.type === 'soft' ? nextRetryAt(new Date(), row.softFailures + 1, sendingStartedAt, spec.retries) : undefined;
+              completed.push(retryAt
+                ? { id, email, status: 'retry', retryAt, reason: r.failure.reason }
+                : { id, email, status: 'failed', failureType: r.failure.type, reason: r.failure.reason });
+            }
+          }));
+        }
+        await Promise.all(inFlight);
+      } finally {
+        clearInterval(timer);
       }
-      await Promise.all(inFlight);
-      return { outcomes, unsent, unavailable };
+      await flush();
+      return { unsent, unavailable };
+    }
+
+    async function persist(outcomes: MessageOutcome[]) {
+      await logs.record(outcomes);
+      await recordQuarantine(outcomes);
+      for (const o of outcomes) {
+        if (o.status === 'sent') {
+          totals.sent++;
+          totals.delivered++;
+        } else if (o.status === 'failed') totals.failed++;
+      }
     }
 
     async function recordQuarantine(outcomes: MessageOutcome[]) {

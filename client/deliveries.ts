@@ -6,6 +6,7 @@ import type { DeliverySpec } from '../domain/spec';
 import { judgeSpec } from '../domain/spec-problems';
 import type { DeliveryState, Kpis } from '../domain/delivery';
 import type { emailDelivery } from '../workflows';
+import type { DeliveryRunOptions } from '../workflows/delivery';
 import {
   confirmSignal, editUpdate, exclusionsQuery, kpisQuery, logsQuery, pauseSignal, proofSignal, resumeSignal, statusQuery,
   DELIVERY_NAME, DELIVERY_STATE, WORKFLOW_TYPE, type DeliveryStatus, type ExclusionsReport, type LogsPage,
@@ -27,14 +28,14 @@ export function newDeliveryId(name: string): string {
 }
 
 export async function startDelivery(
-  client: Client, taskQueue: string, input: unknown, workflowId?: string,
+  client: Client, taskQueue: string, input: unknown, workflowId?: string, runOptions?: DeliveryRunOptions,
 ): Promise<DeliveryHandle> {
   const spec = validateSpec(input);
   const audience = 'all' in spec.audience ? 'all profiles' : `profiles where ${JSON.stringify(spec.audience.where)}`;
   return client.workflow.start<typeof emailDelivery>(WORKFLOW_TYPE, {
     taskQueue,
     workflowId: workflowId ?? newDeliveryId(spec.name),
-    args: [spec],
+    args: runOptions ? [spec, runOptions] : [spec],
     typedSearchAttributes: [
       { key: DELIVERY_STATE, value: 'preparing' },
       { key: DELIVERY_NAME, value: spec.name },

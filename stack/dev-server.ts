@@ -9,13 +9,16 @@ export interface DevServer {
   address: string;
   uiUrl: string;
   stop(): Promise<void>;
+  /** SIGKILL, as a crash would (fault tests). */
+  kill(): Promise<void>;
 }
 
-export async function startDevServer(cli: string, dataDir: string, port = 7233, uiPort = 8233): Promise<DevServer> {
+export async function startDevServer(cli: string, dataDir: string, port = 7233, uiPort = 8233, options: { headless?: boolean } = {}): Promise<DevServer> {
   fs.mkdirSync(dataDir, { recursive: true });
   const child: ChildProcess = spawn(cli, [
-    'server', 'start-dev', '--db-filename', path.join(dataDir, 'temporal.db'), '--port', String(port), '--ui-port', String(uiPort),
-    '--ip', '127.0.0.1', '--log-level', 'error', '--ui-disable-news-fetch',
+    'server', 'start-dev', '--db-filename', path.join(dataDir, 'temporal.db'), '--port', String(port),
+    ...(options.headless ? ['--headless'] : ['--ui-port', String(uiPort), '--ui-disable-news-fetch']),
+    '--ip', '127.0.0.1', '--log-level', 'error',
     ...SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=${k.type === 'KEYWORD' ? 'Keyword' : k.type}`]),
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -38,6 +41,10 @@ export async function startDevServer(cli: string, dataDir: string, port = 7233, 
     uiUrl: `http://localhost:${uiPort}`,
     async stop() {
       child.kill('SIGTERM');
+      await exited;
+    },
+    async kill() {
+      child.kill('SIGKILL');
       await exited;
     },
   };

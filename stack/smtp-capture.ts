@@ -17,13 +17,19 @@ export interface SmtpServerOptions {
   refuseRecipient?(address: string): { code: number; message: string } | undefined;
   /** Drop the connection in the middle of DATA for this recipient, without a reply (tests of faults). */
   dropConnection?(address: string): boolean;
+  /** Answer DATA only after this long (a slow relay). */
+  replyDelayMs?: number;
 }
 
 export interface RunningSmtpServer {
   port: number;
   url: string;
   close(): Promise<void>;
+  /** Stops listening and cuts every open connection at once, as a crash would. */
+  kill(): Promise<void>;
 }
+
+type Connections = Set<{ session: { id: string }; _socket: { destroy(): void } }>;
 
 export async function startSmtpServer(options: SmtpServerOptions): Promise<RunningSmtpServer> {
   const host = options.host ?? '127.0.0.1';
@@ -42,15 +48,15 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<Runni
     onData(stream, session, callback) {
       if (session.envelope.rcptTo.some((r) => options.dropConnection?.(r.address))) {
         // smtp-server has no public way to cut a connection: destroy the socket of this session.
-        const connections = (server as unknown as { connections: Set<{ session: { id: string }; _socket: { destroy(): void } }> }).connections;
-        for (const c of connections) if (c.session.id === session.id) c._socket.destroy();
+        for (const c of connectionsOf(server)) if (c.session.id === session.id) c._socket.destroy();
         return;
       }
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
         const envelope = envelopeOf(session.envelope);
-        Promise.resolve(options.onMessage({ envelope, raw: Buffer.concat(chunks) })).then(() => callback(), callback);
+        const delay = new Promise((r) => setTimeout(r, options.replyDelayMs ?? 0));
+        delay.then(() => options.onMessage({ envelope, raw: Buffer.concat(chunks) })).then(() => callback(), callback);
       });
     },
   });
@@ -64,7 +70,16 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<Runni
     port,
     url: `smtp://${host}:${port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    async kill() {
+      server.server.close();
+      for (const c of connectionsOf(server)) c._socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
+}
+
+function connectionsOf(server: SMTPServer): Connections {
+  return (server as unknown as { connections: Connections }).connections;
 }
 
 function envelopeOf(e: SMTPServerEnvelope): ReceivedMessage['envelope'] {

@@ -15,8 +15,9 @@ export async function openDatabase(url: string = databaseUrl()): Promise<Databas
     return new PostgresPrismaClient({ adapter: new PrismaPg({ connectionString: url }) }) as unknown as Database;
   }
   fs.mkdirSync(path.dirname(url.slice('file:'.length)), { recursive: true });
-  // Several processes (worker, CLI import) share the file: wait for locks instead of failing at once.
-  const db = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url, timeout: 30_000 }) });
+  // Several processes (worker, CLI import) share the file. A statement waits for a lock at most 250 ms
+  // (synchronously: see busy.ts); writes on the hot path retry asynchronously after that.
+  const db = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url, timeout: 250 }) });
   // WAL lets readers (KPIs, CLI) proceed while the worker writes sending logs.
   await db.$queryRawUnsafe('PRAGMA journal_mode = WAL');
   await db.$executeRawUnsafe('PRAGMA synchronous = NORMAL');

@@ -2,6 +2,7 @@
 import { afterFailure, type QuarantineState } from '../domain/quarantine';
 import type { Failure } from '../domain/failures';
 import type { Database } from './prisma';
+import { busyTolerant, inSlices } from './busy';
 
 export interface AddressFailure {
   address: string;
@@ -10,11 +11,11 @@ export interface AddressFailure {
 }
 
 export function quarantine(db: Database) {
-  return {
+  return busyTolerant({
     /** The address keys among these that are in quarantine. */
     async quarantinedAmong(addressKeys: string[]): Promise<Set<string>> {
       if (addressKeys.length === 0) return new Set();
-      const rows = await db.quarantine.findMany({ where: { address: { in: addressKeys }, status: 'quarantined' }, select: { address: true } });
+      const rows = await inSlices(addressKeys, (slice) => db.quarantine.findMany({ where: { address: { in: slice }, status: 'quarantined' }, select: { address: true } }));
       return new Set(rows.map((r) => r.address));
     },
 
@@ -22,7 +23,7 @@ export function quarantine(db: Database) {
       if (failures.length === 0) return;
       const now = new Date();
       const keys = [...new Set(failures.map((f) => f.address.toLowerCase()))];
-      const current = new Map((await db.quarantine.findMany({ where: { address: { in: keys } } })).map((r) => [r.address, r as QuarantineState]));
+      const current = new Map((await inSlices(keys, (slice) => db.quarantine.findMany({ where: { address: { in: slice } } }))).map((r) => [r.address, r as QuarantineState]));
       const next = new Map<string, { state: QuarantineState; deliveryId: string }>();
       for (const f of failures) {
         const key = f.address.toLowerCase();
@@ -39,10 +40,10 @@ export function quarantine(db: Database) {
     /** A message accepted by the relay: the address is valid again. */
     async recordSuccesses(addresses: string[]): Promise<void> {
       if (addresses.length === 0) return;
-      await db.quarantine.updateMany({
-        where: { address: { in: addresses.map((a) => a.toLowerCase()) }, OR: [{ errorCount: { gt: 0 } }, { status: 'quarantined' }] },
+      await inSlices(addresses.map((a) => a.toLowerCase()), async (slice) => [await db.quarantine.updateMany({
+        where: { address: { in: slice }, OR: [{ errorCount: { gt: 0 } }, { status: 'quarantined' }] },
         data: { status: 'valid', errorCount: 0, quarantinedAt: null },
-      });
+      })]);
     },
 
     list(status?: 'quarantined' | 'valid') {
@@ -53,5 +54,5 @@ export function quarantine(db: Database) {
       const r = await db.quarantine.updateMany({ where: { address: address.toLowerCase(), status: 'quarantined' }, data: { status: 'valid', errorCount: 0, quarantinedAt: null } });
       return r.count > 0;
     },
-  };
+  });
 }

@@ -1,6 +1,7 @@
 // Queries on the sending logs (one row per targeted recipient), kept together.
 // Statuses: pending → sending (claimed by a send attempt) → sent | failed; ignored (excluded); cancelled.
 import type { Database } from './prisma';
+import { busyTolerant, inSlices, IN_LIST_MAX } from './busy';
 import type { ExclusionCounts, ExclusionCause, SendingProgress } from '../domain/delivery';
 
 export type SendingStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'ignored' | 'cancelled';
@@ -29,7 +30,7 @@ export type MessageOutcome =
   | { id: number; email: string; status: 'retry'; retryAt: Date; reason: string };
 
 export function sendingLogs(db: Database) {
-  return {
+  return busyTolerant({
     /** Highest profile id already targeted: preparation resumes after it. */
     async preparationCursor(deliveryId: string): Promise<number> {
       const r = await db.sendingLog.aggregate({ where: { deliveryId }, _max: { profileId: true } });
@@ -44,9 +45,9 @@ export function sendingLogs(db: Database) {
     /** Messages sent to each of these profiles since a date by other deliveries (pressure rule). */
     async sentCountsSince(profileIds: number[], since: Date, exceptDeliveryId: string): Promise<Map<number, number>> {
       if (profileIds.length === 0) return new Map();
-      const groups = await db.sendingLog.groupBy({
-        by: ['profileId'], where: { profileId: { in: profileIds }, sentAt: { gte: since }, deliveryId: { not: exceptDeliveryId } }, _count: { _all: true },
-      });
+      const groups = await inSlices(profileIds, (slice) => db.sendingLog.groupBy({
+        by: ['profileId'], where: { profileId: { in: slice }, sentAt: { gte: since }, deliveryId: { not: exceptDeliveryId } }, _count: { _all: true },
+      }));
       return new Map(groups.map((g) => [g.profileId, g._count._all]));
     },
 
@@ -70,8 +71,8 @@ export function sendingLogs(db: Database) {
         await tx.sendingLog.updateMany({ where: { deliveryId, status: 'ignored', exclusionCause: { in: causes } }, data: { status: 'pending', exclusionCause: null } });
         const candidates = await tx.sendingLog.findMany({ where: { deliveryId, status: 'pending' }, select: { id: true, profileId: true }, orderBy: { id: 'asc' } });
         for (const [cause, ids] of Object.entries(select(candidates))) {
-          for (let i = 0; i < ids.length; i += 1000) {
-            await tx.sendingLog.updateMany({ where: { id: { in: ids.slice(i, i + 1000) } }, data: { status: 'ignored', exclusionCause: cause } });
+          for (let i = 0; i < ids.length; i += IN_LIST_MAX) {
+            await tx.sendingLog.updateMany({ where: { id: { in: ids.slice(i, i + IN_LIST_MAX) } }, data: { status: 'ignored', exclusionCause: cause } });
           }
         }
       }, { timeout: 10 * 60_000, maxWait: 60_000 });
@@ -172,7 +173,7 @@ export function sendingLogs(db: Database) {
       });
       return r.count;
     },
-  };
+  });
 }
 
 export type SendingLogs = ReturnType<typeof sendingLogs>;

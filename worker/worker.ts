@@ -55,6 +55,8 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
     defaultHeartbeatThrottleInterval: '1 second',
     // On shutdown, give a sending activity time to record the messages it handed to SMTP.
     shutdownGraceTime: '20 seconds',
+    // A worker that died holds its workflows' sticky task queue: fall back to the shared queue soon.
+    stickyQueueScheduleToStartTimeout: '3 seconds',
   });
   return {
     worker,

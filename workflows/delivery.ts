@@ -17,27 +17,31 @@ import {
 
 type Activities = ReturnType<typeof createActivities>;
 
-const retry = { initialInterval: '1 second', maximumInterval: '30 seconds' } as const;
-const { prepareDelivery } = wf.proxyActivities<Activities>({
-  summary: 'Preparation: compute the target, apply typology rules, render every message',
-  startToCloseTimeout: '4 hours',
-  heartbeatTimeout: '10 seconds', // a dead worker is noticed within this, then the attempt resumes from the database
-  cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry,
-});
-const { sendDelivery } = wf.proxyActivities<Activities>({
-  summary: 'Sending: send the due messages through SMTP',
-  startToCloseTimeout: '30 days',
-  heartbeatTimeout: '10 seconds',
-  // Pause and stop wait until the activity has recorded every message it handed to SMTP.
-  cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry,
-});
-const { stopDelivery, sendProof, checkSpec } = wf.proxyActivities<Activities>({
-  summary: 'Stop, proof or spec check',
-  startToCloseTimeout: '10 minutes',
-  retry,
-});
+/** A dead worker is noticed within the heartbeat timeout; the retried attempt resumes from the database. */
+function activities(heartbeatTimeoutSeconds: number, retryMaxIntervalSeconds: number) {
+  const retry = { initialInterval: 1000, maximumInterval: retryMaxIntervalSeconds * 1000 };
+  const { prepareDelivery } = wf.proxyActivities<Activities>({
+    summary: 'Preparation: compute the target, apply typology rules, render every message',
+    startToCloseTimeout: '4 hours',
+    heartbeatTimeout: heartbeatTimeoutSeconds * 1000,
+    cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry,
+  });
+  const { sendDelivery } = wf.proxyActivities<Activities>({
+    summary: 'Sending: send the due messages through SMTP',
+    startToCloseTimeout: '30 days',
+    heartbeatTimeout: heartbeatTimeoutSeconds * 1000,
+    // Pause and stop wait until the activity has recorded every message it handed to SMTP.
+    cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry,
+  });
+  const { stopDelivery, sendProof, checkSpec } = wf.proxyActivities<Activities>({
+    summary: 'Stop, proof or spec check',
+    startToCloseTimeout: '10 minutes',
+    retry,
+  });
+  return { prepareDelivery, sendDelivery, stopDelivery, sendProof, checkSpec };
+}
 
 const MAX_LOGS = 1000;
 /** Continue-as-new past this many events (progress signals are the only thing that grows). */
@@ -48,6 +52,10 @@ export interface DeliveryRunOptions {
   /** What a continued run takes over from the previous one. */
   carried?: CarriedState;
   maxHistoryEvents?: number;
+  /** Heartbeat timeout of preparation and sending (default 10 s; fault tests shorten it). */
+  heartbeatTimeoutSeconds?: number;
+  /** Longest wait between two attempts of a failing activity (default 30 s). */
+  retryMaxIntervalSeconds?: number;
 }
 
 export interface CarriedState {
@@ -67,7 +75,8 @@ export interface DeliveryOutcome {
 }
 
 export async function emailDelivery(initialSpec: DeliverySpecInput, options: DeliveryRunOptions = {}): Promise<DeliveryOutcome> {
-  const { carried, maxHistoryEvents = MAX_HISTORY_EVENTS } = options;
+  const { carried, maxHistoryEvents = MAX_HISTORY_EVENTS, heartbeatTimeoutSeconds = 10, retryMaxIntervalSeconds = 30 } = options;
+  const { prepareDelivery, sendDelivery, stopDelivery, sendProof, checkSpec } = activities(heartbeatTimeoutSeconds, retryMaxIntervalSeconds);
   const historyIsLong = () => wf.workflowInfo().continueAsNewSuggested || wf.workflowInfo().historyLength > maxHistoryEvents;
   const deliveryId = wf.workflowInfo().workflowId;
   const runKey = carried?.runKey ?? wf.workflowInfo().runId;
@@ -252,7 +261,7 @@ export async function emailDelivery(initialSpec: DeliverySpecInput, options: Del
       if (!paused && historyIsLong()) {
         log('info', `Continuing as new after ${wf.workflowInfo().historyLength} history events`);
         return await wf.continueAsNew<typeof emailDelivery>(spec, {
-          maxHistoryEvents,
+          maxHistoryEvents, heartbeatTimeoutSeconds, retryMaxIntervalSeconds,
           carried: { runKey, contentVersion, preparation: preparation!, kpis, logs, logOffset, paused, proofsSent },
         });
       }

@@ -11,25 +11,38 @@ export interface SinkMessage {
 
 export interface SmtpSink extends RunningSmtpServer {
   messages: SinkMessage[];
+  /** The relay goes down (connections cut, port closed) … */
+  goDown(): Promise<void>;
+  /** … and comes back on the same port. */
+  comeBack(): Promise<void>;
   /** Messages accepted per recipient address. */
   countByRecipient(): Map<string, number>;
   waitForCount(n: number, timeoutMs?: number): Promise<void>;
 }
 
-export type SinkOptions = Pick<SmtpServerOptions, 'refuseRecipient' | 'dropConnection'>;
+export type SinkOptions = Pick<SmtpServerOptions, 'refuseRecipient' | 'dropConnection' | 'replyDelayMs'>;
 
 export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink> {
   const messages: SinkMessage[] = [];
-  const server = await startSmtpServer({
-    ...options,
-    async onMessage({ envelope, raw }) {
+  const serverOptions = {
+    refuseRecipient: options.refuseRecipient, dropConnection: options.dropConnection, replyDelayMs: options.replyDelayMs,
+    async onMessage({ envelope, raw }: { envelope: { from: string; to: string[] }; raw: Buffer }) {
       const mail = await simpleParser(raw);
       for (const to of envelope.to) messages.push({ from: envelope.from, to, mail });
     },
-  });
+  };
+  let server = await startSmtpServer(serverOptions);
+  const { port, url } = server;
   return {
-    ...server,
+    port,
+    url,
     messages,
+    close: () => server.close(),
+    kill: () => server.kill(),
+    goDown: () => server.kill(),
+    async comeBack() {
+      server = await startSmtpServer({ ...serverOptions, port });
+    },
     countByRecipient() {
       const counts = new Map<string, number>();
       for (const m of messages) counts.set(m.to, (counts.get(m.to) ?? 0) + 1);

@@ -1,35 +1,50 @@
-// The real stack for integration tests: a Temporal dev server (official CLI), a SQLite file migrated by
-// prisma, a loopback SMTP server, and a delivery worker (in this process, or as a child process to kill).
+// The real stack for integration tests: a Temporal dev server (official CLI), a database migrated by the
+// project's migrations, a loopback SMTP server, and a delivery worker (in this process, or as a child
+// process to kill).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { Client as PgClient } from 'pg';
 import { openDatabase, type Database } from '../../store/prisma';
 import { createDeliveryWorker, type DeliveryWorker } from '../../worker/worker';
+import { startDevServer, type DevServer } from '../../stack/dev-server';
 import { startDelivery, type DeliveryHandle } from '../../client/deliveries';
+import type { DeliveryRunOptions } from '../../workflows/delivery';
 import { SEARCH_ATTRIBUTES, statusQuery } from '../../workflows/messages';
 import type { DeliveryState } from '../../domain/delivery';
-import { Client as PgClient } from 'pg';
 import { POSTGRES_TEMPLATE_DB, ROOT, TEMPLATE_DB, TEST_DATA, TEST_POSTGRES_URL, WORKFLOW_BUNDLE, postgresUrlFor } from './paths';
 import { startSmtpSink, type SinkOptions, type SmtpSink } from './smtp-sink';
 
 export interface TestStack {
-  env: TestWorkflowEnvironment;
+  /** Temporal frontend address. */
+  address: string;
   client: Client;
   db: Database;
   dbUrl: string;
   sink: SmtpSink;
   taskQueue: string;
-  start(spec: unknown): Promise<DeliveryHandle>;
+  start(spec: unknown, runOptions?: DeliveryRunOptions): Promise<DeliveryHandle>;
   /** Starts the in-process worker (done by default). */
   startWorker(): Promise<void>;
   stopWorker(): Promise<void>;
   /** A worker in its own process, for kill tests. */
   spawnWorker(): ChildProcess;
+  /** With `persistentServer`: SIGKILL the Temporal server, wait, start it again on the same database file. */
+  crashServer(downMs: number): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface TestStackOptions extends SinkOptions {
+  inProcessWorker?: boolean;
+  smtpMaxConnections?: number;
+  bounceDomain?: string;
+  /** A dev server persisted to a file (which survives a crash), instead of the in-memory test server. */
+  persistentServer?: boolean;
 }
 
 function quietRuntime(): void {
@@ -40,33 +55,26 @@ function quietRuntime(): void {
   }
 }
 
-export interface TestStackOptions extends SinkOptions {
-  inProcessWorker?: boolean;
-  smtpMaxConnections?: number;
-  bounceDomain?: string;
-}
-
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
   quietRuntime();
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: process.env.TEMPORAL_CLI_PATH! }, searchAttributes: SEARCH_ATTRIBUTES },
-  });
+  const temporal = await startTemporal(options.persistentServer ?? false);
   const { url: dbUrl, drop: dropDatabase } = await freshDatabase();
   const db = await openDatabase(dbUrl);
-  const sink = await startSmtpSink({ refuseRecipient: options.refuseRecipient, dropConnection: options.dropConnection });
+  const sink = await startSmtpSink(options);
   const taskQueue = `test-${randomBytes(4).toString('hex')}`;
-  const temporal = { address: env.address, namespace: 'default', taskQueue };
+  const workerConfig = { address: temporal.address, namespace: 'default', taskQueue };
   const smtp = { url: sink.url, maxConnections: options.smtpMaxConnections ?? 3 };
   let worker: DeliveryWorker | undefined;
   let running: Promise<void> | undefined;
   const children: ChildProcess[] = [];
 
   const stack: TestStack = {
-    env, client: env.client, db, dbUrl, sink, taskQueue,
-    start: (spec) => startDelivery(env.client, taskQueue, spec),
+    address: temporal.address, client: temporal.client, db, dbUrl, sink, taskQueue,
+    start: (spec, runOptions) => startDelivery(temporal.client, taskQueue, spec, undefined, runOptions),
     async startWorker() {
       worker = await createDeliveryWorker({
-        temporal, db, smtp, workflowBundle: { codePath: WORKFLOW_BUNDLE }, progressEveryMs: 200, softErrorsBeforeQuarantine: 3, bounceDomain: options.bounceDomain,
+        temporal: workerConfig, db, smtp, workflowBundle: { codePath: WORKFLOW_BUNDLE }, progressEveryMs: 200,
+        softErrorsBeforeQuarantine: 3, bounceDomain: options.bounceDomain,
       });
       running = worker.run();
     },
@@ -79,25 +87,72 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker', 'main.ts')], {
         cwd: ROOT,
         env: {
-          ...process.env, TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: dbUrl,
-          SMTP_URL: sink.url, SMTP_MAX_CONNECTIONS: String(smtp.maxConnections), WORKFLOW_BUNDLE_PATH: WORKFLOW_BUNDLE,
+          ...process.env, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: dbUrl,
+          SMTP_URL: sink.url, SMTP_MAX_CONNECTIONS: String(smtp.maxConnections), WORKFLOW_BUNDLE_PATH: WORKFLOW_BUNDLE, PROGRESS_EVERY_MS: '200',
         },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
       children.push(child);
       return child;
     },
+    crashServer: temporal.crash,
     async close() {
       for (const c of children) c.kill('SIGKILL');
       await stack.stopWorker();
       await sink.close();
       await db.$disconnect();
-      await env.teardown();
+      await temporal.close();
       await dropDatabase();
     },
   };
   if (options.inProcessWorker !== false) await stack.startWorker();
   return stack;
+}
+
+interface TestTemporal {
+  address: string;
+  client: Client;
+  crash(downMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function startTemporal(persistent: boolean): Promise<TestTemporal> {
+  const cli = process.env.TEMPORAL_CLI_PATH!;
+  if (!persistent) {
+    const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli }, searchAttributes: SEARCH_ATTRIBUTES } });
+    return {
+      address: env.address, client: env.client,
+      crash: () => Promise.reject(new Error('crashServer needs { persistentServer: true }')),
+      close: () => env.teardown(),
+    };
+  }
+  const dir = path.join(TEST_DATA, `temporal-${randomBytes(4).toString('hex')}`);
+  const port = await freePort();
+  let server: DevServer = await startDevServer(cli, dir, port, 0, { headless: true });
+  const connection = await Connection.connect({ address: server.address });
+  return {
+    address: server.address,
+    client: new Client({ connection, namespace: 'default' }),
+    async crash(downMs) {
+      await server.kill();
+      await new Promise((r) => setTimeout(r, downMs));
+      server = await startDevServer(cli, dir, port, 0, { headless: true });
+    },
+    async close() {
+      await connection.close();
+      await server.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    }).on('error', reject);
+  });
 }
 
 /** A migrated, empty database of the kind under test (SQLite file, or Postgres when TEST_DATABASE_URL is set). */
@@ -135,6 +190,15 @@ export async function waitForState(handle: DeliveryHandle, wanted: DeliveryState
   }
 }
 
+/** Waits until a condition on something the test can read holds. */
+export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 60_000, what = 'condition'): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`${what} not reached in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export interface ProfileSeed {
   email: string;
   firstName?: string;
@@ -146,7 +210,9 @@ export interface ProfileSeed {
 }
 
 export async function seedProfiles(db: Database, profiles: ProfileSeed[]): Promise<void> {
-  await db.profile.createMany({ data: profiles.map((p) => ({ ...p, attributes: JSON.stringify(p.attributes ?? {}) })) });
+  for (let i = 0; i < profiles.length; i += 5000) {
+    await db.profile.createMany({ data: profiles.slice(i, i + 5000).map((p) => ({ ...p, attributes: JSON.stringify(p.attributes ?? {}) })) });
+  }
 }
 
 export function manyProfiles(n: number, domain = 'example.com'): ProfileSeed[] {
