@@ -18,7 +18,8 @@ import { whileBusy } from '../store/busy';
 import type { ActivityDeps } from './deps';
 import { startProgress } from './progress';
 
-const PROFILES_PER_BATCH = 2000;
+// Each batch runs synchronously in SQLite: small enough that heartbeats and queries are not kept waiting.
+const PROFILES_PER_BATCH = 1000;
 const DAY_MS = 24 * 3600 * 1000;
 
 export interface PrepareInput {

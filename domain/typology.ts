@@ -125,6 +125,14 @@ export function holdoutRank(seed: string, profileId: number): number {
   return (h >>> 0) / 2 ** 32;
 }
 
+/** Candidates in the reproducible order of a seed (ranks computed once each). */
+function byRank(candidates: Candidate[], seed: string): Candidate[] {
+  return candidates
+    .map((c) => ({ c, rank: holdoutRank(seed, c.profileId) }))
+    .sort((a, b) => a.rank - b.rank || a.c.profileId - b.c.profileId)
+    .map(({ c }) => c);
+}
+
 export interface Candidate {
   id: number;
   profileId: number;
@@ -140,18 +148,15 @@ export function selectHoldouts(candidates: Candidate[], t: Pick<Typology, 'contr
   if (t.controlGroup) {
     const g = t.controlGroup;
     const size = Math.min(rest.length, g.count ?? Math.round((rest.length * (g.percent ?? 0)) / 100));
-    const ranked = [...rest].sort((a, b) => holdoutRank(g.seed ?? seed, a.profileId) - holdoutRank(g.seed ?? seed, b.profileId) || a.profileId - b.profileId);
-    const held = new Set(ranked.slice(0, size).map((c) => c.id));
+    const held = new Set(byRank(rest, g.seed ?? seed).slice(0, size).map((c) => c.id));
     controlGroup = [...held];
     rest = rest.filter((c) => !held.has(c.id));
   }
   let capacity: number[] = [];
   if (t.capacity && rest.length > t.capacity.maxRecipients) {
     const { priority } = t.capacity;
-    const ordered = [...rest].sort((a, b) =>
-      priority === 'newest' ? b.profileId - a.profileId
-        : priority === 'random' ? holdoutRank(`${seed}/capacity`, a.profileId) - holdoutRank(`${seed}/capacity`, b.profileId)
-          : a.profileId - b.profileId);
+    const ordered = priority === 'random' ? byRank(rest, `${seed}/capacity`)
+      : [...rest].sort((a, b) => (priority === 'newest' ? b.profileId - a.profileId : a.profileId - b.profileId));
     capacity = ordered.slice(t.capacity.maxRecipients).map((c) => c.id);
   }
   return { controlGroup, capacity };

@@ -1,5 +1,6 @@
 // Queries on the sending logs (one row per targeted recipient), kept together.
 // Statuses: pending → sending (claimed by a send attempt) → sent | failed; ignored (excluded); cancelled.
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Database } from './prisma';
 import { busyTolerant, inSlices, IN_LIST_MAX } from './busy';
 import type { ExclusionCounts, ExclusionCause, SendingProgress } from '../domain/delivery';
@@ -37,9 +38,18 @@ export function sendingLogs(db: Database) {
       return r._max.profileId ?? 0;
     },
 
+    /** Addresses kept so far (a resumed preparation judges duplicates against them), read in pages. */
     async targetedAddresses(deliveryId: string): Promise<string[]> {
-      const rows = await db.sendingLog.findMany({ where: { deliveryId, status: { not: 'ignored' } }, select: { email: true } });
-      return rows.map((r) => r.email);
+      const emails: string[] = [];
+      for (let after = 0; ;) {
+        const page = await db.sendingLog.findMany({
+          where: { deliveryId, status: { not: 'ignored' }, id: { gt: after } }, select: { id: true, email: true }, orderBy: { id: 'asc' }, take: 5000,
+        });
+        if (page.length === 0) return emails;
+        for (const r of page) emails.push(r.email);
+        after = page[page.length - 1].id;
+        await yieldToEventLoop();
+      }
     },
 
     /** Messages sent to each of these profiles since a date by other deliveries (pressure rule). */
@@ -60,22 +70,31 @@ export function sendingLogs(db: Database) {
     },
 
     /**
-     * Re-applies the hold-out rules (control group, capacity) atomically: rows they excluded before
-     * go back to pending, then `select` picks the new hold-outs from every pending row.
+     * Re-applies the hold-out rules (control group, capacity): rows they excluded before go back to
+     * pending, then `select` picks the new hold-outs among every pending row. Deterministic, so an
+     * interrupted run is simply done again; done in slices that yield, so heartbeats keep flowing.
      */
     async applyHoldouts(
       deliveryId: string, causes: string[],
       select: (candidates: Array<{ id: number; profileId: number }>) => Record<string, number[]>,
     ): Promise<void> {
-      await db.$transaction(async (tx) => {
-        await tx.sendingLog.updateMany({ where: { deliveryId, status: 'ignored', exclusionCause: { in: causes } }, data: { status: 'pending', exclusionCause: null } });
-        const candidates = await tx.sendingLog.findMany({ where: { deliveryId, status: 'pending' }, select: { id: true, profileId: true }, orderBy: { id: 'asc' } });
-        for (const [cause, ids] of Object.entries(select(candidates))) {
-          for (let i = 0; i < ids.length; i += IN_LIST_MAX) {
-            await tx.sendingLog.updateMany({ where: { id: { in: ids.slice(i, i + IN_LIST_MAX) } }, data: { status: 'ignored', exclusionCause: cause } });
-          }
+      await db.sendingLog.updateMany({ where: { deliveryId, status: 'ignored', exclusionCause: { in: causes } }, data: { status: 'pending', exclusionCause: null } });
+      const candidates: Array<{ id: number; profileId: number }> = [];
+      for (let after = 0; ;) {
+        const page = await db.sendingLog.findMany({
+          where: { deliveryId, status: 'pending', id: { gt: after } }, select: { id: true, profileId: true }, orderBy: { id: 'asc' }, take: 5000,
+        });
+        if (page.length === 0) break;
+        candidates.push(...page);
+        after = page[page.length - 1].id;
+        await yieldToEventLoop();
+      }
+      for (const [cause, ids] of Object.entries(select(candidates))) {
+        for (let i = 0; i < ids.length; i += IN_LIST_MAX) {
+          await db.sendingLog.updateMany({ where: { id: { in: ids.slice(i, i + IN_LIST_MAX) } }, data: { status: 'ignored', exclusionCause: cause } });
+          await yieldToEventLoop();
         }
-      }, { timeout: 10 * 60_000, maxWait: 60_000 });
+      }
     },
 
     async insert(rows: NewSendingLog[]): Promise<void> {

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import { statusQuery } from '../../workflows/messages';
-import { baseSpec, eventually, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
+import { baseSpec, eventually, manyProfiles, seedManyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
 import { account } from './fault-table';
 
 const FAST_FAILOVER = { heartbeatTimeoutSeconds: 2, retryMaxIntervalSeconds: 2 };
@@ -26,19 +26,21 @@ describe('worker SIGKILL', () => {
   });
 
   it('during preparation, three times: the preparation resumes and the delivery is exact', async () => {
-    await seedProfiles(stack.db, manyProfiles(120_000));
+    await seedManyProfiles(stack.db, 120_000);
     // capacity keeps the send short: the preparation still reads, checks and records all 120,000
     const handle = await stack.start(baseSpec({ typology: { rules: { capacity: { maxRecipients: 300, priority: 'oldest' } } } }), FAST_FAILOVER);
     let kills = 0;
     let last = 0;
     while (kills < 3) {
+      // kill each time the preparation has moved on (a resumed attempt reports the rows already recorded)
+      let state = 'preparing';
       await eventually(async () => {
         const s = await handle.query(statusQuery).catch(() => undefined);
-        return s?.state !== 'preparing' || (s.preparedSoFar ?? 0) > last;
+        state = s?.state ?? state;
+        return state !== 'preparing' || (s?.preparedSoFar ?? 0) > last;
       }, 120_000, 'preparation progress');
-      const s = await handle.query(statusQuery);
-      if (s.state !== 'preparing') break;
-      last = s.preparedSoFar ?? 0;
+      if (state !== 'preparing') break;
+      last = (await handle.query(statusQuery)).preparedSoFar ?? last;
       await kill();
       kills++;
     }
