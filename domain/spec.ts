@@ -74,7 +74,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') {
     return `${where}: unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; remove them (allowed: ${Object.keys(deliverySpecSchema.shape).join(', ')})`;
   }
-  if (issue.code === 'invalid_type' && issue.input === undefined) return `${where}: is required`;
+  if (issue.path.length === 0 && issue.code === 'invalid_type') return 'spec: must be a JSON object with the delivery fields (name, from, subject, html, audience…)';
+  if (issue.code === 'invalid_type' && / received undefined$/.test(issue.message)) return `${where}: is required`;
   return `${where}: ${issue.message}`;
 }
 

@@ -64,6 +64,8 @@ function compilePart(part: string, source: string, noEscape: boolean, fields: Se
   try {
     template({}); // surfaces errors Handlebars only reports at first render (unknown helpers…)
   } catch (e) {
+    const unknownHelper = /unknown helper (\S+) - (\d+):/.exec(firstLine(e));
+    if (unknownHelper) throw new TemplateError(part, `unknown helper {{${unknownHelper[1]}}} (line ${unknownHelper[2]}); the helpers are if, unless, each and with`);
     throw new TemplateError(part, firstLine(e));
   }
   return (data) => template(data, { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false });
