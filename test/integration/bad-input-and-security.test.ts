@@ -78,6 +78,7 @@ describe('bad input changes nothing; profile data and secrets stay out of Tempor
     const deliveries: Array<[DeliveryState, DeliveryHandle]> = [
       ['prepared', await at('prepared', { approval: 'manual' })],
       ['scheduled', await at('scheduled', { scheduleAt: new Date(Date.now() + 3_600_000).toISOString() })],
+      ['sending', await at('sending', { messagesPerSecond: 2 })],
       ['paused', await at('paused', { messagesPerSecond: 5 }, async (h) => {
         await waitForState(h, 'sending');
         await h.signal('pause');
