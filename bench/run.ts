@@ -4,17 +4,17 @@
 // Prints the figures and appends them to BENCHMARKS.md.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import nodemailer from 'nodemailer';
 import { Client, Connection } from '@temporalio/client';
 import { startDelivery } from '../client/deliveries';
-import { startDevServer } from '../stack/dev-server';
+import { freePort, startDevServer } from '../stack/dev-server';
 import { temporalCliPath } from '../stack/temporal-cli';
 import { migrate } from '../store/migrate';
 import { openDatabase } from '../store/prisma';
+import { seedNumberedProfiles } from '../store/profiles';
 import { statusQuery } from '../workflows/messages';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -39,11 +39,7 @@ async function main(): Promise<void> {
   await migrate(dbUrl);
   const db = await openDatabase(dbUrl);
   const seeded = Date.now();
-  if (kind === 'SQLite') {
-    await db.$executeRawUnsafe(`WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ${N}) INSERT INTO "Profile" (email, firstName) SELECT 'user' || n || '@example.com', 'User' || n FROM seq`);
-  } else {
-    await db.$executeRawUnsafe(`INSERT INTO "Profile" (email, "firstName") SELECT 'user' || n || '@example.com', 'User' || n FROM generate_series(1, ${N}) AS n`);
-  }
+  await seedNumberedProfiles(db, N, kind === 'Postgres');
   log(`seeded ${N} profiles in ${((Date.now() - seeded) / 1000).toFixed(1)} s (${kind})`);
 
   const sink = fork(path.join(__dirname, 'smtp-sink.ts'), { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
@@ -131,15 +127,6 @@ function rssSampler(child: ChildProcess) {
     }
   }, 500);
   return { peakKb: () => peak, stop: () => clearInterval(timer) };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    }).on('error', reject);
-  });
 }
 
 function log(message: string): void {

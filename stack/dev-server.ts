@@ -1,6 +1,7 @@
 // The embedded Temporal server: the official CLI's dev server, persisted to a file under the data folder.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../workflows/messages';
@@ -48,4 +49,14 @@ export async function startDevServer(cli: string, dataDir: string, port = 7233, 
       await exited;
     },
   };
+}
+
+/** A TCP port free on loopback right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    }).on('error', reject);
+  });
 }

@@ -20,3 +20,10 @@ export async function insertProfiles(db: Database, profiles: ImportedProfile[], 
 export function countProfiles(db: Database): Promise<number> {
   return db.profile.count();
 }
+
+/** n profiles user1@example.com … usern@example.com in one SQL statement (benchmarks and tests). */
+export async function seedNumberedProfiles(db: Database, n: number, postgres: boolean): Promise<void> {
+  await db.$executeRawUnsafe(postgres
+    ? `INSERT INTO "Profile" (email, "firstName") SELECT 'user' || n || '@example.com', 'User' || n FROM generate_series(1, ${n}) AS n`
+    : `WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ${n}) INSERT INTO "Profile" (email, firstName) SELECT 'user' || n || '@example.com', 'User' || n FROM seq`);
+}

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import { statusQuery } from '../../workflows/messages';
-import { baseSpec, eventually, manyProfiles, seedManyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
+import { clearData, baseSpec, eventually, manyProfiles, seedManyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
 import { account } from './fault-table';
 
 const FAST_FAILOVER = { heartbeatTimeoutSeconds: 2, retryMaxIntervalSeconds: 2 };
@@ -19,11 +19,7 @@ describe('worker SIGKILL', () => {
     worker = stack.spawnWorker();
   });
   afterAll(async () => stack?.close());
-  beforeEach(async () => {
-    await stack.db.sendingLog.deleteMany();
-    await stack.db.profile.deleteMany();
-    stack.sink.messages.length = 0;
-  });
+  beforeEach(() => clearData(stack));
 
   it('during preparation, three times: the preparation resumes and the delivery is exact', async () => {
     await seedManyProfiles(stack.db, 120_000);

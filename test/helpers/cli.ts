@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { TestStack } from './stack';
 import { ROOT } from './paths';
@@ -19,4 +21,19 @@ export function runCli(stack: TestStack, args: string[]): Promise<CliResult> {
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
+}
+
+/** A temporary folder for the files a test hands to the CLI: `file(name, content)` returns its path. */
+export function inputFiles(prefix: string): (name: string, content: string | Buffer) => string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return (name, content) => {
+    const p = path.join(dir, name);
+    fs.writeFileSync(p, content);
+    return p;
+  };
+}
+
+/** Workflows started on the stack's task queue (bad input must start none). */
+export async function workflowCount(stack: TestStack): Promise<number> {
+  return (await stack.client.workflow.count(`TaskQueue = "${stack.taskQueue}"`)).count;
 }

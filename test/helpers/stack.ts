@@ -4,15 +4,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Client as PgClient } from 'pg';
 import { openDatabase, type Database } from '../../store/prisma';
+import { seedNumberedProfiles } from '../../store/profiles';
 import { createDeliveryWorker, type DeliveryWorker } from '../../worker/worker';
-import { startDevServer, type DevServer } from '../../stack/dev-server';
+import { freePort, startDevServer, type DevServer } from '../../stack/dev-server';
 import { startDelivery, type DeliveryHandle } from '../../client/deliveries';
 import type { DeliveryRunOptions } from '../../workflows/delivery';
 import { SEARCH_ATTRIBUTES, statusQuery } from '../../workflows/messages';
@@ -146,15 +146,6 @@ async function startTemporal(persistent: boolean): Promise<TestTemporal> {
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    }).on('error', reject);
-  });
-}
-
 /** A migrated, empty database of the kind under test (SQLite file, or Postgres when TEST_DATABASE_URL is set). */
 async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `delivery_test_${randomBytes(4).toString('hex')}`;
@@ -216,12 +207,15 @@ export async function seedProfiles(db: Database, profiles: ProfileSeed[]): Promi
 }
 
 /** n profiles user1@example.com… inserted by one SQL statement (Prisma's createMany takes ~200 µs a row). */
-export async function seedManyProfiles(db: Database, n: number): Promise<void> {
-  if (TEST_POSTGRES_URL) {
-    await db.$executeRawUnsafe(`INSERT INTO "Profile" (email, "firstName") SELECT 'user' || n || '@example.com', 'User' || n FROM generate_series(1, ${n}) AS n`);
-  } else {
-    await db.$executeRawUnsafe(`WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ${n}) INSERT INTO "Profile" (email, firstName) SELECT 'user' || n || '@example.com', 'User' || n FROM seq`);
-  }
+export function seedManyProfiles(db: Database, n: number): Promise<void> {
+  return seedNumberedProfiles(db, n, Boolean(TEST_POSTGRES_URL));
+}
+
+/** Empties profiles and sending logs, and forgets what the SMTP sink received (between tests). */
+export async function clearData(stack: TestStack): Promise<void> {
+  await stack.db.sendingLog.deleteMany();
+  await stack.db.profile.deleteMany();
+  stack.sink.messages.length = 0;
 }
 
 export function manyProfiles(n: number, domain = 'example.com'): ProfileSeed[] {

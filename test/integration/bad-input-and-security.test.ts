@@ -1,25 +1,18 @@
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { sendCommand, type DeliveryCommand } from '../../client/deliveries';
 import { InputError } from '../../client/errors';
 import type { DeliveryState } from '../../domain/delivery';
 import { statusQuery } from '../../workflows/messages';
-import { runCli } from '../helpers/cli';
+import { inputFiles, runCli, workflowCount as countWorkflows } from '../helpers/cli';
 import { ROOT, WORKFLOW_BUNDLE } from '../helpers/paths';
 import { baseSpec, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
 import type { DeliveryHandle } from '../../client/deliveries';
 
 describe('bad input changes nothing; profile data and secrets stay out of Temporal', () => {
   let stack: TestStack;
-  let dir: string;
-  const file = (name: string, content: string | Buffer) => {
-    const p = path.join(dir, name);
-    fs.writeFileSync(p, content);
-    return p;
-  };
-  const workflowCount = async () => (await stack.client.workflow.count(`TaskQueue = "${stack.taskQueue}"`)).count;
+  const file = inputFiles('delivery-bad-input-');
+  const workflowCount = () => countWorkflows(stack);
   const refusedSpec = async (spec: unknown, error: string) => {
     const r = await runCli(stack, ['start', file('spec.json', JSON.stringify(spec))]);
     expect({ code: r.code, stderr: r.stderr.trim() }).toEqual({ code: 2, stderr: `Invalid delivery spec:\n  - ${error}` });
@@ -27,7 +20,6 @@ describe('bad input changes nothing; profile data and secrets stay out of Tempor
 
   beforeAll(async () => {
     stack = await startTestStack({ refuseRecipient: (a) => (a.startsWith('refused') ? { code: 550, message: `5.1.1 <${a}>: user unknown` } : undefined) });
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'delivery-bad-input-'));
   });
   afterAll(async () => stack?.close());
 
@@ -55,9 +47,10 @@ describe('bad input changes nothing; profile data and secrets stay out of Tempor
       ['unicode.csv', 'email\nzoë@example.com\n', '1 invalid row(s); nothing was imported:\n  row 2: email: "zoë@example.com" is not a valid address'],
     ];
     for (const [name, content, error] of cases) {
-      const r = await runCli(stack, ['profiles', 'import', file(name, content)]);
+      const csv = file(name, content);
+      const r = await runCli(stack, ['profiles', 'import', csv]);
       expect(r.code).toBe(2);
-      expect(r.stderr).toContain(`${path.join(dir, name)}: ${error}`);
+      expect(r.stderr).toContain(`${csv}: ${error}`);
     }
     expect(await stack.db.profile.count()).toBe(before);
     const quoted = await runCli(stack, ['profiles', 'import', file('quoted.csv', 'email,note\nidn@xn--bcher-kva.example,"two\nlines"\n')]);

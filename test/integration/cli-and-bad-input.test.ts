@@ -1,23 +1,14 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { logsQuery, statusQuery } from '../../workflows/messages';
-import { runCli } from '../helpers/cli';
+import { inputFiles, runCli, workflowCount as countWorkflows } from '../helpers/cli';
 import { baseSpec, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
 
 describe('the delivery CLI and bad input', () => {
   let stack: TestStack;
-  let dir: string;
-  const file = (name: string, content: string | Buffer) => {
-    const p = path.join(dir, name);
-    fs.writeFileSync(p, content);
-    return p;
-  };
-  const workflowCount = async () => (await stack.client.workflow.count(`TaskQueue = "${stack.taskQueue}"`)).count;
+  const file = inputFiles('delivery-cli-');
+  const workflowCount = () => countWorkflows(stack);
 
   beforeAll(async () => {
     stack = await startTestStack();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'delivery-cli-'));
   });
   afterAll(async () => stack?.close());
 

@@ -1,6 +1,6 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { kpisQuery, logsQuery, statusQuery } from '../../workflows/messages';
-import { baseSpec, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
+import { clearData, baseSpec, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
 
 describe('a delivery end to end', () => {
   let stack: TestStack;
@@ -8,11 +8,7 @@ describe('a delivery end to end', () => {
     stack = await startTestStack();
   });
   afterAll(async () => stack?.close());
-  beforeEach(async () => {
-    await stack.db.sendingLog.deleteMany();
-    await stack.db.profile.deleteMany();
-    stack.sink.messages.length = 0;
-  });
+  beforeEach(() => clearData(stack));
 
   it('prepares with exact KPIs and exclusion causes, then sends one personalized email per recipient', async () => {
     await seedProfiles(stack.db, [

@@ -1,6 +1,6 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { editUpdate, exclusionsQuery, logsQuery, statusQuery } from '../../workflows/messages';
-import { baseSpec, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
+import { clearData, baseSpec, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
 import type { DeliveryHandle } from '../../client/deliveries';
 
 const UNSUBSCRIBE = { html: '<p>Hi {{firstName}}</p><a href="https://shop.example/unsubscribe">Unsubscribe</a>', text: 'Hi {{firstName}}\nhttps://shop.example/unsubscribe' };
@@ -11,11 +11,7 @@ describe('typology rules, approval and proofs', () => {
     stack = await startTestStack();
   });
   afterAll(async () => stack?.close());
-  beforeEach(async () => {
-    await stack.db.sendingLog.deleteMany();
-    await stack.db.profile.deleteMany();
-    stack.sink.messages.length = 0;
-  });
+  beforeEach(() => clearData(stack));
 
   const logMessages = async (h: DeliveryHandle) => (await h.query(logsQuery)).entries.map((e) => `${e.level}: ${e.message}`);
   const excludedBy = async (h: DeliveryHandle, cause: string) =>
