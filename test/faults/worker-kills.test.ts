@@ -22,8 +22,8 @@ describe('worker SIGKILL', () => {
   beforeEach(() => clearData(stack));
 
   it('during preparation, three times: the preparation resumes and the delivery is exact', async () => {
-    await seedManyProfiles(stack.db, 120_000);
-    // capacity keeps the send short: the preparation still reads, checks and records all 120,000
+    await seedManyProfiles(stack.db, 200_000);
+    // capacity keeps the send short: the preparation still reads, checks and records all 200,000
     const handle = await stack.start(baseSpec({ typology: { rules: { capacity: { maxRecipients: 300, priority: 'oldest' } } } }), FAST_FAILOVER);
     let kills = 0;
     let last = 0;
@@ -42,8 +42,8 @@ describe('worker SIGKILL', () => {
     }
     expect(kills).toBe(3);
     const { kpis } = await handle.result();
-    expect(kpis).toMatchObject({ targeted: 120_000, toDeliver: 300, toExclude: 119_700, sent: 300 });
-    expect(await stack.db.sendingLog.count({ where: { deliveryId: handle.workflowId } })).toBe(120_000); // one row per profile
+    expect(kpis).toMatchObject({ targeted: 200_000, toDeliver: 300, toExclude: 199_700, sent: 300 });
+    expect(await stack.db.sendingLog.count({ where: { deliveryId: handle.workflowId } })).toBe(200_000); // one row per profile
     const row = await account(stack, handle.workflowId, 'worker SIGKILL during preparation', kills);
     expect(row).toMatchObject({ recipients: 300, received: 300, lost: 0, duplicates: 0 });
   });
