@@ -15,6 +15,7 @@ import { audienceWhere } from '../store/audience';
 import { quarantine } from '../store/quarantine';
 import { sendingLogs, type NewSendingLog } from '../store/sending-logs';
 import { whileBusy } from '../store/busy';
+import { toProfileRecord } from '../store/profiles';
 import type { ActivityDeps } from './deps';
 import { startProgress } from './progress';
 
@@ -70,7 +71,7 @@ export function prepareActivity(deps: ActivityDeps) {
           where: { AND: [audience, { id: { gt: cursor } }] }, orderBy: { id: 'asc' }, take: PROFILES_PER_BATCH,
         });
         if (batch.length === 0) break;
-        const profiles: ProfileRecord[] = batch.map((p) => ({ ...p, email: p.email.trim(), attributes: parseAttributes(p.attributes) }));
+        const profiles: ProfileRecord[] = batch.map(toProfileRecord);
         const exclusionContext = {
           targeted,
           typology,
@@ -149,13 +150,4 @@ function render(templates: CompiledTemplates, data: Record<string, unknown>, pro
 
 function excluded(deliveryId: string, p: { id: number; email: string }, cause: ExclusionCause): NewSendingLog {
   return { deliveryId, profileId: p.id, email: p.email, status: 'ignored', exclusionCause: cause, personalization: '{}' };
-}
-
-function parseAttributes(json: string): Record<string, string> {
-  try {
-    const v = JSON.parse(json) as unknown;
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, string>) : {};
-  } catch {
-    return {};
-  }
 }

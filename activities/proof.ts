@@ -1,9 +1,9 @@
 // Proofs: the delivery sent to its proof list before the real send, subject prefixed "Proof #N".
 // Proof addresses keep duplicates, opted-out and quarantined addresses (a proof goes to the team);
 // they are logged apart from the sending logs.
-import type { DeliverySpec } from '../domain/spec';
+import { parseSender, type DeliverySpec } from '../domain/spec';
 import { compileTemplates, personalizationOf } from '../domain/template';
-import type { ProfileRecord } from '../domain/profile-fields';
+import { toProfileRecord } from '../store/profiles';
 import type { ActivityDeps } from './deps';
 import { whileBusy } from '../store/busy';
 
@@ -18,6 +18,7 @@ export function proofActivity(deps: ActivityDeps) {
     const delivery = await db.delivery.findUniqueOrThrow({ where: { id: deliveryId } });
     const spec = JSON.parse(delivery.spec) as DeliverySpec;
     const templates = compileTemplates(spec);
+    const senderDomain = parseSender(spec.from).address.split('@')[1];
     // Idempotent on retry: addresses of this proof already logged are not sent again.
     const done = new Set((await db.proofLog.findMany({ where: { deliveryId, number }, select: { email: true } })).map((r) => r.email));
     let sent = 0;
@@ -26,11 +27,11 @@ export function proofActivity(deps: ActivityDeps) {
       if (done.has(email)) continue;
       // A proof shows a real recipient's personalization when the address belongs to a profile.
       const profile = await db.profile.findFirst({ where: { email } });
-      const data = profile ? personalizationOf({ ...profile, attributes: JSON.parse(profile.attributes) } as ProfileRecord, templates.fields) : {};
+      const data = profile ? personalizationOf(toProfileRecord(profile), templates.fields) : {};
       const rendered = templates.render(data);
       const result = await mailer.send({
         from: spec.from, to: email, ...rendered, subject: `Proof #${number}: ${rendered.subject}`,
-        messageId: `<${deliveryId}.proof${number}.${i}@${spec.from.replace(/.*@|>.*$/g, '')}>`,
+        messageId: `<${deliveryId}.proof${number}.${i}@${senderDomain}>`,
         headers: { 'X-Delivery-Id': deliveryId, 'X-Delivery-Proof': String(number) },
       });
       const ok = result.status === 'sent';

@@ -41,7 +41,6 @@ export const typologySchema = z.strictObject({
   name: z.enum(TYPOLOGY_NAMES, { error: `must be one of ${TYPOLOGY_NAMES.join(', ')}` }).default('default'),
   rules: rulesSchema.default({}),
 });
-export type TypologyInput = z.input<typeof typologySchema>;
 export type TypologySpec = z.output<typeof typologySchema>;
 
 export type Level = z.infer<typeof level>;

@@ -1,5 +1,6 @@
 // Profile writes and counts.
 import type { ImportedProfile } from '../domain/profile-csv';
+import type { ProfileRecord } from '../domain/profile-fields';
 import type { Database } from './prisma';
 import { whileBusy } from './busy';
 
@@ -26,4 +27,16 @@ export async function seedNumberedProfiles(db: Database, n: number, postgres: bo
   await db.$executeRawUnsafe(postgres
     ? `INSERT INTO "Profile" (email, "firstName") SELECT 'user' || n || '@example.com', 'User' || n FROM generate_series(1, ${n}) AS n`
     : `WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ${n}) INSERT INTO "Profile" (email, firstName) SELECT 'user' || n || '@example.com', 'User' || n FROM seq`);
+}
+
+/** A stored profile row as the domain sees it: trimmed address, attributes parsed (an unreadable JSON is no attributes). */
+export function toProfileRecord(row: Omit<ProfileRecord, 'attributes'> & { attributes: string }): ProfileRecord {
+  let attributes: Record<string, string> = {};
+  try {
+    const v = JSON.parse(row.attributes) as unknown;
+    if (v && typeof v === 'object' && !Array.isArray(v)) attributes = v as Record<string, string>;
+  } catch {
+    // keep no attributes
+  }
+  return { ...row, email: row.email.trim(), attributes };
 }

@@ -195,4 +195,3 @@ export function sendingLogs(db: Database) {
   });
 }
 
-export type SendingLogs = ReturnType<typeof sendingLogs>;
