@@ -1,4 +1,6 @@
+import type { MetricCounter } from '@temporalio/common';
 import type { Database } from '../store/prisma';
+import type { TrackingSetup } from '../domain/message';
 import type { Mailer } from './mailer';
 import type { SignalProgress } from './progress';
 
@@ -13,4 +15,8 @@ export interface ActivityDeps {
   softErrorsBeforeQuarantine: number;
   /** Domain of the VERP return paths (bounces+<sending log id>@domain) routed to the bounce listener. */
   bounceDomain?: string;
+  /** Where tracking links point and the key that signs them. */
+  tracking: TrackingSetup;
+  /** Message counters exported as metrics (absent in unit tests). */
+  metrics?: { sent: MetricCounter; failed: MetricCounter; retried: MetricCounter };
 }

@@ -9,6 +9,7 @@ import { checkContent, describeFinding, MessageChecks, type ControlFinding } fro
 import { exclusionCause } from '../domain/exclusions';
 import type { ProfileRecord } from '../domain/profile-fields';
 import { checkDeliverySpec, type DeliverySpec } from '../domain/spec';
+import { deliveryMessages } from '../domain/message';
 import { compileTemplates, personalizationOf, TemplateError, type CompiledTemplates } from '../domain/template';
 import { resolveTypology, selectHoldouts } from '../domain/typology';
 import { audienceWhere } from '../store/audience';
@@ -127,6 +128,7 @@ function validSpec(input: unknown): DeliverySpec {
 
 function validTemplates(spec: DeliverySpec): CompiledTemplates {
   try {
+    deliveryMessages('check', spec, { baseUrl: 'http://check', secret: 'check' }); // links rewritten for tracking must compile too
     return compileTemplates(spec);
   } catch (e) {
     if (e instanceof TemplateError) throw ApplicationFailure.nonRetryable(e.message, 'InvalidTemplate');

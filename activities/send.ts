@@ -7,8 +7,8 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { SendingResult } from '../domain/delivery';
 import { reasonKey } from '../domain/failures';
 import { nextRetryAt } from '../domain/retries';
-import { parseSender, type DeliverySpec } from '../domain/spec';
-import { compileTemplates, type CompiledTemplates } from '../domain/template';
+import type { DeliverySpec } from '../domain/spec';
+import { deliveryMessages, type TrackingSetup } from '../domain/message';
 import { quarantine } from '../store/quarantine';
 import { IN_LIST_MAX, whileBusy } from '../store/busy';
 import { sendingLogs, type ClaimedMessage, type MessageOutcome } from '../store/sending-logs';
@@ -29,7 +29,7 @@ export function sendActivity(deps: ActivityDeps) {
     const addresses = quarantine(db);
     const delivery = await db.delivery.findUniqueOrThrow({ where: { id: deliveryId } });
     const spec = JSON.parse(delivery.spec) as DeliverySpec;
-    const compose = composer(deliveryId, spec, compileTemplates(spec), deps.bounceDomain);
+    const compose = composer(deliveryId, spec, deps.tracking, deps.bounceDomain);
     const sendingStartedAt = delivery.sendingStartedAt ?? new Date();
     if (!delivery.sendingStartedAt) await whileBusy(() => db.delivery.update({ where: { id: deliveryId }, data: { sendingStartedAt } }));
 
@@ -115,12 +115,14 @@ export function sendActivity(deps: ActivityDeps) {
     async function persist(outcomes: MessageOutcome[]) {
       await logs.record(outcomes);
       await recordQuarantine(outcomes);
-      for (const o of outcomes) {
-        if (o.status === 'sent') {
-          totals.sent++;
-          totals.delivered++;
-        } else if (o.status === 'failed') totals.failed++;
-      }
+      const count = { sent: 0, failed: 0, retry: 0 };
+      for (const o of outcomes) count[o.status]++;
+      totals.sent += count.sent;
+      totals.delivered += count.sent;
+      totals.failed += count.failed;
+      deps.metrics?.sent.add(count.sent);
+      deps.metrics?.failed.add(count.failed);
+      deps.metrics?.retried.add(count.retry);
     }
 
     async function recordQuarantine(outcomes: MessageOutcome[]) {
@@ -134,18 +136,12 @@ export function sendActivity(deps: ActivityDeps) {
 }
 
 /** Builds one recipient's message from what the preparation captured. */
-function composer(deliveryId: string, spec: DeliverySpec, templates: CompiledTemplates, bounceDomain?: string) {
-  const senderDomain = parseSender(spec.from).address.split('@')[1];
-  return (row: ClaimedMessage): OutgoingMessage => {
-    const rendered = templates.render(JSON.parse(row.personalization) as Record<string, unknown>);
-    return {
-      from: spec.from,
-      to: row.email,
-      ...rendered,
-      // Stable per recipient, so a bounce (or a duplicate after a crash) maps back to its sending log.
-      messageId: `<${deliveryId}.${row.id}@${senderDomain}>`,
-      headers: { 'X-Delivery-Id': deliveryId },
-      ...(bounceDomain ? { envelopeFrom: `bounces+${row.id}@${bounceDomain}` } : {}),
-    };
-  };
+function composer(deliveryId: string, spec: DeliverySpec, tracking: TrackingSetup, bounceDomain?: string) {
+  const messages = deliveryMessages(deliveryId, spec, tracking);
+  return (row: ClaimedMessage): OutgoingMessage => ({
+    from: spec.from,
+    to: row.email,
+    ...messages.compose(row.id, JSON.parse(row.personalization) as Record<string, unknown>),
+    ...(bounceDomain ? { envelopeFrom: `bounces+${row.id}@${bounceDomain}` } : {}),
+  });
 }

@@ -14,6 +14,7 @@ import { table } from './format';
 import { InputError } from './errors';
 import { logLines, snapshotText } from './format';
 import { watchDelivery } from './watch';
+import { commandRecurringDelivery, createRecurringDelivery, listRecurringDeliveries, type ScheduleCommand } from './schedules';
 
 const program = new Command('delivery').description('Prepare, send and follow email deliveries running on Temporal').showHelpAfterError();
 
@@ -164,6 +165,44 @@ quarantineCommand.command('release <address>')
       await db.$disconnect();
     }
   });
+
+const schedule = program.command('schedule').description('recurring deliveries: a Temporal Schedule starts a new delivery from a saved spec on a calendar');
+schedule.command('create <spec>')
+  .description('create a recurring delivery; each run is a separate delivery workflow')
+  .option('--cron <expression...>', 'cron expression(s), e.g. "0 9 * * MON" (Mondays 9:00)')
+  .option('--every <interval>', 'a fixed interval: 30m, 12h, 7d')
+  .option('--timezone <zone>', 'IANA time zone of the cron expressions (default UTC)')
+  .option('--id <id>', 'schedule id to use instead of a generated one')
+  .action(async (specFile: string, opts: { cron?: string[]; every?: string; timezone?: string; id?: string }) => {
+    const spec = readJsonFile(specFile);
+    await withClient(async (client, taskQueue) => {
+      console.log(await createRecurringDelivery(client, taskQueue, { spec, cron: opts.cron, every: opts.every, timezone: opts.timezone, id: opts.id }));
+    });
+  });
+schedule.command('list')
+  .description('recurring deliveries with their calendar, next run and last delivery started')
+  .option('--json', 'print as JSON')
+  .action(async (opts: { json?: boolean }) => {
+    await withClient(async (client) => {
+      const rows = await listRecurringDeliveries(client);
+      if (opts.json) console.log(JSON.stringify(rows, null, 2));
+      else console.log(table(['Schedule', 'Delivery', 'Calendar', 'State', 'Next run', 'Last delivery'],
+        rows.map((r) => [r.id, r.name, r.calendar, r.paused ? 'paused' : 'active', r.next, r.lastRun])));
+    });
+  });
+for (const [command, help] of [
+  ['pause', 'stop starting new runs (running deliveries go on)'],
+  ['unpause', 'start runs again from the next calendar time'],
+  ['trigger', 'start one run now'],
+  ['delete', 'delete the schedule (deliveries it started are kept)'],
+] as Array<[ScheduleCommand, string]>) {
+  schedule.command(`${command} <schedule-id>`).description(help).action(async (id: string) => {
+    await withClient(async (client) => {
+      await commandRecurringDelivery(client, id, command);
+      console.log(`${id}: ${command === 'delete' ? 'deleted' : command === 'trigger' ? 'run started' : `${command}d`}`);
+    });
+  });
+}
 
 const profiles = program.command('profiles').description('the profiles deliveries target');
 profiles.command('import <csv>')

@@ -1,7 +1,7 @@
 // Programmatic client of deliveries: start with a validated spec, signal with state checks, read status.
 // The CLI, the embedded stack and the tests all go through here.
 import { randomBytes } from 'node:crypto';
-import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { DeliverySpec } from '../domain/spec';
 import { judgeSpec } from '../domain/spec-problems';
 import type { DeliveryState, Kpis } from '../domain/delivery';
@@ -14,6 +14,8 @@ import {
 import { InputError } from './errors';
 
 export type DeliveryHandle = WorkflowHandle<typeof emailDelivery>;
+/** A delivery just started: its first run is known (later runs come from continue-as-new). */
+export type StartedDelivery = WorkflowHandleWithFirstExecutionRunId<typeof emailDelivery>;
 
 /** Validates a spec (fields, templates, contact date) as the preparation will, before anything starts. */
 export function validateSpec(input: unknown): DeliverySpec {
@@ -29,7 +31,7 @@ export function newDeliveryId(name: string): string {
 
 export async function startDelivery(
   client: Client, taskQueue: string, input: unknown, workflowId?: string, runOptions?: DeliveryRunOptions,
-): Promise<DeliveryHandle> {
+): Promise<StartedDelivery> {
   const spec = validateSpec(input);
   const audience = 'all' in spec.audience ? 'all profiles' : `profiles where ${JSON.stringify(spec.audience.where)}`;
   return client.workflow.start<typeof emailDelivery>(WORKFLOW_TYPE, {

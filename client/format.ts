@@ -12,11 +12,17 @@ export function kpiTable(k: Kpis): string {
     ['Delivered', k.delivered, percent(k.delivered, k.sent)],
     ['Errors', k.failed, percent(k.failed, k.sent + k.failed)],
     ['Pending', k.pending, percent(k.pending, k.toDeliver)],
-    ['Opens', k.opens, percent(k.opens, k.delivered)],
-    ['Clicks', k.clicks, percent(k.clicks, k.delivered)],
+    ['Opens', k.opens, `${percent(k.opens, k.delivered)} of delivered (${k.totalOpens} opens in all)`],
+    ['Clicks', k.clicks, `${percent(k.clicks, k.delivered)} of delivered (${k.totalClicks} clicks in all)`],
+    ['Unsubscriptions', k.unsubscriptions, ''],
+    ['Mirror page views', k.mirrorPageViews, ''],
   ];
   if (k.resentAfterCrash) rows.push(['Resent after a crash', k.resentAfterCrash, 'possible duplicates']);
-  return rows.map(([label, n, pct]) => `  ${label.padEnd(22)}${String(n).padStart(10)}  ${pct}`).join('\n');
+  const links = Object.entries(k.clicksByLink ?? {}).sort((a, b) => b[1] - a[1]);
+  return [
+    ...rows.map(([label, n, pct]) => `  ${label.padEnd(22)}${String(n).padStart(10)}  ${pct}`),
+    ...(links.length ? ['  Clicks by link:', ...links.map(([url, n]) => `  ${String(n).padStart(32)}  ${url}`)] : []),
+  ].join('\n');
 }
 
 export function snapshotText(s: DeliverySnapshot): string {

@@ -22,7 +22,7 @@ export function checkContent(parts: { html: string; text?: string; proofTo?: str
       parts.text === undefined || TEXT_UNSUBSCRIBE.test(parts.text) ? '' : 'text',
     ].filter(Boolean);
     if (missing.length) {
-      findings.push({ rule: 'unsubscribe link', level: t.unsubscribeLink.level, message: `no unsubscribe link in the ${missing.join(' and ')} part: add a link whose URL contains "unsubscribe"` });
+      findings.push({ rule: 'unsubscribe link', level: t.unsubscribeLink.level, message: `no unsubscribe link in the ${missing.join(' and ')} part: add a link to {{unsubscribeUrl}} (one-click unsubscribe) or whose URL contains "unsubscribe"` });
     }
   }
   const proofs = parts.proofTo?.length ?? 0;

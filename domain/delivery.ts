@@ -31,8 +31,20 @@ export interface Kpis {
   delivered: number;
   failed: number;
   pending: number;
+  /** Distinct recipients who opened (open pixel). */
   opens: number;
+  /** Distinct recipients who clicked a tracked link at least once (unsubscribe and mirror page excluded). */
   clicks: number;
+  /** opens ÷ delivered, in percent (one decimal). */
+  openRate: number;
+  /** clicks ÷ delivered, in percent (one decimal). */
+  clickRate: number;
+  totalOpens: number;
+  totalClicks: number;
+  unsubscriptions: number;
+  mirrorPageViews: number;
+  /** Clicks per tracked link, by the link's URL as written in the template. */
+  clicksByLink: Record<string, number>;
   /** Messages sent again because they were in flight when a worker died (possible duplicates). */
   resentAfterCrash: number;
 }
@@ -78,7 +90,8 @@ export interface PreparationProgress {
 export function emptyKpis(): Kpis {
   return {
     targeted: 0, toDeliver: 0, toExclude: 0, sent: 0, delivered: 0, failed: 0, pending: 0,
-    opens: 0, clicks: 0, resentAfterCrash: 0,
+    opens: 0, clicks: 0, openRate: 0, clickRate: 0, totalOpens: 0, totalClicks: 0, unsubscriptions: 0, mirrorPageViews: 0,
+    clicksByLink: {}, resentAfterCrash: 0,
   };
 }
 
@@ -88,7 +101,7 @@ export function kpisAfterPreparation(p: PreparationResult): Kpis {
 
 /** Sending counts are totals from the database, so applying them twice is harmless. */
 export function kpisWithSending(k: Kpis, s: SendingProgress): Kpis {
-  return {
+  return withRates({
     ...k,
     sent: s.sent,
     delivered: s.delivered,
@@ -96,7 +109,63 @@ export function kpisWithSending(k: Kpis, s: SendingProgress): Kpis {
     // A bounced message counts in both sent and failed: pending is what has neither outcome yet.
     pending: Math.max(0, k.toDeliver - s.delivered - s.failed),
     resentAfterCrash: s.resentAfterCrash,
+  });
+}
+
+/** Tracking totals from the tracking events (opens, clicks, unsubscriptions), reported by the tracking server. */
+export interface TrackingCounts {
+  opens: number;
+  totalOpens: number;
+  clicks: number;
+  totalClicks: number;
+  unsubscriptions: number;
+  mirrorPageViews: number;
+  clicksByLink: Record<string, number>;
+}
+
+/** Events counted per kind and link: total events, and distinct recipients. */
+export interface TrackingTally {
+  kind: string;
+  linkId: number;
+  total: number;
+  recipients: number;
+}
+
+/**
+ * Tracking KPIs from the tallies of a delivery's events. Distinct clickers need one more count across
+ * links (a recipient clicking two links is one clicker): `clickers`.
+ */
+export function trackingCounts(tallies: TrackingTally[], clickers: number, linkUrl: (linkId: number) => string | undefined): TrackingCounts {
+  const of = (kind: string) => tallies.filter((t) => t.kind === kind);
+  const sum = (rows: TrackingTally[], key: 'total' | 'recipients') => rows.reduce((n, t) => n + t[key], 0);
+  const clicksByLink: Record<string, number> = {};
+  for (const t of of('click')) {
+    const url = linkUrl(t.linkId) ?? `link ${t.linkId}`;
+    clicksByLink[url] = (clicksByLink[url] ?? 0) + t.total;
+  }
+  return {
+    opens: sum(of('open'), 'recipients'),
+    totalOpens: sum(of('open'), 'total'),
+    clicks: clickers,
+    totalClicks: sum(of('click'), 'total'),
+    unsubscriptions: sum(of('unsubscribe'), 'recipients'),
+    mirrorPageViews: sum(of('mirror'), 'total'),
+    clicksByLink,
   };
+}
+
+/** Tracking counts are totals too: the latest report wins. */
+export function kpisWithTracking(k: Kpis, t: TrackingCounts): Kpis {
+  return withRates({
+    ...k,
+    opens: t.opens, totalOpens: t.totalOpens, clicks: t.clicks, totalClicks: t.totalClicks,
+    unsubscriptions: t.unsubscriptions, mirrorPageViews: t.mirrorPageViews, clicksByLink: t.clicksByLink,
+  });
+}
+
+function withRates(k: Kpis): Kpis {
+  const rate = (n: number) => (k.delivered === 0 ? 0 : Math.round((1000 * n) / k.delivered) / 10);
+  return { ...k, openRate: rate(k.opens), clickRate: rate(k.clicks) };
 }
 
 export function percent(part: number, base: number): string {

@@ -2,6 +2,7 @@
 // Fields are checked at compile time so a typo fails the preparation, not the 100,000th message.
 import Handlebars from 'handlebars';
 import { PROFILE_FIELDS, type ProfileRecord } from './profile-fields';
+import { CLICK_FIELD, SEND_TIME_FIELDS } from './tracking';
 
 /** Fields a template may name: profile columns, and attributes.<name> for free attributes. */
 const TEMPLATE_FIELDS = PROFILE_FIELDS.filter((f) => f !== 'optOut');
@@ -49,6 +50,11 @@ export function compileTemplates(parts: { subject: string; html: string; text?: 
   };
 }
 
+/** One HTML fragment (a link's href) rendered with the same rules as the HTML part. */
+export function compileHtmlFragment(part: string, source: string): (data: Personalization) => string {
+  return compilePart(part, source, false, new Set());
+}
+
 function compilePart(part: string, source: string, noEscape: boolean, fields: Set<string>): (data: Personalization) => string {
   let ast: hbs.AST.Program;
   try {
@@ -75,10 +81,13 @@ function compilePart(part: string, source: string, noEscape: boolean, fields: Se
 function checkField(part: string, path: hbs.AST.PathExpression): string | undefined {
   if (path.data || path.parts.length === 0) return undefined; // @index, this
   const [head, ...rest] = path.parts;
+  // Filled per message when it is sent (tracking URLs), not captured from the profile.
+  if ((SEND_TIME_FIELDS as readonly string[]).includes(head) && rest.length === 0) return undefined;
+  if (head === CLICK_FIELD && rest.length === 1) return undefined;
   if (head === 'attributes' && rest.length === 1) return head;
   if ((TEMPLATE_FIELDS as readonly string[]).includes(head) && rest.length === 0) return head;
   const line = path.loc ? ` (line ${path.loc.start.line})` : '';
-  throw new TemplateError(part, `unknown field {{${path.original}}}${line}; use one of ${TEMPLATE_FIELDS.map((f) => `{{${f}}}`).join(', ')} or {{attributes.<name>}}`);
+  throw new TemplateError(part, `unknown field {{${path.original}}}${line}; use one of ${[...TEMPLATE_FIELDS, ...SEND_TIME_FIELDS].map((f) => `{{${f}}}`).join(', ')} or {{attributes.<name>}}`);
 }
 
 /** Every path the template reads as data (helper names such as `if` or `each` are not data). */

@@ -20,7 +20,7 @@ export async function startDevServer(cli: string, dataDir: string, port = 7233, 
     'server', 'start-dev', '--db-filename', path.join(dataDir, 'temporal.db'), '--port', String(port),
     ...(options.headless ? ['--headless'] : ['--ui-port', String(uiPort), '--ui-disable-news-fetch']),
     '--ip', '127.0.0.1', '--log-level', 'error',
-    ...SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=${k.type === 'KEYWORD' ? 'Keyword' : k.type}`]),
+    ...SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=${k.type[0]}${k.type.slice(1).toLowerCase()}`]),
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   const address = `127.0.0.1:${port}`;

@@ -10,7 +10,8 @@ import { openDatabase } from '../store/prisma';
 import { migrate } from '../store/migrate';
 import { countProfiles, insertProfiles } from '../store/profiles';
 import { parseProfileCsv } from '../domain/profile-csv';
-import { bounceConfig, smtpConfig, softErrorsBeforeQuarantine, temporalConfig } from '../worker/config';
+import { bounceConfig, metricsConfig, smtpConfig, softErrorsBeforeQuarantine, temporalConfig, trackingConfig } from '../worker/config';
+import { startTrackingServer } from '../tracking/server';
 import { startBounceListener } from '../worker/bounce-listener';
 import { createDeliveryWorker } from '../worker/worker';
 import { startDelivery } from '../client/deliveries';
@@ -26,7 +27,11 @@ const OUTBOX = path.join(DATA_DIR, 'outbox');
 
 async function main(): Promise<void> {
   const once = process.argv.includes('--once');
-  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  const metrics = metricsConfig({ METRICS_PORT: '9464', ...process.env });
+  Runtime.install({
+    logger: new DefaultLogger('WARN'), shutdownSignals: [],
+    ...(metrics.port !== undefined ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${metrics.port}` } } } } : {}),
+  });
   const stops: Array<() => Promise<void>> = [];
   const shutdown = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
@@ -58,13 +63,14 @@ async function main(): Promise<void> {
   step('SMTP', capture ? `capture server ${smtp.url}, messages saved as .eml files in ${OUTBOX}` : redactUrl(smtp.url));
 
   const bounces = bounceConfig();
-  const worker = await createDeliveryWorker({ temporal, db, smtp, softErrorsBeforeQuarantine: softErrorsBeforeQuarantine(), bounceDomain: bounces.domain });
+  const tracking = trackingConfig();
+  const worker = await createDeliveryWorker({ temporal, db, smtp, softErrorsBeforeQuarantine: softErrorsBeforeQuarantine(), bounceDomain: bounces.domain, tracking });
   const running = worker.run();
   stops.unshift(async () => {
     worker.shutdown();
     await running;
   });
-  step('Worker', `task queue "${temporal.taskQueue}"`);
+  step('Worker', `task queue "${temporal.taskQueue}"${metrics.port !== undefined ? `, Prometheus metrics http://127.0.0.1:${metrics.port}/metrics` : ''}`);
 
   if ((await countProfiles(db)) === 0) {
     const check = parseProfileCsv(fs.readFileSync(path.join(ROOT, 'examples', 'profiles.csv')));
@@ -79,6 +85,9 @@ async function main(): Promise<void> {
   const listener = await startBounceListener({ db, client, port: bounces.port ?? 2526, softErrorsBeforeQuarantine: softErrorsBeforeQuarantine() });
   stops.unshift(() => listener.close());
   step('Bounces', `DSN listener ${listener.url}`);
+  const trackingServer = await startTrackingServer({ db, client, tracking, port: tracking.port, requestsPerSecond: tracking.requestsPerSecond });
+  stops.unshift(() => trackingServer.close());
+  step('Tracking', `${trackingServer.url} (opens, clicks, mirror page, unsubscribe; links point to ${tracking.baseUrl})`);
   const spec = JSON.parse(fs.readFileSync(path.join(ROOT, 'examples', 'delivery.json'), 'utf8')) as unknown;
   const handle = await startDelivery(client, temporal.taskQueue, spec);
   step('Delivery', `${handle.workflowId} started from examples/delivery.json`);
@@ -90,6 +99,8 @@ async function main(): Promise<void> {
     console.log(`${files.length} .eml files in ${OUTBOX}, e.g.:\n${files.slice(-3).map((f) => `  ${f}`).join('\n')}\n`);
   }
   console.log(`Web UI: ${uiUrl}   CLI: npx delivery status|logs ${handle.workflowId}`);
+  console.log(`Tracking: links, pixel and unsubscribe of the messages go through ${tracking.baseUrl}; open an .eml in a mail ` +
+    'client (or fetch its links) and the Opens and Clicks of the delivery move within seconds, during its tracking period.');
   if (once) {
     await shutdown();
     return;

@@ -1,5 +1,10 @@
 // Configuration by environment, shared by the worker, the CLI and the embedded stack.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { DEFAULT_TASK_QUEUE } from '../workflows/messages';
+import { DATA_DIR } from '../store/database-url';
+import type { TrackingSetup } from '../domain/message';
 import { DEFAULT_SOFT_ERRORS_BEFORE_QUARANTINE } from '../domain/quarantine';
 
 export interface TemporalConfig {
@@ -41,4 +46,53 @@ export function bounceConfig(env: NodeJS.ProcessEnv = process.env): { port?: num
     throw new Error(`BOUNCE_PORT must be a port number (got "${env.BOUNCE_PORT}")`);
   }
   return { port, domain: env.BOUNCE_DOMAIN || undefined };
+}
+
+export interface TrackingConfig extends TrackingSetup {
+  /** Port of the tracking server (TRACKING_PORT, default 8090). */
+  port: number;
+  /** Requests per second per client address before 429 (TRACKING_REQUESTS_PER_SECOND, default 50). */
+  requestsPerSecond: number;
+}
+
+/**
+ * Tracking links point to TRACKING_BASE_URL (default: the local tracking server) and are signed with
+ * TRACKING_SECRET, which workers and tracking servers must share. Without it, one is generated into
+ * .data/tracking-secret (fine for one machine; set it explicitly when processes run apart).
+ */
+export function trackingConfig(env: NodeJS.ProcessEnv = process.env): TrackingConfig {
+  const port = Number(env.TRACKING_PORT ?? 8090);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`TRACKING_PORT must be a port number (got "${env.TRACKING_PORT}")`);
+  const baseUrl = (env.TRACKING_BASE_URL ?? `http://127.0.0.1:${port}`).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/i.test(baseUrl)) {
+    throw new Error(`TRACKING_BASE_URL must be an http(s) URL such as https://t.shop.example (got "${env.TRACKING_BASE_URL}")`);
+  }
+  const requestsPerSecond = Number(env.TRACKING_REQUESTS_PER_SECOND ?? 50);
+  if (!(requestsPerSecond > 0)) throw new Error(`TRACKING_REQUESTS_PER_SECOND must be a number above 0 (got "${env.TRACKING_REQUESTS_PER_SECOND}")`);
+  return { port, baseUrl, secret: trackingSecret(env), requestsPerSecond };
+}
+
+function trackingSecret(env: NodeJS.ProcessEnv): string {
+  if (env.TRACKING_SECRET !== undefined) {
+    if (env.TRACKING_SECRET.length < 16) throw new Error('TRACKING_SECRET must be at least 16 characters (e.g. `openssl rand -hex 32`)');
+    return env.TRACKING_SECRET;
+  }
+  const file = path.join(DATA_DIR, 'tracking-secret');
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(DATA_DIR, { recursive: true });
+    try {
+      fs.writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; // another process wrote it first
+    }
+  }
+  return fs.readFileSync(file, 'utf8').trim();
+}
+
+/** Prometheus metrics of the worker (SDK metrics and messages sent/failed) on METRICS_PORT; off when unset. */
+export function metricsConfig(env: NodeJS.ProcessEnv = process.env): { port?: number } {
+  if (env.METRICS_PORT === undefined || env.METRICS_PORT === '') return {};
+  const port = Number(env.METRICS_PORT);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`METRICS_PORT must be a port number (got "${env.METRICS_PORT}")`);
+  return { port };
 }

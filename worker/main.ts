@@ -3,12 +3,16 @@ import { Runtime } from '@temporalio/worker';
 import { openDatabase } from '../store/prisma';
 import { redactUrl } from '../activities/mailer';
 import { Client, Connection } from '@temporalio/client';
-import { bounceConfig, smtpConfig, softErrorsBeforeQuarantine, temporalConfig } from './config';
+import { bounceConfig, metricsConfig, smtpConfig, softErrorsBeforeQuarantine, temporalConfig, trackingConfig } from './config';
 import { createDeliveryWorker } from './worker';
 import { startBounceListener, type BounceListener } from './bounce-listener';
 
 async function main(): Promise<void> {
-  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  const metrics = metricsConfig();
+  Runtime.install({
+    shutdownSignals: ['SIGINT', 'SIGTERM'],
+    ...(metrics.port !== undefined ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${metrics.port}` } } } } : {}),
+  });
   const temporal = temporalConfig();
   const smtp = smtpConfig();
   const db = await openDatabase();
@@ -16,11 +20,12 @@ async function main(): Promise<void> {
   const quarantineAfter = softErrorsBeforeQuarantine();
   const bundlePath = process.env.WORKFLOW_BUNDLE_PATH;
   const worker = await createDeliveryWorker({
-    temporal, db, smtp, softErrorsBeforeQuarantine: quarantineAfter, bounceDomain: bounces.domain,
+    temporal, db, smtp, softErrorsBeforeQuarantine: quarantineAfter, bounceDomain: bounces.domain, tracking: trackingConfig(),
     progressEveryMs: process.env.PROGRESS_EVERY_MS ? Number(process.env.PROGRESS_EVERY_MS) : undefined,
     ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : {}),
   });
-  console.log(`delivery worker: task queue "${temporal.taskQueue}" on ${temporal.address} (namespace ${temporal.namespace}), SMTP ${redactUrl(smtp.url)}`);
+  console.log(`delivery worker: task queue "${temporal.taskQueue}" on ${temporal.address} (namespace ${temporal.namespace}), SMTP ${redactUrl(smtp.url)}` +
+    (metrics.port !== undefined ? `, Prometheus metrics on :${metrics.port}/metrics` : ''));
   let listener: BounceListener | undefined;
   let connection: Connection | undefined;
   if (bounces.port !== undefined) {

@@ -1,9 +1,10 @@
 // A delivery worker: runs emailDelivery workflows and their activities on one task queue.
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createMailer, type Mailer } from '../activities/mailer';
 import type { Database } from '../store/prisma';
+import type { TrackingSetup } from '../domain/message';
 import { progressSignal } from '../workflows/messages';
 import type { TemporalConfig } from './config';
 import { ensureSearchAttributes } from './search-attributes';
@@ -18,6 +19,7 @@ export interface DeliveryWorkerOptions {
   /** Soft failures of an address before it is quarantined. */
   softErrorsBeforeQuarantine: number;
   bounceDomain?: string;
+  tracking: TrackingSetup;
 }
 
 export interface DeliveryWorker {
@@ -39,6 +41,8 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
     progressEveryMs: options.progressEveryMs,
     softErrorsBeforeQuarantine: options.softErrorsBeforeQuarantine,
     bounceDomain: options.bounceDomain,
+    tracking: options.tracking,
+    metrics: messageMetrics(),
     signalProgress: (workflowId, report) => client.workflow.getHandle(workflowId).signal(progressSignal, report),
   });
   const connection = await NativeConnection.connect({ address: temporal.address });
@@ -72,5 +76,15 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
     shutdown() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
     },
+  };
+}
+
+/** Counters exported with the SDK's metrics (Prometheus: rate(delivery_messages_sent[1m]) is messages/s). */
+function messageMetrics() {
+  const meter = Runtime.instance().metricMeter;
+  return {
+    sent: meter.createCounter('delivery_messages_sent', 'messages', 'Messages accepted by the SMTP relay'),
+    failed: meter.createCounter('delivery_messages_failed', 'messages', 'Messages refused for good by the SMTP relay'),
+    retried: meter.createCounter('delivery_messages_soft_failed', 'messages', 'Soft failures that will be retried'),
   };
 }

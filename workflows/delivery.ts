@@ -6,13 +6,14 @@
 import * as wf from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import {
-  emptyKpis, errorSummary, kpisAfterPreparation, kpisWithSending, percent,
+  emptyKpis, errorSummary, kpisAfterPreparation, kpisWithSending, kpisWithTracking, percent,
   type DeliveryState, type Kpis, type LogEntry, type LogLevel, type PreparationResult, type SendingResult,
 } from '../domain/delivery';
 import type { DeliverySpecInput } from '../domain/spec';
 import {
   confirmSignal, editUpdate, exclusionsQuery, kpisQuery, logsQuery, pauseSignal, progressSignal, proofSignal,
-  resumeSignal, statusQuery, DELIVERY_NAME, DELIVERY_STATE, type DeliveryStatus,
+  resumeSignal, statusQuery, DELIVERY_CONTACT_DATE, DELIVERY_ERRORS, DELIVERY_NAME, DELIVERY_OPENS, DELIVERY_SENT,
+  DELIVERY_STATE, type DeliveryStatus,
 } from './messages';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -46,6 +47,8 @@ function activities(heartbeatTimeoutSeconds: number, retryMaxIntervalSeconds: nu
 const MAX_LOGS = 1000;
 /** Continue-as-new past this many events (progress signals are the only thing that grows). */
 const MAX_HISTORY_EVENTS = 5000;
+/** Key counts in search attributes move at most this often (each update is a history event). */
+const COUNTS_REFRESH_MS = 15_000;
 
 /** Second workflow argument: not part of the public contract (continue-as-new, tests). */
 export interface DeliveryRunOptions {
@@ -67,6 +70,8 @@ export interface CarriedState {
   logOffset: number;
   paused: boolean;
   proofsSent: number;
+  /** Set once sent: the run only collects tracking feedback until then (ISO date). */
+  trackingUntil?: string;
 }
 
 export interface DeliveryOutcome {
@@ -81,7 +86,7 @@ export async function emailDelivery(initialSpec: DeliverySpecInput, options: Del
   const deliveryId = wf.workflowInfo().workflowId;
   const runKey = carried?.runKey ?? wf.workflowInfo().runId;
   let spec = initialSpec;
-  let state: DeliveryState = carried ? 'sending' : 'preparing';
+  let state: DeliveryState = carried?.trackingUntil ? 'sent' : carried ? 'sending' : 'preparing';
   let error: string | undefined;
   let kpis: Kpis = carried?.kpis ?? emptyKpis();
   let preparation = carried?.preparation;
@@ -104,18 +109,33 @@ export async function emailDelivery(initialSpec: DeliverySpecInput, options: Del
     }
   };
   const showDetails = () => wf.setCurrentDetails(details(state, kpis));
+  // Search attributes let the Web UI and `temporal workflow list` filter deliveries by state, contact
+  // date and counts. Counts are refreshed on state changes and at most every COUNTS_REFRESH_MS.
   let announced = false;
+  let countsShown = '';
+  let countsShownAt = 0;
+  const showCounts = (now: boolean) => {
+    const key = `${kpis.sent}/${kpis.failed}/${kpis.opens}`;
+    if (key === countsShown || (!now && Date.now() - countsShownAt < COUNTS_REFRESH_MS)) return [];
+    countsShown = key;
+    countsShownAt = Date.now();
+    return [
+      { key: DELIVERY_SENT, value: kpis.sent }, { key: DELIVERY_ERRORS, value: kpis.failed }, { key: DELIVERY_OPENS, value: kpis.opens },
+    ];
+  };
   const setState = (next: DeliveryState) => {
     if (next !== state || !announced) {
       wf.upsertSearchAttributes([
         { key: DELIVERY_STATE, value: next },
         ...(announced ? [] : [{ key: DELIVERY_NAME, value: String(spec?.name ?? deliveryId).slice(0, 200) }]),
+        ...showCounts(true),
       ]);
       state = next;
       announced = true;
     }
     showDetails();
   };
+  const setContactDate = (date: Date) => wf.upsertSearchAttributes([{ key: DELIVERY_CONTACT_DATE, value: date }]);
   const proofMissing = () => spec.proof?.required === true && proofOfVersion !== contentVersion;
 
   wf.setHandler(statusQuery, (): DeliveryStatus => ({
@@ -161,7 +181,10 @@ export async function emailDelivery(initialSpec: DeliverySpecInput, options: Del
   });
   wf.setHandler(progressSignal, (report) => {
     if (report.phase === 'preparation') preparedSoFar = report.processed;
+    else if (report.phase === 'tracking') kpis = kpisWithTracking(kpis, report);
     else if (report.phase === 'feedback' || state === 'sending' || state === 'paused') kpis = kpisWithSending(kpis, report);
+    const counts = showCounts(false);
+    if (counts.length) wf.upsertSearchAttributes(counts);
     showDetails();
   });
   wf.setHandler(editUpdate, async (next) => {
@@ -179,54 +202,66 @@ export async function emailDelivery(initialSpec: DeliverySpecInput, options: Del
 
   let sending: Promise<unknown> | undefined;
   let tracking = false;
-  try {
-    if (!preparation) {
-      // Prepare, then wait for approval and the contact date; an edit meanwhile starts over.
-      for (let version = contentVersion; ; version = contentVersion) {
-        setState('preparing');
-        log('info', `Preparation started for delivery "${String(spec?.name ?? '')}"`);
-        const prepared = await prepareDelivery({ deliveryId, runKey: `${runKey}#${version}`, spec });
-        preparation = prepared;
-        kpis = kpisAfterPreparation(prepared);
-        logPreparation(log, prepared);
-        if (prepared.toDeliver === 0) {
-          log('warning', 'Nothing to deliver: every targeted recipient was excluded');
-          setState('sent');
-          return { state, kpis };
-        }
-        setState('prepared');
-        const edited = () => contentVersion !== version;
-        waitingForApproval = spec.approval === 'manual' || (spec.approval === 'semi' && prepared.warnings.length > 0) || spec.proof?.required === true;
-        confirmed = false;
-        if (waitingForApproval) {
-          log('info', `Waiting for approval${spec.approval === 'semi' ? ' (the preparation logged warnings)' : ''}: send the confirm signal to start sending` +
-            (spec.proof?.required ? ', after a proof' : ''));
-        }
-        for (;;) {
-          await wf.condition(() => proofRequested || edited() || !waitingForApproval || confirmed);
-          if (edited()) break;
-          if (!proofRequested) break;
-          proofRequested = false;
-          const number = ++proofsSent;
-          const proof = await sendProof({ deliveryId, number });
-          proofOfVersion = version;
-          log(proof.failed ? 'warning' : 'info', `Proof #${number} sent to ${proof.sent} address(es)${proof.failed ? `, ${proof.failed} failed` : ''}`);
-        }
-        if (edited()) continue;
-        waitingForApproval = false;
-        const contactDate = spec.scheduleAt ? Date.parse(spec.scheduleAt) : NaN;
-        if (contactDate > Date.now()) {
-          setState('scheduled');
-          log('info', `Scheduled: sending starts at ${new Date(contactDate).toISOString()}`);
-          if (await wf.condition(edited, contactDate - Date.now(), { summary: `Contact date: ${new Date(contactDate).toISOString()}` })) continue;
-        }
-        break;
-      }
-    }
+  const continueAsNew = (trackingUntil?: string) => {
+    log('info', `Continuing as new after ${wf.workflowInfo().historyLength} history events`);
+    return wf.continueAsNew<typeof emailDelivery>(spec, {
+      maxHistoryEvents, heartbeatTimeoutSeconds, retryMaxIntervalSeconds,
+      carried: { runKey, contentVersion, preparation: preparation!, kpis, logs, logOffset, paused, proofsSent, trackingUntil },
+    });
+  };
 
-    // Sending: pause cancels the activity (which stops within seconds, recording every message it
-    // handed to SMTP); resume starts a new one that continues from the database. Soft failures
-    // come back at their retry time until the validity period ends.
+  /** Prepares, then waits for approval and the contact date; an edit meanwhile starts over. */
+  async function prepare(): Promise<'send' | 'nothing to send'> {
+    for (let version = contentVersion; ; version = contentVersion) {
+      setState('preparing');
+      log('info', `Preparation started for delivery "${String(spec?.name ?? '')}"`);
+      const prepared = await prepareDelivery({ deliveryId, runKey: `${runKey}#${version}`, spec });
+      preparation = prepared;
+      kpis = kpisAfterPreparation(prepared);
+      logPreparation(log, prepared);
+      if (prepared.toDeliver === 0) {
+        log('warning', 'Nothing to deliver: every targeted recipient was excluded');
+        return 'nothing to send';
+      }
+      setState('prepared');
+      const edited = () => contentVersion !== version;
+      waitingForApproval = spec.approval === 'manual' || (spec.approval === 'semi' && prepared.warnings.length > 0) || spec.proof?.required === true;
+      confirmed = false;
+      if (waitingForApproval) {
+        log('info', `Waiting for approval${spec.approval === 'semi' ? ' (the preparation logged warnings)' : ''}: send the confirm signal to start sending` +
+          (spec.proof?.required ? ', after a proof' : ''));
+      }
+      for (;;) {
+        await wf.condition(() => proofRequested || edited() || !waitingForApproval || confirmed);
+        if (edited()) break;
+        if (!proofRequested) break;
+        proofRequested = false;
+        const number = ++proofsSent;
+        const proof = await sendProof({ deliveryId, number });
+        proofOfVersion = version;
+        log(proof.failed ? 'warning' : 'info', `Proof #${number} sent to ${proof.sent} address(es)${proof.failed ? `, ${proof.failed} failed` : ''}`);
+      }
+      if (edited()) continue;
+      waitingForApproval = false;
+      const contactDate = spec.scheduleAt ? Date.parse(spec.scheduleAt) : NaN;
+      if (contactDate > Date.now()) {
+        setContactDate(new Date(contactDate));
+        setState('scheduled');
+        log('info', `Scheduled: sending starts at ${new Date(contactDate).toISOString()}`);
+        if (await wf.condition(edited, contactDate - Date.now(), { summary: `Contact date: ${new Date(contactDate).toISOString()}` })) continue;
+      } else {
+        setContactDate(new Date());
+      }
+      return 'send';
+    }
+  }
+
+  /**
+   * Sending: pause cancels the activity (which stops within seconds, recording every message it
+   * handed to SMTP); resume starts a new one that continues from the database. Soft failures
+   * come back at their retry time until the validity period ends.
+   */
+  async function send(): Promise<void> {
     let result: SendingResult | undefined;
     for (;;) {
       if (paused) {
@@ -258,24 +293,30 @@ export async function emailDelivery(initialSpec: DeliverySpecInput, options: Del
         log('info', `${kpis.pending} message(s) waiting to retry after a soft failure; next retry at ${result.nextRetryAt}`);
         await wf.condition(() => paused || historyIsLong(), Math.max(0, retryAt - Date.now()), { summary: `Retry soft failures at ${result.nextRetryAt}` });
       }
-      if (!paused && historyIsLong()) {
-        log('info', `Continuing as new after ${wf.workflowInfo().historyLength} history events`);
-        return await wf.continueAsNew<typeof emailDelivery>(spec, {
-          maxHistoryEvents, heartbeatTimeoutSeconds, retryMaxIntervalSeconds,
-          carried: { runKey, contentVersion, preparation: preparation!, kpis, logs, logOffset, paused, proofsSent },
-        });
-      }
+      if (!paused && historyIsLong()) await continueAsNew();
     }
-    setState('sent');
     log(kpis.failed > 0 ? 'warning' : 'info',
       `Delivery sent: ${kpis.sent} sent (${percent(kpis.sent, kpis.toDeliver)})` +
       (kpis.resentAfterCrash ? `, ${kpis.resentAfterCrash} resent after a worker crash (possible duplicates)` : '') +
       `; ${errorSummary(result.errorsByReason)}`);
-    const trackingMs = (spec.trackingHours ?? 0) * 3600_000;
-    if (trackingMs > 0) {
-      // Bounces keep arriving as feedback signals and move the KPIs until the tracking period ends.
-      tracking = true;
-      await wf.sleep(trackingMs, { summary: `Tracking period: ${spec.trackingHours} h` });
+  }
+
+  try {
+    if (!carried?.trackingUntil) {
+      if (!preparation && (await prepare()) === 'nothing to send') {
+        setState('sent');
+        return { state, kpis };
+      }
+      await send();
+    }
+    // Opens, clicks, unsubscriptions and bounces keep arriving as signals and move the KPIs until the
+    // tracking period ends; steady traffic over a long period continues as new, as sending does.
+    const trackingUntil = carried?.trackingUntil ?? new Date(Date.now() + (spec.trackingHours ?? 0) * 3600_000).toISOString();
+    setState('sent');
+    tracking = true;
+    for (let left = Date.parse(trackingUntil) - Date.now(); left > 0; left = Date.parse(trackingUntil) - Date.now()) {
+      if (!(await wf.condition(historyIsLong, left, { summary: `Tracking period until ${trackingUntil}` }))) break;
+      await continueAsNew(trackingUntil);
     }
     return { state, kpis };
   } catch (e) {
@@ -316,5 +357,6 @@ function logPreparation(log: (level: LogLevel, message: string) => void, p: Prep
 /** The short summary shown as the workflow's current details in the Web UI. */
 function details(state: DeliveryState, k: Kpis): string {
   return `**${state}** · targeted ${k.targeted} · to deliver ${k.toDeliver} · excluded ${k.toExclude} · ` +
-    `sent ${k.sent} · delivered ${k.delivered} · errors ${k.failed} · pending ${k.pending}`;
+    `sent ${k.sent} · delivered ${k.delivered} · errors ${k.failed} · pending ${k.pending} · ` +
+    `opens ${k.opens} (${percent(k.opens, k.delivered)}) · clicks ${k.clicks} (${percent(k.clicks, k.delivered)}) · unsubscriptions ${k.unsubscriptions}`;
 }

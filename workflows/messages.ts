@@ -2,7 +2,7 @@
 // search attributes. Scripts, the CLI and ops (`temporal workflow signal|query`) rely on these names.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
-import type { DeliveryState, ExclusionCounts, Kpis, LogEntry, PreparationProgress, SendingProgress } from '../domain/delivery';
+import type { DeliveryState, ExclusionCounts, Kpis, LogEntry, PreparationProgress, SendingProgress, TrackingCounts } from '../domain/delivery';
 import type { DeliverySpecInput } from '../domain/spec';
 
 export const WORKFLOW_TYPE = 'emailDelivery';
@@ -54,9 +54,22 @@ export type ProgressReport =
   | ({ phase: 'preparation' } & PreparationProgress)
   | ({ phase: 'sending' } & SendingProgress)
   /** Asynchronous feedback (bounces) after a message was sent: totals from the sending logs. */
-  | ({ phase: 'feedback' } & SendingProgress);
+  | ({ phase: 'feedback' } & SendingProgress)
+  /** Opens, clicks and unsubscriptions: totals from the tracking events (sent by the tracking server). */
+  | ({ phase: 'tracking' } & TrackingCounts);
 
 /** Custom search attributes, registered by the worker when the server lacks them. */
 export const DELIVERY_STATE = defineSearchAttributeKey('DeliveryState', 'KEYWORD');
 export const DELIVERY_NAME = defineSearchAttributeKey('DeliveryName', 'KEYWORD');
-export const SEARCH_ATTRIBUTES = [DELIVERY_STATE, DELIVERY_NAME];
+/** When sending starts: the contact date of a scheduled delivery, else when sending began. */
+export const DELIVERY_CONTACT_DATE = defineSearchAttributeKey('DeliveryContactDate', 'DATETIME');
+/**
+ * Key counts, refreshed on each state change and at most every 15 s while they move (three: the dev
+ * server's SQLite visibility store allows three Int attributes per namespace).
+ */
+export const DELIVERY_SENT = defineSearchAttributeKey('DeliverySent', 'INT');
+export const DELIVERY_ERRORS = defineSearchAttributeKey('DeliveryErrors', 'INT');
+export const DELIVERY_OPENS = defineSearchAttributeKey('DeliveryOpens', 'INT');
+export const SEARCH_ATTRIBUTES = [
+  DELIVERY_STATE, DELIVERY_NAME, DELIVERY_CONTACT_DATE, DELIVERY_SENT, DELIVERY_ERRORS, DELIVERY_OPENS,
+];

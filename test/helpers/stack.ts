@@ -12,8 +12,10 @@ import { Client as PgClient } from 'pg';
 import { openDatabase, type Database } from '../../store/prisma';
 import { seedNumberedProfiles } from '../../store/profiles';
 import { createDeliveryWorker, type DeliveryWorker } from '../../worker/worker';
+import { startTrackingServer, type TrackingServer } from '../../tracking/server';
+import type { TrackingSetup } from '../../domain/message';
 import { freePort, startDevServer, type DevServer } from '../../stack/dev-server';
-import { startDelivery, type DeliveryHandle } from '../../client/deliveries';
+import { startDelivery, type DeliveryHandle, type StartedDelivery } from '../../client/deliveries';
 import type { DeliveryRunOptions } from '../../workflows/delivery';
 import { SEARCH_ATTRIBUTES, statusQuery } from '../../workflows/messages';
 import type { DeliveryState } from '../../domain/delivery';
@@ -23,17 +25,22 @@ import { startSmtpSink, type SinkOptions, type SmtpSink } from './smtp-sink';
 export interface TestStack {
   /** Temporal frontend address. */
   address: string;
+  /** The Temporal Web UI, with `ui: true`. */
+  uiUrl?: string;
   client: Client;
   db: Database;
   dbUrl: string;
   sink: SmtpSink;
   taskQueue: string;
-  start(spec: unknown, runOptions?: DeliveryRunOptions): Promise<DeliveryHandle>;
+  /** The tracking server the messages' links point to (in this process). */
+  tracking: TrackingServer;
+  trackingSetup: TrackingSetup;
+  start(spec: unknown, runOptions?: DeliveryRunOptions): Promise<StartedDelivery>;
   /** Starts the in-process worker (done by default). */
   startWorker(): Promise<void>;
   stopWorker(): Promise<void>;
-  /** A worker in its own process, for kill tests. */
-  spawnWorker(): ChildProcess;
+  /** A worker in its own process, for kill tests (extra environment variables on top of the stack's). */
+  spawnWorker(env?: Record<string, string>): ChildProcess;
   /** With `persistentServer`: SIGKILL the Temporal server, wait, start it again on the same database file. */
   crashServer(downMs: number): Promise<void>;
   close(): Promise<void>;
@@ -45,6 +52,10 @@ export interface TestStackOptions extends SinkOptions {
   bounceDomain?: string;
   /** A dev server persisted to a file (which survives a crash), instead of the in-memory test server. */
   persistentServer?: boolean;
+  /** Rate limit of the tracking server per client address (default: high enough not to interfere). */
+  trackingRequestsPerSecond?: number;
+  /** Serve the Temporal Web UI too (browser tests): its URL is `uiUrl`. */
+  ui?: boolean;
 }
 
 function quietRuntime(): void {
@@ -57,10 +68,15 @@ function quietRuntime(): void {
 
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
   quietRuntime();
-  const temporal = await startTemporal(options.persistentServer ?? false);
+  const temporal = await startTemporal(options.persistentServer ?? false, options.ui ?? false);
   const { url: dbUrl, drop: dropDatabase } = await freshDatabase();
   const db = await openDatabase(dbUrl);
   const sink = await startSmtpSink(options);
+  const trackingPort = await freePort();
+  const trackingSetup: TrackingSetup = { baseUrl: `http://127.0.0.1:${trackingPort}`, secret: randomBytes(32).toString('hex') };
+  const tracking = await startTrackingServer({
+    db, client: temporal.client, tracking: trackingSetup, port: trackingPort, requestsPerSecond: options.trackingRequestsPerSecond ?? 100_000,
+  });
   const taskQueue = `test-${randomBytes(4).toString('hex')}`;
   const workerConfig = { address: temporal.address, namespace: 'default', taskQueue };
   const smtp = { url: sink.url, maxConnections: options.smtpMaxConnections ?? 3 };
@@ -69,12 +85,12 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   const children: ChildProcess[] = [];
 
   const stack: TestStack = {
-    address: temporal.address, client: temporal.client, db, dbUrl, sink, taskQueue,
+    address: temporal.address, uiUrl: temporal.uiUrl, client: temporal.client, db, dbUrl, sink, taskQueue, tracking, trackingSetup,
     start: (spec, runOptions) => startDelivery(temporal.client, taskQueue, spec, undefined, runOptions),
     async startWorker() {
       worker = await createDeliveryWorker({
         temporal: workerConfig, db, smtp, workflowBundle: { codePath: WORKFLOW_BUNDLE }, progressEveryMs: 200,
-        softErrorsBeforeQuarantine: 3, bounceDomain: options.bounceDomain,
+        softErrorsBeforeQuarantine: 3, bounceDomain: options.bounceDomain, tracking: trackingSetup,
       });
       running = worker.run();
     },
@@ -83,12 +99,13 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       await running;
       worker = undefined;
     },
-    spawnWorker() {
+    spawnWorker(extraEnv = {}) {
       const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker', 'main.ts')], {
         cwd: ROOT,
         env: {
           ...process.env, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: dbUrl,
           SMTP_URL: sink.url, SMTP_MAX_CONNECTIONS: String(smtp.maxConnections), WORKFLOW_BUNDLE_PATH: WORKFLOW_BUNDLE, PROGRESS_EVERY_MS: '200',
+          TRACKING_BASE_URL: trackingSetup.baseUrl, TRACKING_SECRET: trackingSetup.secret, ...extraEnv,
         },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
@@ -99,6 +116,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     async close() {
       for (const c of children) c.kill('SIGKILL');
       await stack.stopWorker();
+      await tracking.close();
       await sink.close();
       await db.$disconnect();
       await temporal.close();
@@ -111,17 +129,24 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
 
 interface TestTemporal {
   address: string;
+  uiUrl?: string;
   client: Client;
   crash(downMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
-async function startTemporal(persistent: boolean): Promise<TestTemporal> {
+async function startTemporal(persistent: boolean, ui: boolean): Promise<TestTemporal> {
   const cli = process.env.TEMPORAL_CLI_PATH!;
   if (!persistent) {
-    const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli }, searchAttributes: SEARCH_ATTRIBUTES } });
+    const uiPort = ui ? await freePort() : undefined;
+    const env = await TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'existing-path', path: cli }, searchAttributes: SEARCH_ATTRIBUTES,
+        ...(uiPort ? { ui: true, uiPort, extraArgs: ['--ui-disable-news-fetch'] } : {}),
+      },
+    });
     return {
-      address: env.address, client: env.client,
+      address: env.address, client: env.client, uiUrl: uiPort ? `http://127.0.0.1:${uiPort}` : undefined,
       crash: () => Promise.reject(new Error('crashServer needs { persistentServer: true }')),
       close: () => env.teardown(),
     };
@@ -213,6 +238,7 @@ export function seedManyProfiles(db: Database, n: number): Promise<void> {
 
 /** Empties profiles and sending logs, and forgets what the SMTP sink received (between tests). */
 export async function clearData(stack: TestStack): Promise<void> {
+  await stack.db.trackingEvent.deleteMany();
   await stack.db.sendingLog.deleteMany();
   await stack.db.profile.deleteMany();
   stack.sink.messages.length = 0;

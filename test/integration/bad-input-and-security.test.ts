@@ -8,6 +8,7 @@ import { inputFiles, runCli, workflowCount as countWorkflows } from '../helpers/
 import { ROOT, WORKFLOW_BUNDLE } from '../helpers/paths';
 import { baseSpec, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
 import type { DeliveryHandle } from '../../client/deliveries';
+import { startTrackingServer } from '../../tracking/server';
 
 describe('bad input changes nothing; profile data and secrets stay out of Temporal', () => {
   let stack: TestStack;
@@ -131,5 +132,23 @@ describe('bad input changes nothing; profile data and secrets stay out of Tempor
     expect(output).toContain('SMTP smtp://***@127.0.0.1:2599');
     expect(output).not.toContain('s3cr3t-pa55');
   });
-});
 
+  it('answers a flood and garbage on the tracking server with 4xx (429 past the rate limit), never a 500, and records nothing', async () => {
+    const server = await startTrackingServer({ db: stack.db, tracking: stack.trackingSetup, port: 0, requestsPerSecond: 5 });
+    try {
+      const garbage = [
+        '/o/x', '/c/abc.1.1.AAAAAAAAAAAAAAAAAAAAAA', `/c/${'A'.repeat(5000)}`, '/u/%00%ff', '/c/a.b.c.d', '/m/..%2F..%2Fetc%2Fpasswd',
+        `/o/${Buffer.from('any').toString('base64url')}.99999999999999999999.0.AAAAAAAAAAAAAAAAAAAAAA`, '/x/y', '/',
+      ];
+      const statuses = await Promise.all(Array.from({ length: 90 }, (_, i) => fetch(`${server.url}${garbage[i % garbage.length]}`, { redirect: 'manual' }).then((r) => r.status)));
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(60); // burst of 20, then 5 a second
+      expect(statuses.every((s) => s >= 400 && s < 500)).toBe(true);
+      await new Promise((r) => setTimeout(r, 1500)); // the bucket refills: the next request is judged again, not refused
+      expect((await fetch(`${server.url}/c/a.b.c.d`, { method: 'DELETE' })).status).toBe(405);
+      await server.flush();
+      expect(await stack.db.trackingEvent.count()).toBe(0);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -1,5 +1,7 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ensureSearchAttributes } from '../../worker/search-attributes';
+import { SEARCH_ATTRIBUTES } from '../../workflows/messages';
+import { baseSpec, eventually, manyProfiles, seedProfiles, startTestStack, waitForState } from '../helpers/stack';
 
 describe('search attributes', () => {
   it('are registered by the worker when the server lacks them, once', async () => {
@@ -7,12 +9,38 @@ describe('search attributes', () => {
       server: { executable: { type: 'existing-path', path: process.env.TEMPORAL_CLI_PATH! } },
     });
     try {
-      expect(await ensureSearchAttributes(env.connection, 'default')).toEqual(['DeliveryState', 'DeliveryName']);
+      const names = SEARCH_ATTRIBUTES.map((k) => k.name);
+      expect(names).toEqual(['DeliveryState', 'DeliveryName', 'DeliveryContactDate', 'DeliverySent', 'DeliveryErrors', 'DeliveryOpens']);
+      expect(await ensureSearchAttributes(env.connection, 'default')).toEqual(names);
       expect(await ensureSearchAttributes(env.connection, 'default')).toEqual([]);
       const { customAttributes } = await env.connection.operatorService.listSearchAttributes({ namespace: 'default' });
-      expect(Object.keys(customAttributes ?? {})).toEqual(expect.arrayContaining(['DeliveryState', 'DeliveryName']));
+      expect(Object.keys(customAttributes ?? {})).toEqual(expect.arrayContaining(names));
     } finally {
       await env.teardown();
+    }
+  });
+
+  it('let ops list deliveries scheduled for tomorrow, and sent ones by their counts', async () => {
+    const stack = await startTestStack();
+    try {
+      await seedProfiles(stack.db, manyProfiles(3));
+      const tomorrow = new Date(Date.now() + 24 * 3600_000);
+      const scheduled = await stack.start(baseSpec({ name: 'Tomorrow', scheduleAt: tomorrow.toISOString() }));
+      const sent = await stack.start(baseSpec({ name: 'Today' }));
+      await waitForState(scheduled, 'scheduled');
+      await waitForState(sent, 'sent');
+      const ids = async (query: string) => {
+        const found: string[] = [];
+        for await (const w of stack.client.workflow.list({ query: `TaskQueue = "${stack.taskQueue}" AND ${query}` })) found.push(w.workflowId);
+        return found;
+      };
+      const day = (d: Date) => d.toISOString().slice(0, 10);
+      const tomorrowQuery = `DeliveryState = "scheduled" AND DeliveryContactDate >= "${day(tomorrow)}T00:00:00Z" AND DeliveryContactDate < "${day(new Date(tomorrow.getTime() + 24 * 3600_000))}T00:00:00Z"`;
+      await eventually(async () => (await ids(tomorrowQuery)).join() === scheduled.workflowId, 10_000, 'scheduled for tomorrow');
+      await eventually(async () => (await ids('DeliverySent = 3 AND DeliveryErrors = 0 AND DeliveryName = "Today"')).join() === sent.workflowId, 10_000, 'sent with counts');
+      expect(await ids('DeliveryState = "failed"')).toEqual([]);
+    } finally {
+      await stack.close();
     }
   });
 });

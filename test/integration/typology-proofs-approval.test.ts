@@ -71,7 +71,7 @@ describe('typology rules, approval and proofs', () => {
     await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
     expect(await handle.query(statusQuery)).toMatchObject({ state: 'failed', error: expect.stringMatching(/^control rule "unsubscribe link": no unsubscribe link in the HTML and text part/) });
     expect((await logMessages(handle)).slice(-2)).toEqual([
-      'error: Preparation failed: control rule "unsubscribe link": no unsubscribe link in the HTML and text part: add a link whose URL contains "unsubscribe"',
+      'error: Preparation failed: control rule "unsubscribe link": no unsubscribe link in the HTML and text part: add a link to {{unsubscribeUrl}} (one-click unsubscribe) or whose URL contains "unsubscribe"',
       'error: 1 error: the delivery cannot be sent; fix the spec and start a new delivery',
     ]);
     expect(stack.sink.messages).toHaveLength(0);

@@ -32,7 +32,7 @@ describe('message templates', () => {
 
   it('reports an unknown field with its line and the fields available', () => {
     expect(compileError({ text: 'line 1\n{{frstName}}' })).toBe(
-      'text template: unknown field {{frstName}} (line 2); use one of {{email}}, {{firstName}}, {{lastName}}, {{language}}, {{country}} or {{attributes.<name>}}',
+      'text template: unknown field {{frstName}} (line 2); use one of {{email}}, {{firstName}}, {{lastName}}, {{language}}, {{country}}, {{unsubscribeUrl}}, {{mirrorPageUrl}} or {{attributes.<name>}}',
     );
   });
 

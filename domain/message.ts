@@ -1,0 +1,86 @@
+// One recipient's message as sent: the templates rendered with what the preparation captured, links
+// rewritten to signed click redirects, an open pixel, a mirror page link and one-click unsubscribe
+// headers (RFC 8058). Used by the sending activity and, for the mirror page, by the tracking server.
+import { parseSender } from './spec';
+import { compileHtmlFragment, compileTemplates, type Personalization, type RenderedMessage } from './template';
+import { CLICK_FIELD, redirectTarget, trackLinks, trackingUrl, type TrackedLink, type TrackingKind } from './tracking';
+
+export interface TrackingSetup {
+  /** Public base URL of the tracking server (TRACKING_BASE_URL), without a trailing slash. */
+  baseUrl: string;
+  /** HMAC key of tracking tokens, shared by the workers and the tracking server. */
+  secret: string;
+}
+
+export interface ComposedMessage extends RenderedMessage {
+  messageId: string;
+  headers: Record<string, string>;
+}
+
+export interface MessageContent {
+  from: string;
+  subject: string;
+  html: string;
+  text?: string;
+}
+
+export interface DeliveryMessages {
+  links: TrackedLink[];
+  compose(sendingLogId: number, data: Personalization, options?: { openPixel?: boolean }): ComposedMessage;
+  /** Where a click on a tracked link goes for this recipient; undefined when it is not a web address. */
+  linkTarget(linkId: number, data: Personalization): URL | undefined;
+}
+
+export function deliveryMessages(deliveryId: string, content: MessageContent, tracking: TrackingSetup): DeliveryMessages {
+  const { html, links } = trackLinks(content.html);
+  const templates = compileTemplates({ subject: content.subject, html, text: content.text });
+  const senderDomain = parseSender(content.from).address.split('@')[1];
+  const hrefs = new Map<number, (data: Personalization) => string>();
+  return {
+    links,
+    compose(sendingLogId, data, options = {}) {
+      const url = (kind: TrackingKind, linkId = 0) => trackingUrl(tracking.baseUrl, tracking.secret, kind, { deliveryId, sendingLogId, linkId });
+      const unsubscribeUrl = url('unsubscribe');
+      const rendered = templates.render({
+        ...data,
+        unsubscribeUrl,
+        mirrorPageUrl: url('mirror'),
+        [CLICK_FIELD]: Object.fromEntries(links.map((l) => [`l${l.id}`, url('click', l.id)])),
+      });
+      return {
+        ...rendered,
+        html: options.openPixel === false ? rendered.html : withOpenPixel(rendered.html, url('open')),
+        // Stable per recipient, so a bounce (or a duplicate after a crash) maps back to its sending log.
+        messageId: `<${deliveryId}.${sendingLogId}@${senderDomain}>`,
+        headers: {
+          'X-Delivery-Id': deliveryId,
+          'List-Unsubscribe': `<${unsubscribeUrl}>`,
+          'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+        },
+      };
+    },
+    linkTarget(linkId, data) {
+      const link = links.find((l) => l.id === linkId);
+      if (!link) return undefined;
+      let render = hrefs.get(linkId);
+      if (!render) hrefs.set(linkId, (render = compileHtmlFragment(`link ${linkId}`, link.source)));
+      return redirectTarget(render(data));
+    },
+  };
+}
+
+/** Proofs show the real links, and inert unsubscribe and mirror links (a proof has no sending log). */
+export function proofTemplates(content: MessageContent, tracking: Pick<TrackingSetup, 'baseUrl'>) {
+  const templates = compileTemplates(content);
+  const inert = `${tracking.baseUrl}/proof`;
+  return {
+    fields: templates.fields,
+    render: (data: Personalization) => templates.render({ ...data, unsubscribeUrl: inert, mirrorPageUrl: inert }),
+  };
+}
+
+function withOpenPixel(html: string, url: string): string {
+  const pixel = `<img src="${url}" width="1" height="1" alt="" style="display:block;border:0">`;
+  const end = html.search(/<\/body\s*>/i);
+  return end === -1 ? html + pixel : html.slice(0, end) + pixel + html.slice(end);
+}

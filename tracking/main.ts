@@ -1,0 +1,28 @@
+// `npm run tracking`: the tracking server alone, configured by environment (see README).
+import { Client, Connection } from '@temporalio/client';
+import { openDatabase } from '../store/prisma';
+import { temporalConfig, trackingConfig } from '../worker/config';
+import { startTrackingServer } from './server';
+
+async function main(): Promise<void> {
+  const tracking = trackingConfig();
+  const temporal = temporalConfig();
+  const db = await openDatabase();
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection, namespace: temporal.namespace });
+  const server = await startTrackingServer({ db, client, tracking, port: tracking.port, host: '0.0.0.0', requestsPerSecond: tracking.requestsPerSecond });
+  console.log(`tracking server: listening on port ${server.port}, links point to ${tracking.baseUrl}`);
+  const stop = async () => {
+    await server.close();
+    await connection.close();
+    await db.$disconnect();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
