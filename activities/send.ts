@@ -2,7 +2,7 @@
 // Progress is checkpointed at send time (not at fetch time), so a retried attempt never skips a
 // recipient; only the rows claimed and not yet recorded when a worker died can be sent twice.
 import { randomUUID } from 'node:crypto';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { SendingResult } from '../domain/delivery';
 import { reasonKey } from '../domain/failures';
@@ -15,14 +15,19 @@ import { sendingLogs, type ClaimedMessage, type MessageOutcome } from '../store/
 import type { ActivityDeps } from './deps';
 import type { OutgoingMessage } from './mailer';
 import { pacer } from './pacer';
+import { domainGate } from './domain-gate';
 import { startProgress } from './progress';
 
 export interface SendInput {
   deliveryId: string;
+  /** With parallel senders: this sender's number (0…lanes-1), how many there are, and their sending round. */
+  lane?: number;
+  lanes?: number;
+  round?: string;
 }
 
 export function sendActivity(deps: ActivityDeps) {
-  return async function sendDelivery({ deliveryId }: SendInput): Promise<SendingResult> {
+  return async function sendDelivery({ deliveryId, lane = 0, lanes = 1, round }: SendInput): Promise<SendingResult> {
     const ctx = Context.current();
     const { db, mailer } = deps;
     const logs = sendingLogs(db);
@@ -33,24 +38,38 @@ export function sendActivity(deps: ActivityDeps) {
     const sendingStartedAt = delivery.sendingStartedAt ?? new Date();
     if (!delivery.sendingStartedAt) await whileBusy(() => db.delivery.update({ where: { id: deliveryId }, data: { sendingStartedAt } }));
 
-    await logs.requeueInFlight(deliveryId);
+    const me = { round: round ?? `${ctx.info.workflowExecution?.runId ?? 'run'}.${ctx.info.activityId}`, lane, attempt: ctx.info.attempt };
+    await logs.requeueInFlight(deliveryId, me);
     const totals = await logs.sendingCounts(deliveryId);
     let cursor = 0;
-    const progress = startProgress(ctx, () => ({ phase: 'sending', ...totals, cursor }), deps.signalProgress, deps.progressEveryMs);
-    const pace = pacer(spec.messagesPerSecond);
-    const claim = `${ctx.info.activityId}/${ctx.info.attempt}/${randomUUID()}`;
+    // Only the first sender signals progress: the counts are the delivery's, whoever sends.
+    const progress = startProgress(ctx, () => ({ phase: 'sending', ...totals, cursor }), lane === 0 ? deps.signalProgress : async () => undefined, deps.progressEveryMs);
+    // Rate caps are shared between the parallel senders.
+    const rate = spec.messagesPerSecond ? spec.messagesPerSecond / lanes : undefined;
+    const pace = pacer(rate);
+    const gate = domainGate(spec.domainLimits, lanes);
+    const claim = `${me.round}/${me.lane}/${me.attempt}/${randomUUID()}`;
     // A window keeps every connection busy, but never holds more than about a second of a capped
     // rate: claimed rows are what a crash could send twice.
-    const window = Math.max(1, Math.min(mailer.maxConnections * 4, IN_LIST_MAX, Math.ceil(spec.messagesPerSecond ?? Infinity)));
+    const window = Math.max(1, Math.min(mailer.maxConnections * 4, IN_LIST_MAX, Math.ceil(rate ?? Infinity)));
     let finished = false;
+    let deferredUntil = 0;
     try {
       for (;;) {
         await yieldToEventLoop(); // synchronous SQLite calls must not starve heartbeats and workflow tasks
         if (ctx.cancellationSignal.aborted) await ctx.cancelled; // throws CancelledFailure: the workflow paused or stopped
         const batch = await logs.claim(deliveryId, claim, window);
-        if (batch.length === 0) break;
-        const { unsent, unavailable } = await sendBatch(batch);
+        if (batch.length === 0) {
+          // Rows held back by a domain cap come back soon: wait for them rather than end the sending.
+          const wait = deferredUntil - Date.now();
+          if (wait <= 0) break;
+          await sleep(Math.min(wait, 250));
+          continue;
+        }
+        const { unsent, unavailable, deferred } = await sendBatch(batch);
         await logs.release(unsent);
+        await logs.defer(deferred);
+        for (const d of deferred) deferredUntil = Math.max(deferredUntil, d.until.getTime());
         cursor = batch[batch.length - 1].id;
         if (unavailable) {
           // Retried by Temporal with backoff; the released rows are sent by the next attempt.
@@ -72,6 +91,7 @@ export function sendActivity(deps: ActivityDeps) {
     /** Sends a claimed window, recording outcomes as they come (every 100 ms), not once at the end. */
     async function sendBatch(batch: ClaimedMessage[]) {
       const unsent: number[] = [];
+      const deferred: Array<{ id: number; until: Date }> = [];
       let unavailable: string | undefined;
       const inFlight: Promise<void>[] = [];
       const completed: MessageOutcome[] = [];
@@ -83,14 +103,29 @@ export function sendActivity(deps: ActivityDeps) {
       };
       const timer = setInterval(() => flush().catch(() => undefined), 100); // a failure surfaces at the last flush
       try {
-        for (const row of batch) {
-          if (!unavailable && !ctx.cancellationSignal.aborted) await pace();
-          if (unavailable || ctx.cancellationSignal.aborted) {
-            unsent.push(row.id);
-            continue;
+        const queue = batch.slice();
+        const stopped = () => unavailable !== undefined || ctx.cancellationSignal.aborted;
+        while (queue.length) {
+          if (stopped()) {
+            unsent.push(...queue.splice(0).map((r) => r.id));
+            break;
           }
+          const next = nextAllowed(queue);
+          if (next === undefined) {
+            // Only capped domains are left: hand their rows back until their turn, and let the next
+            // window (other domains) go ahead instead of waiting behind them.
+            deferred.push(...deferUntilTurn(queue.splice(0)));
+            break;
+          }
+          await pace();
+          if (stopped()) {
+            gate.release(domainOf(next.email));
+            unsent.push(next.id, ...queue.splice(0).map((r) => r.id));
+            break;
+          }
+          const row = next;
           const message = compose(row);
-          inFlight.push(mailer.send(message).then((r) => {
+          inFlight.push(mailer.send(message).finally(() => gate.release(domainOf(row.email))).then((r) => {
             const { id, email } = row;
             if (r.status === 'sent') completed.push({ id, email, status: 'sent', messageId: message.messageId });
             else if (r.status === 'unavailable') {
@@ -109,7 +144,29 @@ export function sendActivity(deps: ActivityDeps) {
         clearInterval(timer);
       }
       await flush();
-      return { unsent, unavailable };
+      return { unsent, unavailable, deferred };
+    }
+
+    /** Takes out of the queue the first message whose domain is under its caps (counted as in flight). */
+    function nextAllowed(queue: ClaimedMessage[]): ClaimedMessage | undefined {
+      for (let i = 0; i < queue.length; i++) {
+        if (gate.tryAcquire(domainOf(queue[i].email))) return queue.splice(i, 1)[0];
+      }
+      return undefined;
+    }
+
+    /** Each held-back row gets the time of its turn: the domain's next slot, then one interval apart. */
+    function deferUntilTurn(rows: ClaimedMessage[]): Array<{ id: number; until: Date }> {
+      const now = Date.now();
+      const position = new Map<string, number>();
+      return rows.map((row) => {
+        const domain = domainOf(row.email);
+        const k = position.get(domain) ?? 0;
+        position.set(domain, k + 1);
+        const wait = gate.waitMs(domain);
+        const first = Number.isFinite(wait) ? wait : 250; // waiting for a connection slot: look again shortly
+        return { id: row.id, until: new Date(now + first + k * gate.intervalMs(domain)) };
+      });
     }
 
     async function persist(outcomes: MessageOutcome[]) {
@@ -133,6 +190,10 @@ export function sendActivity(deps: ActivityDeps) {
             : []), deps.softErrorsBeforeQuarantine);
     }
   };
+}
+
+function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 }
 
 /** Builds one recipient's message from what the preparation captured. */

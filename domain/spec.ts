@@ -10,6 +10,18 @@ const ONE_LINE = [(v: string) => !/[\r\n]/.test(v), 'must be one line (no CR or 
 
 const MAX_TEMPLATE_BYTES = 512 * 1024;
 
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+/** Per recipient domain caps, on top of the delivery's global rate ("gmail.com": { … }). */
+const domainLimitsSchema = z.record(
+  z.string().refine((d) => DOMAIN.test(d), 'must be a lower-case domain such as "gmail.com"'),
+  z.strictObject({
+    messagesPerSecond: z.number().positive('must be above 0').max(100_000).optional(),
+    connections: z.number().int('must be a whole number').min(1).max(200).optional(),
+  }).refine((l) => l.messagesPerSecond !== undefined || l.connections !== undefined, 'set messagesPerSecond and/or connections'),
+);
+export type DomainLimits = z.output<typeof domainLimitsSchema>;
+
 const filterValue = z.union([z.string(), z.boolean(), z.array(z.string()).min(1)]);
 
 const audienceSchema = z.union([
@@ -40,6 +52,9 @@ export const deliverySpecSchema = z.strictObject({
   }).default('auto'),
   scheduleAt: z.iso.datetime({ offset: true, error: 'must be an ISO date with a time zone, e.g. 2026-12-01T09:00:00Z' }).optional(),
   messagesPerSecond: z.number().positive('must be above 0').max(100_000).optional(),
+  domainLimits: domainLimitsSchema.optional(),
+  /** Sending activities sharing the delivery, each possibly on another worker process (rate caps are split between them). */
+  parallelSenders: z.number().int('must be a whole number').min(1).max(32).default(1),
   typology: typologySchema.optional(),
   retries: z.strictObject({
     validitySeconds: z.number().positive().max(30 * 24 * 3600).default(DEFAULT_RETRY_POLICY.validitySeconds),

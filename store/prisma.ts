@@ -10,9 +10,17 @@ import { databaseKind, databaseUrl } from './database-url';
 
 export type Database = PrismaClient;
 
+const postgresClients = new WeakSet<object>();
+/** Some statements differ by database (row locking). */
+export function isPostgres(db: Database): boolean {
+  return postgresClients.has(db);
+}
+
 export async function openDatabase(url: string = databaseUrl()): Promise<Database> {
   if (databaseKind(url) === 'postgres') {
-    return new PostgresPrismaClient({ adapter: new PrismaPg({ connectionString: url }) }) as unknown as Database;
+    const db = new PostgresPrismaClient({ adapter: new PrismaPg({ connectionString: url }) });
+    postgresClients.add(db);
+    return db as unknown as Database;
   }
   fs.mkdirSync(path.dirname(url.slice('file:'.length)), { recursive: true });
   // Several processes (worker, CLI import) share the file. A statement waits for a lock at most 250 ms

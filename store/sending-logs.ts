@@ -1,7 +1,7 @@
 // Queries on the sending logs (one row per targeted recipient), kept together.
 // Statuses: pending → sending (claimed by a send attempt) → sent | failed; ignored (excluded); cancelled.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { Database } from './prisma';
+import { isPostgres, type Database } from './prisma';
 import { busyTolerant, inSlices, IN_LIST_MAX } from './busy';
 import type { ExclusionCounts, ExclusionCause, SendingProgress } from '../domain/delivery';
 
@@ -22,6 +22,13 @@ export interface ClaimedMessage {
   personalization: string;
   sendAttempts: number;
   softFailures: number;
+}
+
+/** Which sender claims rows: `<round>/<lane>/<attempt>/…` (see requeueInFlight). */
+export interface SenderIdentity {
+  round: string;
+  lane: number;
+  attempt: number;
 }
 
 export type MessageOutcome =
@@ -117,16 +124,42 @@ export function sendingLogs(db: Database) {
     },
 
     /**
-     * Rows left in `sending` were in flight when a worker died: put them back in the queue,
-     * marked as possible duplicates (the relay may have accepted them before the crash).
+     * Rows left in `sending` by a dead send attempt were in flight when a worker died: put them back in
+     * the queue, marked as possible duplicates (the relay may have accepted them before the crash).
+     * Dead means: claimed in an earlier sending round, or by an earlier attempt of this sender. Rows of
+     * the other senders of this round (alive, maybe on another worker) are left alone.
      */
-    async requeueInFlight(deliveryId: string): Promise<number> {
-      const r = await db.sendingLog.updateMany({ where: { deliveryId, status: 'sending' }, data: { status: 'pending', claim: null, resentAfterCrash: true } });
+    async requeueInFlight(deliveryId: string, me: SenderIdentity): Promise<number> {
+      const r = await db.sendingLog.updateMany({
+        where: {
+          deliveryId, status: 'sending',
+          OR: [
+            { claim: null },
+            { NOT: { claim: { startsWith: `${me.round}/` } } },
+            { AND: [{ claim: { startsWith: `${me.round}/${me.lane}/` } }, { NOT: { claim: { startsWith: `${me.round}/${me.lane}/${me.attempt}/` } } }] },
+          ],
+        },
+        data: { status: 'pending', claim: null, resentAfterCrash: true },
+      });
       return r.count;
     },
 
-    /** Claims up to `limit` rows due for sending (status → sending before any SMTP traffic). */
+    /**
+     * Claims up to `limit` rows due for sending (status → sending before any SMTP traffic). On Postgres,
+     * rows another sender is claiming at the same moment are skipped (FOR UPDATE SKIP LOCKED), so
+     * parallel senders never wait for each other nor claim the same row; SQLite has a single writer.
+     */
     async claim(deliveryId: string, claim: string, limit: number): Promise<ClaimedMessage[]> {
+      if (isPostgres(db)) {
+        const rows = await db.$queryRaw<ClaimedMessage[]>`
+          UPDATE "SendingLog" SET "status" = 'sending', "claim" = ${claim}, "sendAttempts" = "sendAttempts" + 1
+          WHERE "id" IN (
+            SELECT "id" FROM "SendingLog"
+            WHERE "deliveryId" = ${deliveryId} AND "status" = 'pending' AND ("retryAt" IS NULL OR "retryAt" <= (now() AT TIME ZONE 'UTC'))
+            ORDER BY "id" LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+          RETURNING "id", "email", "personalization", "sendAttempts", "softFailures"`;
+        return rows.sort((a, b) => a.id - b.id);
+      }
       const ids = await db.sendingLog.findMany({
         where: { deliveryId, status: 'pending', OR: [{ retryAt: null }, { retryAt: { lte: new Date() } }] },
         orderBy: { id: 'asc' }, take: limit, select: { id: true },
@@ -152,6 +185,15 @@ export function sendingLogs(db: Database) {
     async failureReasons(deliveryId: string): Promise<Array<{ reason: string; count: number }>> {
       const groups = await db.sendingLog.groupBy({ by: ['reason'], where: { deliveryId, status: 'failed' }, _count: { _all: true } });
       return groups.map((g) => ({ reason: g.reason ?? 'unknown', count: g._count._all }));
+    },
+
+    /** Gives back claimed rows whose domain is at its cap, not to be claimed again before their time. */
+    async defer(rows: Array<{ id: number; until: Date }>): Promise<void> {
+      if (rows.length === 0) return;
+      await db.$transaction(rows.map((r) => db.sendingLog.updateMany({
+        where: { id: r.id, status: 'sending' },
+        data: { status: 'pending', claim: null, retryAt: r.until, sendAttempts: { decrement: 1 } },
+      })));
     },
 
     /** Gives back claimed rows that were not handed to SMTP (pause, stop, SMTP outage). */

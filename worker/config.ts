@@ -32,6 +32,13 @@ export function smtpConfig(env: NodeJS.ProcessEnv = process.env): { url: string;
   return { url: env.SMTP_URL ?? DEFAULT_SMTP_URL, maxConnections };
 }
 
+/** Activities one worker runs at once (MAX_CONCURRENT_ACTIVITIES, default 20): each preparation or parallel sender holds one. */
+export function maxConcurrentActivities(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.MAX_CONCURRENT_ACTIVITIES ?? 20);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error(`MAX_CONCURRENT_ACTIVITIES must be a whole number from 1 to 1000 (got "${env.MAX_CONCURRENT_ACTIVITIES}")`);
+  return n;
+}
+
 /** Soft failures of an address before it is quarantined (QUARANTINE_SOFT_ERRORS, default 5). */
 export function softErrorsBeforeQuarantine(env: NodeJS.ProcessEnv = process.env): number {
   const n = Number(env.QUARANTINE_SOFT_ERRORS ?? DEFAULT_SOFT_ERRORS_BEFORE_QUARANTINE);

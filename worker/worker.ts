@@ -20,6 +20,8 @@ export interface DeliveryWorkerOptions {
   softErrorsBeforeQuarantine: number;
   bounceDomain?: string;
   tracking: TrackingSetup;
+  /** Activities this worker runs at once (preparations and parallel senders); default 20. */
+  maxConcurrentActivities?: number;
 }
 
 export interface DeliveryWorker {
@@ -53,7 +55,7 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     activities,
     // Each running delivery holds one activity slot for its whole preparation or sending.
-    maxConcurrentActivityTaskExecutions: 20,
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 20,
     // Heartbeats reach the server at least every second, so pause/stop reach a sending activity fast.
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',

@@ -29,7 +29,7 @@ function activities(heartbeatTimeoutSeconds: number, retryMaxIntervalSeconds: nu
     retry,
   });
   const { sendDelivery } = wf.proxyActivities<Activities>({
-    summary: 'Sending: send the due messages through SMTP',
+    summary: 'Sending: send the due messages through SMTP (one activity per parallel sender)',
     startToCloseTimeout: '30 days',
     heartbeatTimeout: heartbeatTimeoutSeconds * 1000,
     // Pause and stop wait until the activity has recorded every message it handed to SMTP.
@@ -263,6 +263,9 @@ export async function emailDelivery(initialSpec: DeliverySpecInput, options: Del
    */
   async function send(): Promise<void> {
     let result: SendingResult | undefined;
+    // Parallel senders share the rows (each claims its own); the activities spread over the workers.
+    const lanes = Math.max(1, Math.min(32, Math.floor(Number(spec.parallelSenders ?? 1)) || 1));
+    let round = 0;
     for (;;) {
       if (paused) {
         setState('paused');
@@ -272,7 +275,15 @@ export async function emailDelivery(initialSpec: DeliverySpecInput, options: Del
       setState('sending');
       log('info', kpis.sent + kpis.failed > 0 ? 'Sending resumed' : `Sending ${kpis.toDeliver} messages`);
       const scope = new wf.CancellationScope();
-      const running = scope.run(() => sendDelivery({ deliveryId }));
+      const sendingRound = `${wf.workflowInfo().runId}.${++round}`;
+      const running = scope.run(async () => {
+        // Every sender settles before the round ends: a new round re-queues what older rounds left claimed.
+        const settled = await Promise.allSettled(
+          Array.from({ length: lanes }, (_, lane) => sendDelivery({ deliveryId, lane, lanes, round: sendingRound })));
+        const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+        return latestResult(settled.map((r) => (r as PromiseFulfilledResult<SendingResult>).value));
+      });
       sending = running;
       const interrupted = await Promise.race([
         running.then(() => false),
@@ -342,6 +353,17 @@ export async function emailDelivery(initialSpec: DeliverySpecInput, options: Del
     }
     throw e;
   }
+}
+
+/**
+ * One result for the parallel senders of a round. Each reports the delivery's totals when it finished:
+ * the last to finish saw the most; a retry time any of them found must still be honoured.
+ */
+function latestResult(results: SendingResult[]): SendingResult {
+  const settled = (r: SendingResult) => r.sent + r.failed;
+  const latest = results.reduce((a, b) => (settled(b) > settled(a) ? b : a));
+  const retries = results.flatMap((r) => (r.nextRetryAt ? [r.nextRetryAt] : [])).sort();
+  return { ...latest, nextRetryAt: retries[0] };
 }
 
 function wholeOr(value: unknown, fallback: number): number {

@@ -7,6 +7,8 @@ export interface SinkMessage {
   from: string;
   to: string;
   mail: ParsedMail;
+  /** When the sink accepted it (ms since epoch). */
+  receivedAt: number;
 }
 
 export interface SmtpSink extends RunningSmtpServer {
@@ -27,8 +29,9 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
   const serverOptions = {
     refuseRecipient: options.refuseRecipient, dropConnection: options.dropConnection, replyDelayMs: options.replyDelayMs,
     async onMessage({ envelope, raw }: { envelope: { from: string; to: string[] }; raw: Buffer }) {
+      const receivedAt = Date.now();
       const mail = await simpleParser(raw);
-      for (const to of envelope.to) messages.push({ from: envelope.from, to, mail });
+      for (const to of envelope.to) messages.push({ from: envelope.from, to, mail, receivedAt });
     },
   };
   let server = await startSmtpServer(serverOptions);
