@@ -5,5 +5,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 WORKDIR /app
 COPY . .
 RUN npm ci --no-audit --no-fund
-ENV TEMPORAL_TASK_QUEUE=email-deliveries
+# Workflows bundled at build time: workers then start fast and without webpack's memory.
+RUN npm run worker:bundle -- /app/workflow-bundle.js
+ENV TEMPORAL_TASK_QUEUE=email-deliveries WORKFLOW_BUNDLE_PATH=/app/workflow-bundle.js
 CMD ["npm", "run", "worker"]

@@ -127,7 +127,7 @@ export function sendActivity(deps: ActivityDeps) {
           const message = compose(row);
           inFlight.push(mailer.send(message).finally(() => gate.release(domainOf(row.email))).then((r) => {
             const { id, email } = row;
-            if (r.status === 'sent') completed.push({ id, email, status: 'sent', messageId: message.messageId });
+            if (r.status === 'sent') completed.push({ id, email, status: 'sent' });
             else if (r.status === 'unavailable') {
               unavailable ??= r.error;
               unsent.push(id);

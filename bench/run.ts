@@ -1,4 +1,4 @@
-// `npm run bench -- --profiles N [--connections 20] [--database-url postgresql://…]`
+// `npm run bench -- --profiles N [--connections 20] [--workers 1] [--sink postfix|node] [--database-url postgresql://…] [--cpu-prof]`
 // One delivery through the real stack (dev server, worker process, database) to a separate SMTP sink
 // process, then the same messages blasted straight from nodemailer's pool to the same sink (baseline).
 // Prints the figures and appends them to BENCHMARKS.md.
@@ -9,7 +9,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import nodemailer from 'nodemailer';
 import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { startDelivery } from '../client/deliveries';
+import { noDelaySocket } from '../activities/mailer';
 import { freePort, startDevServer } from '../stack/dev-server';
 import { temporalCliPath } from '../stack/temporal-cli';
 import { migrate } from '../store/migrate';
@@ -18,14 +20,20 @@ import { seedNumberedProfiles } from '../store/profiles';
 import { statusQuery } from '../workflows/messages';
 
 const ROOT = path.resolve(__dirname, '..');
+/** Postfix's smtp-sink (Debian package postfix): a C sink that costs next to nothing per message. */
+const POSTFIX_SINK = '/usr/sbin/smtp-sink';
 const { values } = parseArgs({
   options: {
     profiles: { type: 'string', default: '100000' },
     connections: { type: 'string', default: '20' },
     'database-url': { type: 'string' },
     'baseline-max': { type: 'string', default: '100000' },
+    workers: { type: 'string', default: '1' },
+    sink: { type: 'string', default: fs.existsSync(POSTFIX_SINK) ? 'postfix' : 'node' },
+    'cpu-prof': { type: 'boolean', default: false },
   },
 });
+const WORKERS = Number(values.workers);
 const N = Number(values.profiles);
 const CONNECTIONS = Number(values.connections);
 const HTML = `<html><body><h1>Hello {{firstName}}</h1>${'<p>Our new catalogue is out: lamps, chairs and tables for every room of the house.</p>'.repeat(55)}<a href="https://shop.example/unsubscribe">Unsubscribe</a></body></html>`;
@@ -42,25 +50,33 @@ async function main(): Promise<void> {
   await seedNumberedProfiles(db, N, kind === 'Postgres');
   log(`seeded ${N} profiles in ${((Date.now() - seeded) / 1000).toFixed(1)} s (${kind})`);
 
-  const sink = fork(path.join(__dirname, 'smtp-sink.ts'), { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
-  const sinkPort = await new Promise<number>((resolve) => sink.once('message', (m: { port: number }) => resolve(m.port)));
-  const sinkCount = () => new Promise<number>((resolve) => {
-    sink.once('message', (m: { count: number }) => resolve(m.count));
-    sink.send('count');
-  });
+  const sink = await startSink(values.sink === 'postfix' ? 'postfix' : 'node');
+  const sinkPort = sink.port;
+  log(`SMTP sink: ${sink.name} on port ${sinkPort}; ${WORKERS} worker process(es)`);
 
+  // Bundled once here, as a deployment would at build time: bundling at worker start (webpack) takes
+  // ~700 MB of RSS by itself and would hide what the delivery costs.
+  const bundlePath = path.join(dir, 'workflow-bundle.js');
+  fs.writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger })).code);
   const server = await startDevServer(temporalCliPath(), dir, await freePort(), 0, { headless: true });
-  const worker = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker', 'main.ts')], {
+  const workers = Array.from({ length: WORKERS }, () => spawn(process.execPath, [
+    ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), '--import', 'tsx', path.join(ROOT, 'worker', 'main.ts'),
+  ], {
     cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, TEMPORAL_ADDRESS: server.address, TEMPORAL_TASK_QUEUE: 'bench', DATABASE_URL: dbUrl, SMTP_URL: `smtp://127.0.0.1:${sinkPort}`, SMTP_MAX_CONNECTIONS: String(CONNECTIONS) },
-  });
-  const rss = rssSampler(worker);
+    env: {
+      ...process.env, TEMPORAL_ADDRESS: server.address, TEMPORAL_TASK_QUEUE: 'bench', DATABASE_URL: dbUrl, SMTP_URL: `smtp://127.0.0.1:${sinkPort}`,
+      SMTP_MAX_CONNECTIONS: String(CONNECTIONS), WORKFLOW_BUNDLE_PATH: bundlePath,
+      // One sender per worker process, so that each process takes one.
+      ...(WORKERS > 1 ? { MAX_CONCURRENT_ACTIVITIES: '1' } : {}),
+    },
+  }));
+  const rss = workers.map(rssSampler);
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
-  await new Promise((r) => setTimeout(r, 8000)); // the worker bundles its workflows
+  await new Promise((r) => setTimeout(r, 3000)); // the workers connect
 
   const started = Date.now();
-  const handle = await startDelivery(client, 'bench', { name: `Benchmark ${N}`, from: 'Bench <bench@shop.example>', subject: 'Hello {{firstName}}', html: HTML, audience: { all: true } });
+  const handle = await startDelivery(client, 'bench', { name: `Benchmark ${N}`, from: 'Bench <bench@shop.example>', subject: 'Hello {{firstName}}', html: HTML, audience: { all: true }, parallelSenders: WORKERS });
   let prepared = 0;
   let sendingFrom = 0;
   for (;;) {
@@ -73,7 +89,7 @@ async function main(): Promise<void> {
   const done = Date.now();
   const { kpis } = await handle.result();
   const historyLength = (await handle.describe()).historyLength;
-  const received = await sinkCount();
+  const received = await sink.count();
   const prepareS = (prepared - started) / 1000;
   const sendS = (done - (sendingFrom || prepared)) / 1000;
   const dbBytes = kind === 'SQLite' ? fs.statSync(dbUrl.slice(5)).size : Number((await db.$queryRawUnsafe<Array<{ size: bigint }>>('SELECT pg_database_size(current_database()) AS size'))[0].size);
@@ -82,27 +98,71 @@ async function main(): Promise<void> {
   const baselineRate = await baseline(sinkPort, baselineN);
 
   const row = {
-    date: new Date().toISOString().slice(0, 10), machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`, database: kind, profiles: N, connections: CONNECTIONS,
+    date: new Date().toISOString().slice(0, 10), machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`, database: kind, profiles: N,
+    workers: WORKERS, sink: sink.name, connections: CONNECTIONS,
     prepareSeconds: prepareS, preparePerSecond: Math.round(N / prepareS), sendSeconds: sendS, sendPerSecond: Math.round(kpis.sent / sendS),
     baselinePerSecond: Math.round(baselineRate), ratio: Number((kpis.sent / sendS / baselineRate).toFixed(2)),
-    workerPeakRssMb: Math.round(rss.peakKb() / 1024), dbMb: Math.round(dbBytes / 2 ** 20), historyLength, sent: kpis.sent, received,
+    workerPeakRssMb: Math.round(Math.max(...rss.map((r) => r.peakKb())) / 1024), dbMb: Math.round(dbBytes / 2 ** 20), historyLength, sent: kpis.sent, received,
   };
   console.log(JSON.stringify(row, null, 2));
-  fs.appendFileSync(path.join(ROOT, 'BENCHMARKS.md'),
-    `| ${row.date} | ${row.machine} | ${row.database} | ${row.profiles} | ${row.connections} | ${row.prepareSeconds.toFixed(1)} s (${row.preparePerSecond}/s) | ` +
+  appendResultRow(`| ${row.date} | ${row.machine} | ${row.database} | ${row.profiles} | ${row.workers} | ${row.sink} | ${row.connections} | ${row.prepareSeconds.toFixed(1)} s (${row.preparePerSecond}/s) | ` +
     `${row.sendSeconds.toFixed(1)} s (${row.sendPerSecond}/s) | ${row.baselinePerSecond}/s | ${row.ratio} | ${row.workerPeakRssMb} MB | ${row.dbMb} MB | ${row.historyLength} |\n`);
 
-  rss.stop();
-  worker.kill('SIGTERM');
+  for (const r of rss) r.stop();
+  for (const w of workers) w.kill('SIGTERM');
   await connection.close();
   await server.stop();
   sink.kill();
   await db.$disconnect();
 }
 
+/** Adds a row after the last row of the results table of BENCHMARKS.md (the readings follow the table). */
+function appendResultRow(row: string): void {
+  const file = path.join(ROOT, 'BENCHMARKS.md');
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  const last = lines.reduce((at, line, i) => (/^\| \d{4}-\d\d-\d\d \|/.test(line) ? i : at), -1);
+  lines.splice(last + 1, 0, row.trimEnd());
+  fs.writeFileSync(file, lines.join('\n'));
+}
+
+interface Sink {
+  name: string;
+  port: number;
+  count(): Promise<number>;
+  kill(): void;
+}
+
+/** Postfix's smtp-sink, or a small smtp-server process (bench/smtp-sink.ts) where Postfix is not installed. */
+async function startSink(kind: 'postfix' | 'node'): Promise<Sink> {
+  if (kind === 'postfix') {
+    const port = await freePort();
+    // -c prints "sess=… quit=… mesg=N" at each message; -u: it refuses to keep root privileges.
+    const child = spawn(POSTFIX_SINK, ['-c', '-u', 'nobody', `127.0.0.1:${port}`, '1024'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let last = '';
+    child.stdout!.on('data', (d: Buffer) => (last = (last + d.toString()).slice(-200)));
+    await new Promise((r) => setTimeout(r, 500));
+    return {
+      name: 'postfix smtp-sink', port,
+      count: async () => Number([...last.matchAll(/mesg=(\d+)/g)].at(-1)?.[1] ?? 0),
+      kill: () => child.kill(),
+    };
+  }
+  const child = fork(path.join(__dirname, 'smtp-sink.ts'), { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+  const port = await new Promise<number>((resolve) => child.once('message', (m: { port: number }) => resolve(m.port)));
+  return {
+    name: 'Node smtp-server', port,
+    count: () => new Promise<number>((resolve) => {
+      child.once('message', (m: { count: number }) => resolve(m.count));
+      child.send('count');
+    }),
+    kill: () => child.kill(),
+  };
+}
+
 /** The same 5 KB messages straight from nodemailer's pool: what SMTP alone costs on this machine. */
 async function baseline(port: number, n: number): Promise<number> {
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port, pool: true, maxConnections: CONNECTIONS, maxMessages: Infinity, ignoreTLS: true });
+  // With TCP_NODELAY as the worker's mailer (activities/mailer.ts): without it both are bound by delayed ACKs.
+  const transport = nodemailer.createTransport({ host: '127.0.0.1', port, pool: true, maxConnections: CONNECTIONS, maxMessages: Infinity, ignoreTLS: true, getSocket: noDelaySocket });
   const html = HTML.replace('{{firstName}}', 'User');
   const t = Date.now();
   let next = 0;
@@ -128,6 +188,8 @@ function rssSampler(child: ChildProcess) {
   }, 500);
   return { peakKb: () => peak, stop: () => clearInterval(timer) };
 }
+
+const quietLogger = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m: string) => console.error(m) };
 
 function log(message: string): void {
   console.log(`[bench] ${message}`);

@@ -100,22 +100,23 @@ describe('failures, retries, quarantine and bounces', () => {
     // The relay saw the VERP return path of each message
     expect(stack.sink.messages.find((m) => m.to === bounced.email)?.from).toBe(`bounces+${bounced.id}@bounces.test`);
 
+    const messageIdOf = (to: string) => stack.sink.messages.find((m) => m.to === to)!.mail.messageId!; // as the relay received it
     const listener = await startBounceListener({ db: stack.db, client: stack.client, port: 0, softErrorsBeforeQuarantine: 3 });
     try {
       // a hard bounce, mapped by its VERP return path
       await sendRaw(listener.port, { from: '', to: `bounces+${bounced.id}@bounces.test` }, dsn({
         to: `bounces+${bounced.id}@bounces.test`, recipient: bounced.email, action: 'failed', status: '5.1.1',
-        diagnostic: '550 5.1.1 user unknown', originalMessageId: bounced.messageId!,
+        diagnostic: '550 5.1.1 user unknown', originalMessageId: messageIdOf(bounced.email),
       }));
       // a delay notice, mapped by the original Message-ID
       await sendRaw(listener.port, { from: '', to: 'postmaster@shop.example' }, dsn({
         to: 'postmaster@shop.example', recipient: delayed.email, action: 'delayed', status: '4.2.2',
-        diagnostic: '452 4.2.2 mailbox full', originalMessageId: delayed.messageId!,
+        diagnostic: '452 4.2.2 mailbox full', originalMessageId: messageIdOf(delayed.email),
       }));
       // a DSN naming a message of another recipient changes nothing
       expect(await listener.handle(Buffer.from(dsn({
         to: `bounces+${delayed.id}@bounces.test`, recipient: 'someone-else@y.example', action: 'failed', status: '5.1.1',
-        diagnostic: '550 5.1.1 user unknown', originalMessageId: delayed.messageId!,
+        diagnostic: '550 5.1.1 user unknown', originalMessageId: messageIdOf(delayed.email),
       })), [])).toEqual([{ kind: 'unknown message' }]);
 
       const until = Date.now() + 5000;

@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "SendingLog" DROP COLUMN "messageId";
+
