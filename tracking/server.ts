@@ -51,6 +51,7 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
   let buffered: NewTrackingEvent[] = [];
   let writing: Promise<void> = Promise.resolve();
   const signalDue = new Map<string, NodeJS.Timeout>();
+  const signalling = new Set<Promise<void>>(); // calls in progress: close() waits for them
   const specs = new Map<string, { messages: DeliveryMessages; at: number }>();
 
   function record(event: Omit<NewTrackingEvent, 'at'>): boolean {
@@ -74,12 +75,14 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
     if (!client || signalDue.has(deliveryId)) return;
     signalDue.set(deliveryId, setTimeout(() => {
       signalDue.delete(deliveryId);
-      void (async () => {
+      const call = (async () => {
         const messages = await messagesOf(deliveryId);
         const { tallies, clickers } = await events.tallies(deliveryId);
         const counts = trackingCounts(tallies, clickers, (id) => messages?.links.find((l) => l.id === id)?.source);
         await client.workflow.getHandle(deliveryId).signal(progressSignal, { phase: 'tracking', ...counts });
       })().catch(() => undefined); // a delivery whose workflow has ended keeps its events in the database
+      signalling.add(call);
+      void call.finally(() => signalling.delete(call));
     }, 500));
   }
 
@@ -180,6 +183,7 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
       });
       await flush();
       for (const t of signalDue.values()) clearTimeout(t);
+      await Promise.all(signalling);
     },
   };
 }

@@ -29,13 +29,16 @@ export async function startBounceListener(options: {
 
   // KPIs reach the workflow at most twice a second per delivery, however many DSNs arrive.
   const due = new Map<string, NodeJS.Timeout>();
+  const signalling = new Set<Promise<void>>(); // calls in progress: close() waits for them
   function feedbackSoon(deliveryId: string) {
     if (due.has(deliveryId)) return;
     due.set(deliveryId, setTimeout(() => {
       due.delete(deliveryId);
-      logs.sendingCounts(deliveryId)
+      const call = logs.sendingCounts(deliveryId)
         .then((totals) => client.workflow.getHandle(deliveryId).signal(progressSignal, { phase: 'feedback', ...totals }))
         .catch(() => undefined); // a delivery that ended keeps its bounces in the database
+      signalling.add(call);
+      void call.finally(() => signalling.delete(call));
     }, 500));
   }
 
@@ -75,6 +78,7 @@ export async function startBounceListener(options: {
     handle,
     async close() {
       for (const t of due.values()) clearTimeout(t);
+      await Promise.all(signalling);
       await server.close();
     },
   };
