@@ -54,6 +54,7 @@ export function sendActivity(deps: ActivityDeps) {
     const window = Math.max(1, Math.min(mailer.maxConnections * 4, IN_LIST_MAX, Math.ceil(rate ?? Infinity)));
     let finished = false;
     let deferredUntil = 0;
+    let countedAt = Date.now();
     try {
       for (;;) {
         await yieldToEventLoop(); // synchronous SQLite calls must not starve heartbeats and workflow tasks
@@ -71,6 +72,11 @@ export function sendActivity(deps: ActivityDeps) {
         await logs.defer(deferred);
         for (const d of deferred) deferredUntil = Math.max(deferredUntil, d.until.getTime());
         cursor = batch[batch.length - 1].id;
+        if (lanes > 1 && lane === 0 && Date.now() - countedAt > 2000) {
+          // The signalling sender counts the other senders' messages too (from the database, every 2 s).
+          Object.assign(totals, await logs.sendingCounts(deliveryId));
+          countedAt = Date.now();
+        }
         if (unavailable) {
           // Retried by Temporal with backoff; the released rows are sent by the next attempt.
           throw ApplicationFailure.retryable(`SMTP relay unavailable: ${unavailable}`, 'SmtpUnavailable');
