@@ -2,6 +2,7 @@
 // Proof addresses keep duplicates, opted-out and quarantined addresses (a proof goes to the team);
 // they are logged apart from the sending logs.
 import { parseSender, type DeliverySpec } from '../domain/spec';
+import { domainOf } from '../domain/address';
 import { personalizationOf } from '../domain/template';
 import { proofTemplates } from '../domain/message';
 import { toProfileRecord } from '../store/profiles';
@@ -19,7 +20,7 @@ export function proofActivity(deps: ActivityDeps) {
     const delivery = await db.delivery.findUniqueOrThrow({ where: { id: deliveryId } });
     const spec = JSON.parse(delivery.spec) as DeliverySpec;
     const templates = proofTemplates(spec, deps.tracking);
-    const senderDomain = parseSender(spec.from).address.split('@')[1];
+    const senderDomain = domainOf(parseSender(spec.from).address);
     // Idempotent on retry: addresses of this proof already logged are not sent again.
     const done = new Set((await db.proofLog.findMany({ where: { deliveryId, number }, select: { email: true } })).map((r) => r.email));
     let sent = 0;

@@ -6,6 +6,7 @@ import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:time
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { SendingResult } from '../domain/delivery';
 import { reasonKey } from '../domain/failures';
+import { domainOf } from '../domain/address';
 import { nextRetryAt } from '../domain/retries';
 import type { DeliverySpec } from '../domain/spec';
 import { deliveryMessages, type TrackingSetup } from '../domain/message';
@@ -196,10 +197,6 @@ export function sendActivity(deps: ActivityDeps) {
             : []), deps.softErrorsBeforeQuarantine);
     }
   };
-}
-
-function domainOf(address: string): string {
-  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 }
 
 /** Builds one recipient's message from what the preparation captured. */

@@ -12,8 +12,8 @@ export function kpiTable(k: Kpis): string {
     ['Delivered', k.delivered, percent(k.delivered, k.sent)],
     ['Errors', k.failed, percent(k.failed, k.sent + k.failed)],
     ['Pending', k.pending, percent(k.pending, k.toDeliver)],
-    ['Opens', k.opens, `${percent(k.opens, k.delivered)} of delivered (${k.totalOpens} opens in all)`],
-    ['Clicks', k.clicks, `${percent(k.clicks, k.delivered)} of delivered (${k.totalClicks} clicks in all)`],
+    ['Opens', k.opens, `${k.openRate.toFixed(1)}% of delivered (${k.totalOpens} opens in all)`],
+    ['Clicks', k.clicks, `${k.clickRate.toFixed(1)}% of delivered (${k.totalClicks} clicks in all)`],
     ['Unsubscriptions', k.unsubscriptions, ''],
     ['Mirror page views', k.mirrorPageViews, ''],
   ];

@@ -11,6 +11,11 @@ export function isValidAddress(address: string): boolean {
   return ADDRESS.test(address);
 }
 
+/** The domain part, lower-cased (what domain filters and per-domain caps compare). */
+export function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+}
+
 /** Key used to detect duplicate addresses: domains are case-insensitive, and so are local parts in practice. */
 export function addressKey(address: string): string {
   return address.trim().toLowerCase();

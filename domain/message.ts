@@ -1,6 +1,7 @@
 // One recipient's message as sent: the templates rendered with what the preparation captured, links
 // rewritten to signed click redirects, an open pixel, a mirror page link and one-click unsubscribe
 // headers (RFC 8058). Used by the sending activity and, for the mirror page, by the tracking server.
+import { domainOf } from './address';
 import { parseSender } from './spec';
 import { compileHtmlFragment, compileTemplates, type Personalization, type RenderedMessage } from './template';
 import { CLICK_FIELD, redirectTarget, trackLinks, trackingUrl, type TrackedLink, type TrackingKind } from './tracking';
@@ -34,7 +35,7 @@ export interface DeliveryMessages {
 export function deliveryMessages(deliveryId: string, content: MessageContent, tracking: TrackingSetup): DeliveryMessages {
   const { html, links } = trackLinks(content.html);
   const templates = compileTemplates({ subject: content.subject, html, text: content.text });
-  const senderDomain = parseSender(content.from).address.split('@')[1];
+  const senderDomain = domainOf(parseSender(content.from).address);
   const hrefs = new Map<number, (data: Personalization) => string>();
   return {
     links,

@@ -1,5 +1,6 @@
 // Typology rules: the checks and exclusions a delivery's preparation applies.
 // A delivery names a typology (defaults below) and may override any of its rules in its spec.
+import { domainOf } from './address';
 import { z } from 'zod';
 import { isProfileField, PROFILE_FIELDS, type ProfileRecord } from './profile-fields';
 
@@ -100,7 +101,7 @@ export function matchingFilter(profile: ProfileRecord, filters: Typology['filter
 }
 
 function fieldValue(profile: ProfileRecord, key: string): string | boolean {
-  if (key === 'domain') return profile.email.slice(profile.email.lastIndexOf('@') + 1).toLowerCase();
+  if (key === 'domain') return domainOf(profile.email);
   if (key.startsWith('attributes.')) return profile.attributes[key.slice('attributes.'.length)] ?? '';
   return profile[key as keyof ProfileRecord] as string | boolean;
 }

@@ -48,11 +48,7 @@ export function softErrorsBeforeQuarantine(env: NodeJS.ProcessEnv = process.env)
 
 /** The bounce listener (BOUNCE_PORT; off when unset) and the VERP domain routed to it (BOUNCE_DOMAIN). */
 export function bounceConfig(env: NodeJS.ProcessEnv = process.env): { port?: number; domain?: string } {
-  const port = env.BOUNCE_PORT === undefined ? undefined : Number(env.BOUNCE_PORT);
-  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
-    throw new Error(`BOUNCE_PORT must be a port number (got "${env.BOUNCE_PORT}")`);
-  }
-  return { port, domain: env.BOUNCE_DOMAIN || undefined };
+  return { port: env.BOUNCE_PORT === undefined ? undefined : portFrom('BOUNCE_PORT', env.BOUNCE_PORT), domain: env.BOUNCE_DOMAIN || undefined };
 }
 
 export interface TrackingConfig extends TrackingSetup {
@@ -68,8 +64,7 @@ export interface TrackingConfig extends TrackingSetup {
  * .data/tracking-secret (fine for one machine; set it explicitly when processes run apart).
  */
 export function trackingConfig(env: NodeJS.ProcessEnv = process.env): TrackingConfig {
-  const port = Number(env.TRACKING_PORT ?? 8090);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`TRACKING_PORT must be a port number (got "${env.TRACKING_PORT}")`);
+  const port = portFrom('TRACKING_PORT', env.TRACKING_PORT ?? '8090');
   const baseUrl = (env.TRACKING_BASE_URL ?? `http://127.0.0.1:${port}`).replace(/\/+$/, '');
   if (!/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/i.test(baseUrl)) {
     throw new Error(`TRACKING_BASE_URL must be an http(s) URL such as https://t.shop.example (got "${env.TRACKING_BASE_URL}")`);
@@ -99,7 +94,12 @@ function trackingSecret(env: NodeJS.ProcessEnv): string {
 /** Prometheus metrics of the worker (SDK metrics and messages sent/failed) on METRICS_PORT; off when unset. */
 export function metricsConfig(env: NodeJS.ProcessEnv = process.env): { port?: number } {
   if (env.METRICS_PORT === undefined || env.METRICS_PORT === '') return {};
-  const port = Number(env.METRICS_PORT);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`METRICS_PORT must be a port number (got "${env.METRICS_PORT}")`);
-  return { port };
+  return { port: portFrom('METRICS_PORT', env.METRICS_PORT) };
+}
+
+/** A port number from an environment variable (0: any free port), or an error naming the variable. */
+function portFrom(name: string, value: string): number {
+  const port = Number(value);
+  if (value.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${name} must be a port number (got "${value}")`);
+  return port;
 }

@@ -380,5 +380,5 @@ function logPreparation(log: (level: LogLevel, message: string) => void, p: Prep
 function details(state: DeliveryState, k: Kpis): string {
   return `**${state}** · targeted ${k.targeted} · to deliver ${k.toDeliver} · excluded ${k.toExclude} · ` +
     `sent ${k.sent} · delivered ${k.delivered} · errors ${k.failed} · pending ${k.pending} · ` +
-    `opens ${k.opens} (${percent(k.opens, k.delivered)}) · clicks ${k.clicks} (${percent(k.clicks, k.delivered)}) · unsubscriptions ${k.unsubscriptions}`;
+    `opens ${k.opens} (${k.openRate.toFixed(1)}%) · clicks ${k.clicks} (${k.clickRate.toFixed(1)}%) · unsubscriptions ${k.unsubscriptions}`;
 }
