@@ -5,15 +5,11 @@ import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { connectionLost, qualifySmtpReply, type Failure } from '../domain/failures';
 
 export interface OutgoingMessage {
-  from: string;
+  /** Envelope sender: the VERP return path for bounces, or the sender's address. */
+  envelopeFrom: string;
   to: string;
-  subject: string;
-  html: string;
-  text?: string;
-  messageId: string;
-  headers: Record<string, string>;
-  /** Envelope sender (VERP return path for bounces); the From address when absent. */
-  envelopeFrom?: string;
+  /** The whole MIME message (domain/mime.ts): nodemailer only carries it. */
+  raw: string;
 }
 
 export type SendResult =
@@ -51,8 +47,7 @@ export function createMailer({ url, maxConnections = 5 }: MailerOptions): Mailer
     maxConnections,
     async send(message) {
       try {
-        const { envelopeFrom, ...mail } = message;
-        const info = await transport.sendMail({ ...mail, ...(envelopeFrom ? { envelope: { from: envelopeFrom, to: message.to } } : {}) });
+        const info = await transport.sendMail({ envelope: { from: message.envelopeFrom, to: message.to }, raw: message.raw });
         if (info.rejected.length > 0) {
           return { status: 'failed', failure: qualifySmtpReply(550, String(info.response ?? 'recipient rejected')) };
         }

@@ -5,6 +5,7 @@ import { parseSender, type DeliverySpec } from '../domain/spec';
 import { domainOf } from '../domain/address';
 import { personalizationOf } from '../domain/template';
 import { proofTemplates } from '../domain/message';
+import { mimeSkeleton } from '../domain/mime';
 import { toProfileRecord } from '../store/profiles';
 import type { ActivityDeps } from './deps';
 import { whileBusy } from '../store/busy';
@@ -20,7 +21,9 @@ export function proofActivity(deps: ActivityDeps) {
     const delivery = await db.delivery.findUniqueOrThrow({ where: { id: deliveryId } });
     const spec = JSON.parse(delivery.spec) as DeliverySpec;
     const templates = proofTemplates(spec, deps.tracking);
-    const senderDomain = domainOf(parseSender(spec.from).address);
+    const sender = parseSender(spec.from).address;
+    const senderDomain = domainOf(sender);
+    const mime = mimeSkeleton(spec.from, `${deliveryId}.proof${number}`);
     // Idempotent on retry: addresses of this proof already logged are not sent again.
     const done = new Set((await db.proofLog.findMany({ where: { deliveryId, number }, select: { email: true } })).map((r) => r.email));
     let sent = 0;
@@ -32,9 +35,12 @@ export function proofActivity(deps: ActivityDeps) {
       const data = profile ? personalizationOf(toProfileRecord(profile), templates.fields) : {};
       const rendered = templates.render(data);
       const result = await mailer.send({
-        from: spec.from, to: email, ...rendered, subject: `Proof #${number}: ${rendered.subject}`,
-        messageId: `<${deliveryId}.proof${number}.${i}@${senderDomain}>`,
-        headers: { 'X-Delivery-Id': deliveryId, 'X-Delivery-Proof': String(number) },
+        envelopeFrom: sender, to: email,
+        raw: mime({
+          to: email, ...rendered, subject: `Proof #${number}: ${rendered.subject}`,
+          messageId: `<${deliveryId}.proof${number}.${i}@${senderDomain}>`,
+          headers: { 'X-Delivery-Id': deliveryId, 'X-Delivery-Proof': String(number) },
+        }),
       });
       const ok = result.status === 'sent';
       await whileBusy(() => db.proofLog.create({

@@ -8,8 +8,9 @@ import type { SendingResult } from '../domain/delivery';
 import { reasonKey } from '../domain/failures';
 import { domainOf } from '../domain/address';
 import { nextRetryAt } from '../domain/retries';
-import type { DeliverySpec } from '../domain/spec';
+import { parseSender, type DeliverySpec } from '../domain/spec';
 import { deliveryMessages, type TrackingSetup } from '../domain/message';
+import { mimeSkeleton } from '../domain/mime';
 import { quarantine } from '../store/quarantine';
 import { IN_LIST_MAX, whileBusy } from '../store/busy';
 import { sendingLogs, type ClaimedMessage, type MessageOutcome } from '../store/sending-logs';
@@ -50,39 +51,81 @@ export function sendActivity(deps: ActivityDeps) {
     const pace = pacer(rate);
     const gate = domainGate(spec.domainLimits, lanes);
     const claim = `${me.round}/${me.lane}/${me.attempt}/${randomUUID()}`;
-    // A window keeps every connection busy, but never holds more than about a second of a capped
-    // rate: claimed rows are what a crash could send twice.
+    // At most `window` messages are in flight, and as many claimed ahead: enough to keep every
+    // connection busy, never more than about a second of a capped rate (claimed rows are what a
+    // crash could send twice).
     const window = Math.max(1, Math.min(mailer.maxConnections * 4, IN_LIST_MAX, Math.ceil(rate ?? Infinity)));
+    const inFlight = new Set<Promise<void>>();
+    let queue: ClaimedMessage[] = [];
+    const unsent: number[] = [];
+    let unavailable: string | undefined;
+    const stopped = () => unavailable !== undefined || ctx.cancellationSignal.aborted;
+    // Outcomes are recorded as they come (every 100 ms), one write at a time.
+    const completed: MessageOutcome[] = [];
+    let recording: Promise<void> = Promise.resolve();
+    const flush = () => {
+      const chunk = completed.splice(0);
+      if (chunk.length) recording = recording.then(() => persist(chunk));
+      return recording;
+    };
+    const flushTimer = setInterval(() => flush().catch(() => undefined), 100); // a failure surfaces at the last flush
     let finished = false;
     let deferredUntil = 0;
     let countedAt = Date.now();
     try {
-      for (;;) {
-        await yieldToEventLoop(); // synchronous SQLite calls must not starve heartbeats and workflow tasks
-        if (ctx.cancellationSignal.aborted) await ctx.cancelled; // throws CancelledFailure: the workflow paused or stopped
-        const batch = await logs.claim(deliveryId, claim, window);
-        if (batch.length === 0) {
-          // Rows held back by a domain cap come back soon: wait for them rather than end the sending.
-          const wait = deferredUntil - Date.now();
-          if (wait <= 0) break;
-          await sleep(Math.min(wait, 250));
-          continue;
+      try {
+        // One stream of messages: the next window is claimed while the last one is still in flight.
+        while (!stopped()) {
+          if (queue.length === 0) {
+            await yieldToEventLoop(); // synchronous SQLite calls must not starve heartbeats and workflow tasks
+            queue = await logs.claim(deliveryId, claim, window);
+            if (queue.length === 0) {
+              if (inFlight.size > 0) {
+                await Promise.race(inFlight);
+                continue;
+              }
+              // Rows held back by a domain cap come back soon: wait for them rather than end the sending.
+              const wait = deferredUntil - Date.now();
+              if (wait <= 0) break;
+              await sleep(Math.min(wait, 250));
+              continue;
+            }
+            cursor = queue[queue.length - 1].id;
+            if (lanes > 1 && lane === 0 && Date.now() - countedAt > 2000) {
+              // The signalling sender counts the other senders' messages too (from the database, every 2 s).
+              Object.assign(totals, await logs.sendingCounts(deliveryId));
+              countedAt = Date.now();
+            }
+          }
+          while (inFlight.size >= window && !stopped()) await Promise.race(inFlight);
+          if (stopped()) break;
+          const next = nextAllowed(queue);
+          if (next === undefined) {
+            // Only capped domains are left: hand their rows back until their turn, and let the next
+            // window (other domains) go ahead instead of waiting behind them.
+            const held = deferUntilTurn(queue.splice(0));
+            await logs.defer(held);
+            for (const d of held) deferredUntil = Math.max(deferredUntil, d.until.getTime());
+            continue;
+          }
+          await pace();
+          if (stopped()) {
+            gate.release(domainOf(next.email));
+            queue.unshift(next);
+            break;
+          }
+          const sending: Promise<void> = send(next, compose(next)).finally(() => inFlight.delete(sending));
+          inFlight.add(sending);
         }
-        const { unsent, unavailable, deferred } = await sendBatch(batch);
-        await logs.release(unsent);
-        await logs.defer(deferred);
-        for (const d of deferred) deferredUntil = Math.max(deferredUntil, d.until.getTime());
-        cursor = batch[batch.length - 1].id;
-        if (lanes > 1 && lane === 0 && Date.now() - countedAt > 2000) {
-          // The signalling sender counts the other senders' messages too (from the database, every 2 s).
-          Object.assign(totals, await logs.sendingCounts(deliveryId));
-          countedAt = Date.now();
-        }
-        if (unavailable) {
-          // Retried by Temporal with backoff; the released rows are sent by the next attempt.
-          throw ApplicationFailure.retryable(`SMTP relay unavailable: ${unavailable}`, 'SmtpUnavailable');
-        }
+      } finally {
+        await Promise.all(inFlight);
+        clearInterval(flushTimer);
       }
+      await logs.release([...unsent, ...queue.map((r) => r.id)]);
+      await flush();
+      // Retried by Temporal with backoff; the released rows are sent by the next attempt.
+      if (unavailable) throw ApplicationFailure.retryable(`SMTP relay unavailable: ${unavailable}`, 'SmtpUnavailable');
+      if (ctx.cancellationSignal.aborted) await ctx.cancelled; // throws CancelledFailure: the workflow paused or stopped
       finished = true;
     } finally {
       // Interrupted (pause, stop, relay outage): tell the workflow the exact totals before it moves on.
@@ -95,63 +138,20 @@ export function sendActivity(deps: ActivityDeps) {
     const retryAt = await logs.nextRetryAt(deliveryId);
     return { ...(await logs.sendingCounts(deliveryId)), errorsByReason, ...(retryAt ? { nextRetryAt: retryAt.toISOString() } : {}) };
 
-    /** Sends a claimed window, recording outcomes as they come (every 100 ms), not once at the end. */
-    async function sendBatch(batch: ClaimedMessage[]) {
-      const unsent: number[] = [];
-      const deferred: Array<{ id: number; until: Date }> = [];
-      let unavailable: string | undefined;
-      const inFlight: Promise<void>[] = [];
-      const completed: MessageOutcome[] = [];
-      let recording: Promise<void> = Promise.resolve();
-      const flush = () => {
-        const chunk = completed.splice(0);
-        if (chunk.length) recording = recording.then(() => persist(chunk));
-        return recording;
-      };
-      const timer = setInterval(() => flush().catch(() => undefined), 100); // a failure surfaces at the last flush
-      try {
-        const queue = batch.slice();
-        const stopped = () => unavailable !== undefined || ctx.cancellationSignal.aborted;
-        while (queue.length) {
-          if (stopped()) {
-            unsent.push(...queue.splice(0).map((r) => r.id));
-            break;
-          }
-          const next = nextAllowed(queue);
-          if (next === undefined) {
-            // Only capped domains are left: hand their rows back until their turn, and let the next
-            // window (other domains) go ahead instead of waiting behind them.
-            deferred.push(...deferUntilTurn(queue.splice(0)));
-            break;
-          }
-          await pace();
-          if (stopped()) {
-            gate.release(domainOf(next.email));
-            unsent.push(next.id, ...queue.splice(0).map((r) => r.id));
-            break;
-          }
-          const row = next;
-          const message = compose(row);
-          inFlight.push(mailer.send(message).finally(() => gate.release(domainOf(row.email))).then((r) => {
-            const { id, email } = row;
-            if (r.status === 'sent') completed.push({ id, email, status: 'sent' });
-            else if (r.status === 'unavailable') {
-              unavailable ??= r.error;
-              unsent.push(id);
-            } else {
-              const retryAt = r.failure.type === 'soft' ? nextRetryAt(new Date(), row.softFailures + 1, sendingStartedAt, spec.retries) : undefined;
-              completed.push(retryAt
-                ? { id, email, status: 'retry', retryAt, reason: r.failure.reason }
-                : { id, email, status: 'failed', failureType: r.failure.type, reason: r.failure.reason });
-            }
-          }));
-        }
-        await Promise.all(inFlight);
-      } finally {
-        clearInterval(timer);
+    /** Hands one message to SMTP; its outcome joins the next recording. */
+    async function send(row: ClaimedMessage, message: OutgoingMessage): Promise<void> {
+      const r = await mailer.send(message).finally(() => gate.release(domainOf(row.email)));
+      const { id, email } = row;
+      if (r.status === 'sent') completed.push({ id, email, status: 'sent' });
+      else if (r.status === 'unavailable') {
+        unavailable ??= r.error;
+        unsent.push(id);
+      } else {
+        const retryAt = r.failure.type === 'soft' ? nextRetryAt(new Date(), row.softFailures + 1, sendingStartedAt, spec.retries) : undefined;
+        completed.push(retryAt
+          ? { id, email, status: 'retry', retryAt, reason: r.failure.reason }
+          : { id, email, status: 'failed', failureType: r.failure.type, reason: r.failure.reason });
       }
-      await flush();
-      return { unsent, unavailable, deferred };
     }
 
     /** Takes out of the queue the first message whose domain is under its caps (counted as in flight). */
@@ -202,10 +202,11 @@ export function sendActivity(deps: ActivityDeps) {
 /** Builds one recipient's message from what the preparation captured. */
 function composer(deliveryId: string, spec: DeliverySpec, tracking: TrackingSetup, bounceDomain?: string) {
   const messages = deliveryMessages(deliveryId, spec, tracking);
+  const mime = mimeSkeleton(spec.from, deliveryId);
+  const sender = parseSender(spec.from).address;
   return (row: ClaimedMessage): OutgoingMessage => ({
-    from: spec.from,
+    envelopeFrom: bounceDomain ? `bounces+${row.id}@${bounceDomain}` : sender,
     to: row.email,
-    ...messages.compose(row.id, JSON.parse(row.personalization) as Record<string, unknown>),
-    ...(bounceDomain ? { envelopeFrom: `bounces+${row.id}@${bounceDomain}` } : {}),
+    raw: mime({ to: row.email, ...messages.compose(row.id, JSON.parse(row.personalization) as Record<string, unknown>) }),
   });
 }

@@ -170,8 +170,9 @@ export function sendingLogs(db: Database) {
         where: { id: { in: ids.map((r) => r.id) }, status: 'pending' },
         data: { status: 'sending', claim, sendAttempts: { increment: 1 } },
       });
+      // Only the rows just taken: rows of an earlier window of this claim may still be in flight.
       return db.sendingLog.findMany({
-        where: { deliveryId, claim, status: 'sending' }, orderBy: { id: 'asc' },
+        where: { id: { in: ids.map((r) => r.id) }, claim, status: 'sending' }, orderBy: { id: 'asc' },
         select: { id: true, email: true, personalization: true, sendAttempts: true, softFailures: true },
       });
     },
