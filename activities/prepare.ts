@@ -7,16 +7,14 @@ import { EXCLUSION_CAUSES, type ExclusionCause, type PreparationResult } from '.
 import { addressKey } from '../domain/address';
 import { checkContent, describeFinding, MessageChecks, type ControlFinding } from '../domain/control-rules';
 import { exclusionCause } from '../domain/exclusions';
-import type { ProfileRecord } from '../domain/profile-fields';
 import { checkDeliverySpec, type DeliverySpec } from '../domain/spec';
 import { deliveryMessages } from '../domain/message';
 import { compileTemplates, personalizationOf, TemplateError, type CompiledTemplates } from '../domain/template';
 import { resolveTypology, selectHoldouts } from '../domain/typology';
-import { audienceWhere } from '../store/audience';
+import { audiencePage } from '../store/audience';
 import { quarantine } from '../store/quarantine';
 import { sendingLogs, type NewSendingLog } from '../store/sending-logs';
 import { whileBusy } from '../store/busy';
-import { toProfileRecord } from '../store/profiles';
 import type { ActivityDeps } from './deps';
 import { startProgress } from './progress';
 
@@ -56,27 +54,25 @@ export function prepareActivity(deps: ActivityDeps) {
 
     const checks = new MessageChecks(typology);
     let cursor = await logs.preparationCursor(deliveryId);
-    const targeted = new Set((await logs.targetedAddresses(deliveryId)).map(addressKey));
     let processed = cursor === 0 ? 0 : await db.sendingLog.count({ where: { deliveryId } });
     const progress = startProgress(ctx, () => ({ phase: 'preparation', processed, cursor }), deps.signalProgress, deps.progressEveryMs);
     try {
       if (cursor > 0) await recheckPrepared(); // this attempt resumes: the checks must still see every message
-      const audience = audienceWhere(spec.audience);
       const pressureSince = typology.pressure ? new Date(Date.now() - typology.pressure.periodDays * DAY_MS) : undefined;
       for (;;) {
         // better-sqlite3 answers synchronously: without this the loop would starve heartbeats,
         // cancellation and the workflow tasks of this worker.
         await yieldToEventLoop();
         if (ctx.cancellationSignal.aborted) await ctx.cancelled; // throws CancelledFailure
-        const batch = await db.profile.findMany({
-          where: { AND: [audience, { id: { gt: cursor } }] }, orderBy: { id: 'asc' }, take: PROFILES_PER_BATCH,
-        });
-        if (batch.length === 0) break;
-        const profiles: ProfileRecord[] = batch.map(toProfileRecord);
+        const profiles = await audiencePage(db, spec.audience, cursor, PROFILES_PER_BATCH);
+        if (profiles.length === 0) break;
+        const keys = profiles.map((p) => addressKey(p.email));
+        // Addresses kept by earlier pages, then by this page as it goes (the first eligible profile wins).
+        const targeted = await logs.targetedAmong(deliveryId, keys);
         const exclusionContext = {
           targeted,
           typology,
-          quarantined: await quarantined.quarantinedAmong(profiles.map((p) => addressKey(p.email))),
+          quarantined: await quarantined.quarantinedAmong(keys),
           recentMessages: pressureSince ? await logs.sentCountsSince(profiles.map((p) => p.id), pressureSince, deliveryId) : new Map<number, number>(),
         };
         const rows = profiles.map((p): NewSendingLog => {

@@ -18,6 +18,7 @@ import { migrate } from '../store/migrate';
 import { openDatabase } from '../store/prisma';
 import { seedNumberedProfiles } from '../store/profiles';
 import { statusQuery } from '../workflows/messages';
+import { BENCH_HTML, benchDelivery } from './delivery';
 
 const ROOT = path.resolve(__dirname, '..');
 /** Postfix's smtp-sink (Debian package postfix): a C sink that costs next to nothing per message. */
@@ -36,7 +37,6 @@ const { values } = parseArgs({
 const WORKERS = Number(values.workers);
 const N = Number(values.profiles);
 const CONNECTIONS = Number(values.connections);
-const HTML = `<html><body><h1>Hello {{firstName}}</h1>${'<p>Our new catalogue is out: lamps, chairs and tables for every room of the house.</p>'.repeat(55)}<a href="https://shop.example/unsubscribe">Unsubscribe</a></body></html>`;
 
 async function main(): Promise<void> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 3000)); // the workers connect
 
   const started = Date.now();
-  const handle = await startDelivery(client, 'bench', { name: `Benchmark ${N}`, from: 'Bench <bench@shop.example>', subject: 'Hello {{firstName}}', html: HTML, audience: { all: true }, parallelSenders: WORKERS });
+  const handle = await startDelivery(client, 'bench', benchDelivery(N, WORKERS));
   let prepared = 0;
   let sendingFrom = 0;
   for (;;) {
@@ -163,7 +163,7 @@ async function startSink(kind: 'postfix' | 'node'): Promise<Sink> {
 async function baseline(port: number, n: number): Promise<number> {
   // With TCP_NODELAY as the worker's mailer (activities/mailer.ts): without it both are bound by delayed ACKs.
   const transport = nodemailer.createTransport({ host: '127.0.0.1', port, pool: true, maxConnections: CONNECTIONS, maxMessages: Infinity, ignoreTLS: true, getSocket: noDelaySocket });
-  const html = HTML.replace('{{firstName}}', 'User');
+  const html = BENCH_HTML.replace('{{firstName}}', 'User');
   const t = Date.now();
   let next = 0;
   await Promise.all(Array.from({ length: CONNECTIONS * 4 }, async () => {

@@ -1,6 +1,7 @@
 // The quarantine of addresses, shared by every delivery.
 import { afterFailure, type QuarantineState } from '../domain/quarantine';
 import type { Failure } from '../domain/failures';
+import { Prisma } from './generated/sqlite/client';
 import type { Database } from './prisma';
 import { busyTolerant, inSlices } from './busy';
 
@@ -15,7 +16,9 @@ export function quarantine(db: Database) {
     /** The address keys among these that are in quarantine. */
     async quarantinedAmong(addressKeys: string[]): Promise<Set<string>> {
       if (addressKeys.length === 0) return new Set();
-      const rows = await inSlices(addressKeys, (slice) => db.quarantine.findMany({ where: { address: { in: slice }, status: 'quarantined' }, select: { address: true } }));
+      // Raw: one page of the preparation asks for 1,000 addresses, which Prisma's query compiler handles slowly.
+      const rows = await inSlices(addressKeys, (slice) => db.$queryRaw<Array<{ address: string }>>`
+        SELECT "address" FROM "Quarantine" WHERE "status" = 'quarantined' AND "address" IN (${Prisma.join(slice)})`);
       return new Set(rows.map((r) => r.address));
     },
 

@@ -1,9 +1,11 @@
 // Queries on the sending logs (one row per targeted recipient), kept together.
 // Statuses: pending → sending (claimed by a send attempt) → sent | failed; ignored (excluded); cancelled.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { Prisma } from './generated/sqlite/client';
 import { isPostgres, type Database } from './prisma';
 import { busyTolerant, inSlices, IN_LIST_MAX } from './busy';
 import type { ExclusionCounts, ExclusionCause, SendingProgress } from '../domain/delivery';
+import { addressKey } from '../domain/address';
 
 export type SendingStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'ignored' | 'cancelled';
 
@@ -46,18 +48,16 @@ export function sendingLogs(db: Database) {
       return r._max.profileId ?? 0;
     },
 
-    /** Addresses kept so far (a resumed preparation judges duplicates against them), read in pages. */
-    async targetedAddresses(deliveryId: string): Promise<string[]> {
-      const emails: string[] = [];
-      for (let after = 0; ;) {
-        const page = await db.sendingLog.findMany({
-          where: { deliveryId, status: { not: 'ignored' }, id: { gt: after } }, select: { id: true, email: true }, orderBy: { id: 'asc' }, take: 5000,
-        });
-        if (page.length === 0) return emails;
-        for (const r of page) emails.push(r.email);
-        after = page[page.length - 1].id;
-        await yieldToEventLoop();
-      }
+    /**
+     * Which of these address keys the delivery already targets (kept, not excluded): duplicates are
+     * judged against the database page by page, so the worker's memory does not grow with the audience.
+     */
+    async targetedAmong(deliveryId: string, keys: string[]): Promise<Set<string>> {
+      if (keys.length === 0) return new Set();
+      const rows = await inSlices(keys, (slice) => db.$queryRaw<Array<{ addressKey: string }>>`
+        SELECT DISTINCT "addressKey" FROM "SendingLog"
+        WHERE "deliveryId" = ${deliveryId} AND "addressKey" IN (${Prisma.join(slice)}) AND "status" <> 'ignored'`);
+      return new Set(rows.map((r) => r.addressKey));
     },
 
     /** Messages sent to each of these profiles since a date by other deliveries (pressure rule). */
@@ -105,8 +105,12 @@ export function sendingLogs(db: Database) {
       }
     },
 
+    /** One multi-row INSERT (raw: Prisma's createMany compiled every row of a page in its query compiler). */
     async insert(rows: NewSendingLog[]): Promise<void> {
-      if (rows.length) await db.sendingLog.createMany({ data: rows });
+      if (rows.length === 0) return;
+      await db.$executeRaw`
+        INSERT INTO "SendingLog" ("deliveryId", "profileId", "email", "addressKey", "status", "exclusionCause", "personalization")
+        VALUES ${Prisma.join(rows.map((r) => Prisma.sql`(${r.deliveryId}, ${r.profileId}, ${r.email}, ${addressKey(r.email)}, ${r.status}, ${r.exclusionCause ?? null}, ${r.personalization})`))}`;
     },
 
     async exclusionCounts(deliveryId: string): Promise<{ toDeliver: number; exclusions: ExclusionCounts }> {

@@ -1,0 +1,6 @@
+// The delivery every benchmark sends: a ~5 KB HTML message with one personalized field and one link.
+export const BENCH_HTML = `<html><body><h1>Hello {{firstName}}</h1>${'<p>Our new catalogue is out: lamps, chairs and tables for every room of the house.</p>'.repeat(55)}<a href="https://shop.example/unsubscribe">Unsubscribe</a></body></html>`;
+
+export function benchDelivery(profiles: number, parallelSenders = 1) {
+  return { name: `Benchmark ${profiles}`, from: 'Bench <bench@shop.example>', subject: 'Hello {{firstName}}', html: BENCH_HTML, audience: { all: true }, parallelSenders };
+}
