@@ -2,6 +2,7 @@
 import net from 'node:net';
 import nodemailer from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
+import { parseConnectionUrl } from 'nodemailer/lib/shared';
 import { connectionLost, qualifySmtpReply, type Failure } from '../domain/failures';
 
 export interface OutgoingMessage {
@@ -33,7 +34,9 @@ export interface MailerOptions {
 
 export function createMailer({ url, maxConnections = 5 }: MailerOptions): Mailer {
   const options: SMTPPool.Options = {
-    url,
+    // Parsed here: nodemailer ignores every other option (pool, maxConnections, getSocket…) when
+    // given `url`, and opened one connection per message without a limit until this was found.
+    ...parseConnectionUrl(url),
     pool: true,
     maxConnections,
     maxMessages: Infinity, // reuse connections: a new TLS/SMTP handshake per 100 messages is pure overhead

@@ -7,6 +7,8 @@ import { SMTPServer, type SMTPServerEnvelope } from 'smtp-server';
 export interface ReceivedMessage {
   envelope: { from: string; to: string[] };
   raw: Buffer;
+  /** The SMTP session (connection) that carried it. */
+  sessionId: string;
 }
 
 export interface SmtpServerOptions {
@@ -56,7 +58,7 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<Runni
       stream.on('end', () => {
         const envelope = envelopeOf(session.envelope);
         const delay = new Promise((r) => setTimeout(r, options.replyDelayMs ?? 0));
-        delay.then(() => options.onMessage({ envelope, raw: Buffer.concat(chunks) })).then(() => callback(), callback);
+        delay.then(() => options.onMessage({ envelope, raw: Buffer.concat(chunks), sessionId: session.id })).then(() => callback(), callback);
       });
     },
   });

@@ -43,10 +43,10 @@ export function quarantine(db: Database) {
     /** A message accepted by the relay: the address is valid again. */
     async recordSuccesses(addresses: string[]): Promise<void> {
       if (addresses.length === 0) return;
-      await inSlices(addresses.map((a) => a.toLowerCase()), async (slice) => [await db.quarantine.updateMany({
-        where: { address: { in: slice }, OR: [{ errorCount: { gt: 0 } }, { status: 'quarantined' }] },
-        data: { status: 'valid', errorCount: 0, quarantinedAt: null },
-      })]);
+      // Raw: called for every recording of the sending (a hundred addresses every 100 ms).
+      await inSlices(addresses.map((a) => a.toLowerCase()), async (slice) => [await db.$executeRaw`
+        UPDATE "Quarantine" SET "status" = 'valid', "errorCount" = 0, "quarantinedAt" = NULL
+        WHERE "address" IN (${Prisma.join(slice)}) AND ("errorCount" > 0 OR "status" = 'quarantined')`]);
     },
 
     list(status?: 'quarantined' | 'valid') {

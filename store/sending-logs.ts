@@ -150,35 +150,22 @@ export function sendingLogs(db: Database) {
     },
 
     /**
-     * Claims up to `limit` rows due for sending (status → sending before any SMTP traffic). On Postgres,
-     * rows another sender is claiming at the same moment are skipped (FOR UPDATE SKIP LOCKED), so
-     * parallel senders never wait for each other nor claim the same row; SQLite has a single writer.
+     * Claims up to `limit` rows due for sending (status → sending before any SMTP traffic), in one
+     * statement. On Postgres, rows another sender is claiming at the same moment are skipped (FOR UPDATE
+     * SKIP LOCKED), so parallel senders never wait for each other nor claim the same row; SQLite has a
+     * single writer. Dates are compared as stored: timestamps on Postgres, ISO-8601 text on SQLite.
      */
     async claim(deliveryId: string, claim: string, limit: number): Promise<ClaimedMessage[]> {
-      if (isPostgres(db)) {
-        const rows = await db.$queryRaw<ClaimedMessage[]>`
-          UPDATE "SendingLog" SET "status" = 'sending', "claim" = ${claim}, "sendAttempts" = "sendAttempts" + 1
-          WHERE "id" IN (
-            SELECT "id" FROM "SendingLog"
-            WHERE "deliveryId" = ${deliveryId} AND "status" = 'pending' AND ("retryAt" IS NULL OR "retryAt" <= (now() AT TIME ZONE 'UTC'))
-            ORDER BY "id" LIMIT ${limit} FOR UPDATE SKIP LOCKED)
-          RETURNING "id", "email", "personalization", "sendAttempts", "softFailures"`;
-        return rows.sort((a, b) => a.id - b.id);
-      }
-      const ids = await db.sendingLog.findMany({
-        where: { deliveryId, status: 'pending', OR: [{ retryAt: null }, { retryAt: { lte: new Date() } }] },
-        orderBy: { id: 'asc' }, take: limit, select: { id: true },
-      });
-      if (ids.length === 0) return [];
-      await db.sendingLog.updateMany({
-        where: { id: { in: ids.map((r) => r.id) }, status: 'pending' },
-        data: { status: 'sending', claim, sendAttempts: { increment: 1 } },
-      });
-      // Only the rows just taken: rows of an earlier window of this claim may still be in flight.
-      return db.sendingLog.findMany({
-        where: { id: { in: ids.map((r) => r.id) }, claim, status: 'sending' }, orderBy: { id: 'asc' },
-        select: { id: true, email: true, personalization: true, sendAttempts: true, softFailures: true },
-      });
+      const postgres = isPostgres(db);
+      const now = postgres ? Prisma.sql`(now() AT TIME ZONE 'UTC')` : Prisma.sql`${new Date()}`;
+      const rows = await db.$queryRaw<ClaimedMessage[]>`
+        UPDATE "SendingLog" SET "status" = 'sending', "claim" = ${claim}, "sendAttempts" = "sendAttempts" + 1
+        WHERE "id" IN (
+          SELECT "id" FROM "SendingLog"
+          WHERE "deliveryId" = ${deliveryId} AND "status" = 'pending' AND ("retryAt" IS NULL OR "retryAt" <= ${now})
+          ORDER BY "id" LIMIT ${limit} ${postgres ? Prisma.sql`FOR UPDATE SKIP LOCKED` : Prisma.empty})
+        RETURNING "id", "email", "personalization", "sendAttempts", "softFailures"`;
+      return rows.sort((a, b) => a.id - b.id);
     },
 
     /** The earliest retry still waiting, if any. */
@@ -215,7 +202,7 @@ export function sendingLogs(db: Database) {
     async record(outcomes: MessageOutcome[]): Promise<void> {
       if (outcomes.length === 0) return;
       const now = new Date();
-      // Successes (nearly every outcome) in one statement per slice: a statement per row cost about
+      // Successes (nearly every outcome) in one raw statement per slice: a statement per row cost about
       // 1 ms each through Prisma's JavaScript engine, more than the SMTP exchange itself.
       const sent: number[] = [];
       const others: Array<Exclude<MessageOutcome, { status: 'sent' }>> = [];
@@ -224,10 +211,9 @@ export function sendingLogs(db: Database) {
         else others.push(o);
       }
       await db.$transaction([
-        ...Array.from({ length: Math.ceil(sent.length / IN_LIST_MAX) }, (_, i) => db.sendingLog.updateMany({
-          where: { id: { in: sent.slice(i * IN_LIST_MAX, (i + 1) * IN_LIST_MAX) } },
-          data: { status: 'sent', claim: null, sentAt: now, retryAt: null },
-        })),
+        ...Array.from({ length: Math.ceil(sent.length / IN_LIST_MAX) }, (_, i) => db.$executeRaw`
+          UPDATE "SendingLog" SET "status" = 'sent', "claim" = NULL, "sentAt" = ${now}, "retryAt" = NULL
+          WHERE "id" IN (${Prisma.join(sent.slice(i * IN_LIST_MAX, (i + 1) * IN_LIST_MAX))})`),
         ...others.map((o) => db.sendingLog.update({
           where: { id: o.id },
           data: o.status === 'failed' ? { status: 'failed', failureType: o.failureType, reason: o.reason, claim: null, retryAt: null }

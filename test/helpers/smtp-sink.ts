@@ -1,6 +1,6 @@
 // A real SMTP server on loopback that records every message it accepts, parsed, for tests to read back.
 import { simpleParser, type ParsedMail } from 'mailparser';
-import { startSmtpServer, type RunningSmtpServer, type SmtpServerOptions } from '../../stack/smtp-capture';
+import { startSmtpServer, type ReceivedMessage, type RunningSmtpServer, type SmtpServerOptions } from '../../stack/smtp-capture';
 
 export interface SinkMessage {
   /** Envelope sender (the return path). */
@@ -9,6 +9,8 @@ export interface SinkMessage {
   mail: ParsedMail;
   /** When the sink accepted it (ms since epoch). */
   receivedAt: number;
+  /** The SMTP connection that carried it. */
+  sessionId: string;
 }
 
 export interface SmtpSink extends RunningSmtpServer {
@@ -28,10 +30,10 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
   const messages: SinkMessage[] = [];
   const serverOptions = {
     refuseRecipient: options.refuseRecipient, dropConnection: options.dropConnection, replyDelayMs: options.replyDelayMs,
-    async onMessage({ envelope, raw }: { envelope: { from: string; to: string[] }; raw: Buffer }) {
+    async onMessage({ envelope, raw, sessionId }: ReceivedMessage) {
       const receivedAt = Date.now();
       const mail = await simpleParser(raw);
-      for (const to of envelope.to) messages.push({ from: envelope.from, to, mail, receivedAt });
+      for (const to of envelope.to) messages.push({ from: envelope.from, to, mail, receivedAt, sessionId });
     },
   };
   let server = await startSmtpServer(serverOptions);

@@ -81,6 +81,8 @@ describe('a delivery end to end', () => {
     const counts = stack.sink.countByRecipient();
     expect(counts.size).toBe(150);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    // Pooled: a handful of connections (3 per attempt; the pause ends one attempt), not one per message.
+    expect(new Set(stack.sink.messages.map((m) => m.sessionId)).size).toBeLessThanOrEqual(6);
   });
 
   it('continues as new when its history grows, without losing or repeating a message', async () => {
