@@ -1,4 +1,5 @@
-// `npm run bench -- --profiles N [--connections 20] [--workers 1] [--sink postfix|node] [--database-url postgresql://…] [--cpu-prof]`
+// `npm run bench -- --profiles N [--connections 20] [--workers 1] [--sink postfix|node] [--database-url postgresql://…] [--cpu-prof]
+//   [--worker-node-options "--max-old-space-size=192"]`
 // One delivery through the real stack (dev server, worker process, database) to a separate SMTP sink
 // process, then the same messages blasted straight from nodemailer's pool to the same sink (baseline).
 // Prints the figures and appends them to BENCHMARKS.md.
@@ -32,6 +33,8 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     sink: { type: 'string', default: fs.existsSync(POSTFIX_SINK) ? 'postfix' : 'node' },
     'cpu-prof': { type: 'boolean', default: false },
+    /** Node flags for the worker processes only (e.g. "--max-old-space-size=192"). */
+    'worker-node-options': { type: 'string', default: '' },
   },
 });
 const WORKERS = Number(values.workers);
@@ -65,7 +68,7 @@ async function main(): Promise<void> {
     cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'],
     env: {
       ...process.env, TEMPORAL_ADDRESS: server.address, TEMPORAL_TASK_QUEUE: 'bench', DATABASE_URL: dbUrl, SMTP_URL: `smtp://127.0.0.1:${sinkPort}`,
-      SMTP_MAX_CONNECTIONS: String(CONNECTIONS), WORKFLOW_BUNDLE_PATH: bundlePath,
+      SMTP_MAX_CONNECTIONS: String(CONNECTIONS), WORKFLOW_BUNDLE_PATH: bundlePath, NODE_OPTIONS: values['worker-node-options'],
       // One sender per worker process, so that each process takes one.
       ...(WORKERS > 1 ? { MAX_CONCURRENT_ACTIVITIES: '1' } : {}),
     },
@@ -106,7 +109,7 @@ async function main(): Promise<void> {
   };
   console.log(JSON.stringify(row, null, 2));
   appendResultRow(`| ${row.date} | ${row.machine} | ${row.database} | ${row.profiles} | ${row.workers} | ${row.sink} | ${row.connections} | ${row.prepareSeconds.toFixed(1)} s (${row.preparePerSecond}/s) | ` +
-    `${row.sendSeconds.toFixed(1)} s (${row.sendPerSecond}/s) | ${row.baselinePerSecond}/s | ${row.ratio} | ${row.workerPeakRssMb} MB | ${row.dbMb} MB | ${row.historyLength} |\n`);
+    `${row.sendSeconds.toFixed(1)} s (${row.sendPerSecond}/s) | ${row.baselinePerSecond}/s | ${row.ratio} | ${row.workerPeakRssMb} MB | ${heapCap()} | ${row.dbMb} MB | ${row.historyLength} |\n`);
 
   for (const r of rss) r.stop();
   for (const w of workers) w.kill('SIGTERM');
@@ -114,6 +117,12 @@ async function main(): Promise<void> {
   await server.stop();
   sink.kill();
   await db.$disconnect();
+}
+
+/** The worker's V8 old-space cap when set (--worker-node-options), as the table shows it. */
+function heapCap(): string {
+  const m = /--max-old-space-size=(\d+)/.exec(values['worker-node-options'] ?? '');
+  return m ? `${m[1]} MB` : '—';
 }
 
 /** Adds a row after the last row of the results table of BENCHMARKS.md (the readings follow the table). */
