@@ -13,7 +13,7 @@ import type { Mailer } from '../activities/mailer';
 import { migrate } from '../store/migrate';
 import { openDatabase } from '../store/prisma';
 import { seedNumberedProfiles } from '../store/profiles';
-import { benchDelivery } from './delivery';
+import { benchDelivery, emptyPostgres } from './delivery';
 
 const { values } = parseArgs({ options: { profiles: { type: 'string', default: '100000' }, 'database-url': { type: 'string' }, 'cpu-prof': { type: 'boolean', default: false } } });
 const N = Number(values.profiles);
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const url = values['database-url'] ?? `file:${path.join(dir, 'bench.db')}`;
   await migrate(url);
   const db = await openDatabase(url);
-  if (!url.startsWith('file:')) await db.$executeRawUnsafe('TRUNCATE "SendingLog", "Profile", "Delivery" CASCADE');
+  if (!url.startsWith('file:')) await emptyPostgres(db);
   await seedNumberedProfiles(db, N, !url.startsWith('file:'));
   const noMailer: Mailer = { maxConnections: 1, send: () => Promise.reject(new Error('not sending')), close: () => undefined };
   const prepare = prepareActivity({

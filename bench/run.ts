@@ -19,7 +19,7 @@ import { migrate } from '../store/migrate';
 import { openDatabase } from '../store/prisma';
 import { seedNumberedProfiles } from '../store/profiles';
 import { statusQuery } from '../workflows/messages';
-import { BENCH_HTML, benchDelivery } from './delivery';
+import { BENCH_HTML, benchDelivery, emptyPostgres } from './delivery';
 
 const ROOT = path.resolve(__dirname, '..');
 /** Postfix's smtp-sink (Debian package postfix): a C sink that costs next to nothing per message. */
@@ -49,6 +49,7 @@ async function main(): Promise<void> {
   const kind = dbUrl.startsWith('file:') ? 'SQLite' : 'Postgres';
   await migrate(dbUrl);
   const db = await openDatabase(dbUrl);
+  if (kind === 'Postgres') await emptyPostgres(db);
   const seeded = Date.now();
   await seedNumberedProfiles(db, N, kind === 'Postgres');
   log(`seeded ${N} profiles in ${((Date.now() - seeded) / 1000).toFixed(1)} s (${kind})`);
