@@ -37,6 +37,9 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
   await ensureSearchAttributes(clientConnection, temporal.namespace);
   const client = new Client({ connection: clientConnection, namespace: temporal.namespace });
   const mailer: Mailer = createMailer(options.smtp);
+  // Progress signals in progress (maybe retrying while the server is away): closing the client's
+  // connection under one makes its next retry throw from a timer, an uncaught error.
+  const signalling = new Set<Promise<void>>();
   const activities = createActivities({
     db: options.db,
     mailer,
@@ -45,7 +48,12 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
     bounceDomain: options.bounceDomain,
     tracking: options.tracking,
     metrics: messageMetrics(),
-    signalProgress: (workflowId, report) => client.workflow.getHandle(workflowId).signal(progressSignal, report),
+    signalProgress: (workflowId, report) => {
+      const call = client.workflow.getHandle(workflowId).signal(progressSignal, report);
+      signalling.add(call);
+      void call.finally(() => signalling.delete(call)).catch(() => undefined);
+      return call;
+    },
   });
   const connection = await NativeConnection.connect({ address: temporal.address });
   const worker = await Worker.create({
@@ -72,6 +80,7 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
       } finally {
         mailer.close();
         await connection.close();
+        await Promise.allSettled(signalling);
         await clientConnection.close();
       }
     },

@@ -21,9 +21,12 @@ describe('worker SIGKILL', () => {
   afterAll(async () => stack?.close());
   beforeEach(() => clearData(stack));
 
+  const PROFILES = 800_000;
+
   it('during preparation, three times: the preparation resumes and the delivery is exact', async () => {
-    await seedManyProfiles(stack.db, 200_000);
-    // capacity keeps the send short: the preparation still reads, checks and records all 200,000
+    // Enough profiles for three kills at ~20,000 a second (200,000 were prepared before the third);
+    // capacity keeps the send short: the preparation still reads, checks and records all of them.
+    await seedManyProfiles(stack.db, PROFILES);
     const handle = await stack.start(baseSpec({ typology: { rules: { capacity: { maxRecipients: 300, priority: 'oldest' } } } }), FAST_FAILOVER);
     let kills = 0;
     let last = 0;
@@ -42,8 +45,8 @@ describe('worker SIGKILL', () => {
     }
     expect(kills).toBe(3);
     const { kpis } = await handle.result();
-    expect(kpis).toMatchObject({ targeted: 200_000, toDeliver: 300, toExclude: 199_700, sent: 300 });
-    expect(await stack.db.sendingLog.count({ where: { deliveryId: handle.workflowId } })).toBe(200_000); // one row per profile
+    expect(kpis).toMatchObject({ targeted: PROFILES, toDeliver: 300, toExclude: PROFILES - 300, sent: 300 });
+    expect(await stack.db.sendingLog.count({ where: { deliveryId: handle.workflowId } })).toBe(PROFILES); // one row per profile
     const row = await account(stack, handle.workflowId, 'worker SIGKILL during preparation', kills);
     expect(row).toMatchObject({ recipients: 300, received: 300, lost: 0, duplicates: 0 });
   });
