@@ -30,12 +30,17 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
   const messages: SinkMessage[] = [];
   const serverOptions = {
     refuseRecipient: options.refuseRecipient, dropConnection: options.dropConnection, replyDelayMs: options.replyDelayMs,
-    async onMessage({ envelope, raw, sessionId }: ReceivedMessage) {
+    onMessage({ envelope, raw, sessionId }: ReceivedMessage) {
       const receivedAt = Date.now();
-      const mail = await simpleParser(raw);
-      for (const to of envelope.to) messages.push({ from: envelope.from, to, mail, receivedAt, sessionId });
+      const parse = simpleParser(raw).then((mail) => {
+        for (const to of envelope.to) messages.push({ from: envelope.from, to, mail, receivedAt, sessionId });
+      });
+      parsing.add(parse);
+      return parse.finally(() => parsing.delete(parse));
     },
   };
+  // Messages received but still being parsed: going down waits for them, so they count as received before.
+  const parsing = new Set<Promise<void>>();
   let server = await startSmtpServer(serverOptions);
   const { port, url } = server;
   return {
@@ -44,7 +49,10 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
     messages,
     close: () => server.close(),
     kill: () => server.kill(),
-    goDown: () => server.kill(),
+    async goDown() {
+      await server.kill();
+      await Promise.all(parsing);
+    },
     async comeBack() {
       server = await startSmtpServer({ ...serverOptions, port });
     },
