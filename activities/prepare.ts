@@ -76,10 +76,10 @@ export function prepareActivity(deps: ActivityDeps) {
           quarantined: await quarantined.quarantinedAmong(keys),
           recentMessages: pressureSince ? await logs.sentCountsSince(profiles.map((p) => p.id), pressureSince, deliveryId) : new Map<number, number>(),
         };
-        const rows = profiles.map((p): NewSendingLog => {
+        const rows = profiles.map((p, i): NewSendingLog => {
           const cause = exclusionCause(p, exclusionContext);
           if (cause) return excluded(deliveryId, p, cause);
-          targeted.add(addressKey(p.email));
+          targeted.add(keys[i]);
           const personalization = personalizationOf(p, templates.fields);
           checks.check(p.id, render(templates, personalization, p.id));
           return { deliveryId, profileId: p.id, email: p.email, status: 'pending', personalization: JSON.stringify(personalization) };

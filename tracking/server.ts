@@ -13,6 +13,7 @@ import { TRACKING_PATHS, verifyToken, type TrackedTarget, type TrackingKind } fr
 import type { Database } from '../store/prisma';
 import { trackingEvents, type NewTrackingEvent } from '../store/tracking-events';
 import { progressSignal } from '../workflows/messages';
+import { callsInFlight } from '../client/calls-in-flight';
 import { rateLimiter } from './rate-limit';
 
 export interface TrackingServerOptions {
@@ -51,7 +52,7 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
   let buffered: NewTrackingEvent[] = [];
   let writing: Promise<void> = Promise.resolve();
   const signalDue = new Map<string, NodeJS.Timeout>();
-  const signalling = new Set<Promise<void>>(); // calls in progress: close() waits for them
+  const signalling = callsInFlight(); // close() waits for them
   const specs = new Map<string, { messages: DeliveryMessages; at: number }>();
 
   function record(event: Omit<NewTrackingEvent, 'at'>): boolean {
@@ -75,14 +76,12 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
     if (!client || signalDue.has(deliveryId)) return;
     signalDue.set(deliveryId, setTimeout(() => {
       signalDue.delete(deliveryId);
-      const call = (async () => {
+      void signalling.track((async () => {
         const messages = await messagesOf(deliveryId);
         const { tallies, clickers } = await events.tallies(deliveryId);
         const counts = trackingCounts(tallies, clickers, (id) => messages?.links.find((l) => l.id === id)?.source);
         await client.workflow.getHandle(deliveryId).signal(progressSignal, { phase: 'tracking', ...counts });
-      })().catch(() => undefined); // a delivery whose workflow has ended keeps its events in the database
-      signalling.add(call);
-      void call.finally(() => signalling.delete(call));
+      })().catch(() => undefined)); // a delivery whose workflow has ended keeps its events in the database
     }, 500));
   }
 
@@ -183,7 +182,7 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
       });
       await flush();
       for (const t of signalDue.values()) clearTimeout(t);
-      await Promise.all(signalling);
+      await signalling.settled();
     },
   };
 }

@@ -9,6 +9,7 @@ import { whileBusy } from '../store/busy';
 import { sendingLogs } from '../store/sending-logs';
 import { startSmtpServer, type RunningSmtpServer } from '../stack/smtp-capture';
 import { progressSignal } from '../workflows/messages';
+import { callsInFlight } from '../client/calls-in-flight';
 
 export interface BounceOutcome {
   sendingLogId?: number;
@@ -29,16 +30,14 @@ export async function startBounceListener(options: {
 
   // KPIs reach the workflow at most twice a second per delivery, however many DSNs arrive.
   const due = new Map<string, NodeJS.Timeout>();
-  const signalling = new Set<Promise<void>>(); // calls in progress: close() waits for them
+  const signalling = callsInFlight(); // close() waits for them
   function feedbackSoon(deliveryId: string) {
     if (due.has(deliveryId)) return;
     due.set(deliveryId, setTimeout(() => {
       due.delete(deliveryId);
-      const call = logs.sendingCounts(deliveryId)
+      void signalling.track(logs.sendingCounts(deliveryId)
         .then((totals) => client.workflow.getHandle(deliveryId).signal(progressSignal, { phase: 'feedback', ...totals }))
-        .catch(() => undefined); // a delivery that ended keeps its bounces in the database
-      signalling.add(call);
-      void call.finally(() => signalling.delete(call));
+        .catch(() => undefined)); // a delivery that ended keeps its bounces in the database
     }, 500));
   }
 
@@ -78,7 +77,7 @@ export async function startBounceListener(options: {
     handle,
     async close() {
       for (const t of due.values()) clearTimeout(t);
-      await Promise.all(signalling);
+      await signalling.settled();
       await server.close();
     },
   };

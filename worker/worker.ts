@@ -8,6 +8,7 @@ import type { TrackingSetup } from '../domain/message';
 import { progressSignal } from '../workflows/messages';
 import type { TemporalConfig } from './config';
 import { ensureSearchAttributes } from './search-attributes';
+import { callsInFlight } from '../client/calls-in-flight';
 
 export interface DeliveryWorkerOptions {
   temporal: TemporalConfig;
@@ -37,9 +38,7 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
   await ensureSearchAttributes(clientConnection, temporal.namespace);
   const client = new Client({ connection: clientConnection, namespace: temporal.namespace });
   const mailer: Mailer = createMailer(options.smtp);
-  // Progress signals in progress (maybe retrying while the server is away): closing the client's
-  // connection under one makes its next retry throw from a timer, an uncaught error.
-  const signalling = new Set<Promise<void>>();
+  const signalling = callsInFlight(); // progress signals: waited for before the client closes
   const activities = createActivities({
     db: options.db,
     mailer,
@@ -48,12 +47,7 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
     bounceDomain: options.bounceDomain,
     tracking: options.tracking,
     metrics: messageMetrics(),
-    signalProgress: (workflowId, report) => {
-      const call = client.workflow.getHandle(workflowId).signal(progressSignal, report);
-      signalling.add(call);
-      void call.finally(() => signalling.delete(call)).catch(() => undefined);
-      return call;
-    },
+    signalProgress: (workflowId, report) => signalling.track(client.workflow.getHandle(workflowId).signal(progressSignal, report)),
   });
   const connection = await NativeConnection.connect({ address: temporal.address });
   const worker = await Worker.create({
@@ -80,7 +74,7 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
       } finally {
         mailer.close();
         await connection.close();
-        await Promise.allSettled(signalling);
+        await signalling.settled();
         await clientConnection.close();
       }
     },
