@@ -14,7 +14,11 @@ export interface ReceivedMessage {
 export interface SmtpServerOptions {
   port?: number;
   host?: string;
-  onMessage(message: ReceivedMessage): void | Promise<void>;
+  /**
+   * Called once a message is fully received, before the relay answers. It may return a commit step, run only
+   * when the relay answers 250: a relay killed in between never acknowledged the message, and neither does this one.
+   */
+  onMessage(message: ReceivedMessage): void | Promise<void | (() => void)>;
   /** Refuse a recipient with an SMTP reply (tests of failures). */
   refuseRecipient?(address: string): { code: number; message: string } | undefined;
   /** Drop the connection in the middle of DATA for this recipient, without a reply (tests of faults). */
@@ -35,6 +39,7 @@ type Connections = Set<{ session: { id: string }; _socket: { destroy(): void } }
 
 export async function startSmtpServer(options: SmtpServerOptions): Promise<RunningSmtpServer> {
   const host = options.host ?? '127.0.0.1';
+  let killed = false;
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
@@ -58,7 +63,14 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<Runni
       stream.on('end', () => {
         const envelope = envelopeOf(session.envelope);
         const delay = new Promise((r) => setTimeout(r, options.replyDelayMs ?? 0));
-        delay.then(() => options.onMessage({ envelope, raw: Buffer.concat(chunks), sessionId: session.id })).then(() => callback(), callback);
+        delay
+          .then(() => (killed ? undefined : options.onMessage({ envelope, raw: Buffer.concat(chunks), sessionId: session.id })))
+          .then((commit) => {
+            // Killed before answering: like a relay crashing before it queues, the message was not accepted.
+            if (killed) return;
+            commit?.();
+            callback();
+          }, callback);
       });
     },
   });
@@ -73,6 +85,7 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<Runni
     url: `smtp://${host}:${port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
     async kill() {
+      killed = true;
       server.server.close();
       for (const c of connectionsOf(server)) c._socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
