@@ -6,6 +6,7 @@ import { isPostgres, type Database } from './prisma';
 import { busyTolerant, inSlices, IN_LIST_MAX } from './busy';
 import type { ExclusionCounts, ExclusionCause, SendingProgress } from '../domain/delivery';
 import { addressKey } from '../domain/address';
+import { jsonStrings, jsonTable, type JsonColumns } from './json-lists';
 
 export type SendingStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'ignored' | 'cancelled';
 
@@ -40,6 +41,10 @@ export type MessageOutcome =
   /** A soft failure inside the validity period: back to pending until retryAt. */
   | { id: number; email: string; status: 'retry'; retryAt: Date; reason: string };
 
+const NEW_SENDING_LOG_COLUMNS: JsonColumns = {
+  deliveryId: 'text', profileId: 'int', email: 'text', addressKey: 'text', status: 'text', exclusionCause: 'text', personalization: 'text',
+};
+
 export function sendingLogs(db: Database) {
   return busyTolerant({
     /** Highest profile id already targeted: preparation resumes after it. */
@@ -54,9 +59,9 @@ export function sendingLogs(db: Database) {
      */
     async targetedAmong(deliveryId: string, keys: string[]): Promise<Set<string>> {
       if (keys.length === 0) return new Set();
-      const rows = await inSlices(keys, (slice) => db.$queryRaw<Array<{ addressKey: string }>>`
+      const rows = await db.$queryRaw<Array<{ addressKey: string }>>`
         SELECT DISTINCT "addressKey" FROM "SendingLog"
-        WHERE "deliveryId" = ${deliveryId} AND "addressKey" IN (${Prisma.join(slice)}) AND "status" <> 'ignored'`);
+        WHERE "deliveryId" = ${deliveryId} AND "addressKey" IN (${jsonStrings(keys, isPostgres(db))}) AND "status" <> 'ignored'`;
       return new Set(rows.map((r) => r.addressKey));
     },
 
@@ -105,12 +110,14 @@ export function sendingLogs(db: Database) {
       }
     },
 
-    /** One multi-row INSERT (raw: Prisma's createMany compiled every row of a page in its query compiler). */
+    /** One INSERT of a page, its rows bound as one JSON parameter (store/json-lists.ts says why). */
     async insert(rows: NewSendingLog[]): Promise<void> {
       if (rows.length === 0) return;
+      const values = rows.map((r) => [r.deliveryId, r.profileId, r.email, addressKey(r.email), r.status, r.exclusionCause ?? null, r.personalization]);
       await db.$executeRaw`
         INSERT INTO "SendingLog" ("deliveryId", "profileId", "email", "addressKey", "status", "exclusionCause", "personalization")
-        VALUES ${Prisma.join(rows.map((r) => Prisma.sql`(${r.deliveryId}, ${r.profileId}, ${r.email}, ${addressKey(r.email)}, ${r.status}, ${r.exclusionCause ?? null}, ${r.personalization})`))}`;
+        SELECT "deliveryId", "profileId", "email", "addressKey", "status", "exclusionCause", "personalization"
+        FROM ${jsonTable(NEW_SENDING_LOG_COLUMNS, values, isPostgres(db))}`;
     },
 
     async exclusionCounts(deliveryId: string): Promise<{ toDeliver: number; exclusions: ExclusionCounts }> {

@@ -9,7 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Client as PgClient } from 'pg';
-import { openDatabase, type Database } from '../../store/prisma';
+import { isPostgres, openDatabase, type Database } from '../../store/prisma';
 import { seedNumberedProfiles } from '../../store/profiles';
 import { createDeliveryWorker, type DeliveryWorker } from '../../worker/worker';
 import { startTrackingServer, type TrackingServer } from '../../tracking/server';
@@ -171,8 +171,8 @@ async function startTemporal(persistent: boolean, ui: boolean): Promise<TestTemp
   };
 }
 
-/** A migrated, empty database of the kind under test (SQLite file, or Postgres when TEST_DATABASE_URL is set). */
-async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+/** An empty migrated database of the suite's kind (SQLite file, or Postgres when TEST_DATABASE_URL is set). */
+export async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `delivery_test_${randomBytes(4).toString('hex')}`;
   if (!TEST_POSTGRES_URL) {
     const file = path.join(TEST_DATA, `${name}.db`);
@@ -213,6 +213,20 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
     if (Date.now() > until) throw new Error(`${what} not reached in ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Waits until no other session runs a statement. On Postgres a SIGKILLed worker's last statement still
+ * commits (the server finishes what it received), so counts read at once could miss it. SQLite commits
+ * inside the worker's process: nothing to wait for.
+ */
+export async function killedWorkerSettled(db: Database): Promise<void> {
+  if (!isPostgres(db)) return;
+  await eventually(async () => {
+    const [{ n }] = await db.$queryRaw<[{ n: bigint }]>`
+      SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()`;
+    return Number(n) === 0;
+  }, 10_000, "the killed worker's last statements");
 }
 
 export interface ProfileSeed {

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { kpisQuery } from '../../workflows/messages';
-import { baseSpec, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
+import { baseSpec, killedWorkerSettled, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
 
 describe('a worker killed mid-send', () => {
   let stack: TestStack;
@@ -19,6 +19,7 @@ describe('a worker killed mid-send', () => {
 
     worker.kill('SIGKILL');
     await once(worker, 'exit');
+    await killedWorkerSettled(stack.db);
     const atKill = stack.sink.messages.length;
     const inFlightAtKill = await stack.db.sendingLog.count({ where: { status: 'sending' } });
     expect(atKill).toBeLessThan(total);
