@@ -29,8 +29,9 @@ describe('failures, retries, quarantine and bounces', () => {
   });
   afterAll(async () => stack?.close());
 
-  // One retry fits in the validity period (after 1 s), a second one (after 2 s) does not.
-  const retries = { validitySeconds: 1.5, firstDelaySeconds: 1, maxDelaySeconds: 1 };
+  // One retry fits in the validity period (2 s after a first failure within 2 s of the start), a second one
+  // (2 s later again) never does. 1 s / 1.5 s left 0.5 s for the first attempt: a loaded CI machine took longer.
+  const retries = { validitySeconds: 4, firstDelaySeconds: 2, maxDelaySeconds: 2 };
 
   it('qualifies each SMTP reply, retries soft failures within the validity period and quarantines', async () => {
     const handle = await stack.start(baseSpec({ retries }));
@@ -40,7 +41,7 @@ describe('failures, retries, quarantine and bounces', () => {
     const rows = new Map((await stack.db.sendingLog.findMany()).map((r) => [r.email.split('@')[0], r]));
     expect(rows.get('unknown')).toMatchObject({ status: 'failed', failureType: 'hard', softFailures: 0, reason: 'user unknown (550 5.1.1 <unknown@x.example>: user unknown)' });
     expect(rows.get('policy')).toMatchObject({ status: 'failed', failureType: 'hard', reason: 'refused (554 5.7.1 rejected by policy)' });
-    // 452 is temporary: retried after 1 s, then the 1.5 s validity period is over
+    // 452 is temporary: retried after 2 s, then the 4 s validity period is over
     expect(rows.get('full')).toMatchObject({ status: 'failed', failureType: 'soft', softFailures: 1, reason: 'mailbox full (452 4.2.2 mailbox full)' });
     expect(rows.get('busy')).toMatchObject({ status: 'sent', softFailures: 1, reason: 'unreachable (421 4.4.2 try again later)' });
     expect(rows.get('drop')).toMatchObject({ status: 'sent', softFailures: 1 });
