@@ -224,7 +224,7 @@ export async function killedWorkerSettled(db: Database): Promise<void> {
   if (!isPostgres(db)) return;
   await eventually(async () => {
     const [{ n }] = await db.$queryRaw<[{ n: bigint }]>`
-      SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()`;
+      SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND state = 'active' AND pid <> pg_backend_pid()`;
     return Number(n) === 0;
   }, 10_000, "the killed worker's last statements");
 }

@@ -32,32 +32,29 @@ describe('loopback SMTP relay', () => {
     const received: string[] = [];
     const committed: string[] = [];
     const relay = await startSmtpServer({
-      replyDelayMs: 500,
+      replyDelayMs: 2000,
       onMessage: ({ envelope }) => {
         received.push(...envelope.to);
         return Promise.resolve(() => committed.push(...envelope.to));
       },
     });
     const sending = sendThrough(relay.url);
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 700)); // DATA takes a few ms on loopback; the reply is held for 2 s
     await relay.kill();
     await expect(sending).rejects.toThrow();
-    await new Promise((r) => setTimeout(r, 500)); // past the held reply
+    await new Promise((r) => setTimeout(r, 1500)); // past the held reply
     expect({ received, committed }).toEqual({ received: [], committed: [] });
   });
 
   it('killed while the message is being stored: the commit step never runs', async () => {
-    let stored!: () => void;
+    let storing!: (stored: () => void) => void;
+    const received = new Promise<() => void>((r) => (storing = r)); // resolves with "finish storing it"
     const committed: string[] = [];
     const relay = await startSmtpServer({
-      onMessage: ({ envelope }) =>
-        new Promise((resolve) => {
-          stored = () => resolve(() => committed.push(...envelope.to));
-        }),
+      onMessage: ({ envelope }) => new Promise((resolve) => storing(() => resolve(() => committed.push(...envelope.to)))),
     });
     const sending = sendThrough(relay.url);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(stored).toBeDefined();
+    const stored = await received;
     await relay.kill();
     stored();
     await expect(sending).rejects.toThrow();
