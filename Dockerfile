@@ -8,4 +8,5 @@ RUN npm ci --no-audit --no-fund
 # Workflows bundled at build time: workers then start fast and without webpack's memory.
 RUN npm run worker:bundle -- /app/workflow-bundle.js
 ENV TEMPORAL_TASK_QUEUE=email-deliveries WORKFLOW_BUNDLE_PATH=/app/workflow-bundle.js
-CMD ["npm", "run", "worker"]
+# The worker is PID 1 itself (not npm): the SIGTERM of `docker compose stop` reaches it, and it winds down gracefully.
+CMD ["node", "--import", "tsx", "worker/main.ts"]

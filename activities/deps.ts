@@ -11,6 +11,8 @@ export interface ActivityDeps {
   signalProgress: SignalProgress;
   /** How often progress is heartbeated and signalled (ms). */
   progressEveryMs?: number;
+  /** How long a sending attempt waits for a failing database before it gives up (default 10 minutes). */
+  databaseRetryMs?: number;
   /** Soft failures of an address before it is quarantined. */
   softErrorsBeforeQuarantine: number;
   /** Domain of the VERP return paths (bounces+<sending log id>@domain) routed to the bounce listener. */

@@ -14,7 +14,7 @@ import { resolveTypology, selectHoldouts } from '../domain/typology';
 import { audiencePage } from '../store/audience';
 import { quarantine } from '../store/quarantine';
 import { sendingLogs, type NewSendingLog } from '../store/sending-logs';
-import { whileBusy } from '../store/busy';
+import { retryTransient } from '../store/transient';
 import type { ActivityDeps } from './deps';
 import { startProgress } from './progress';
 
@@ -46,7 +46,7 @@ export function prepareActivity(deps: ActivityDeps) {
     if (existing?.runKey !== runKey) {
       // A new workflow under a reused id (or an edit): what was prepared before is not this content's.
       await logs.forget(deliveryId);
-      await whileBusy(() => db.delivery.upsert({
+      await retryTransient(() => db.delivery.upsert({
         where: { id: deliveryId },
         create: { id: deliveryId, runKey, name: spec.name, spec: JSON.stringify(spec) },
         update: { runKey, name: spec.name, spec: JSON.stringify(spec), preparedAt: null, sendingStartedAt: null },
@@ -101,7 +101,7 @@ export function prepareActivity(deps: ActivityDeps) {
     failOnErrors(findings);
 
     const { toDeliver, exclusions } = await logs.exclusionCounts(deliveryId);
-    await whileBusy(() => db.delivery.update({ where: { id: deliveryId }, data: { preparedAt: new Date() } }));
+    await retryTransient(() => db.delivery.update({ where: { id: deliveryId }, data: { preparedAt: new Date() } }));
     const toExclude = Object.values(exclusions).reduce((a, b) => a + b, 0);
     return { targeted: toDeliver + toExclude, toDeliver, toExclude, exclusions, warnings: findings.map(describeFinding) };
 

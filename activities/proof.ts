@@ -8,7 +8,8 @@ import { proofTemplates } from '../domain/message';
 import { mimeSkeleton } from '../domain/mime';
 import { toProfileRecord } from '../store/profiles';
 import type { ActivityDeps } from './deps';
-import { whileBusy } from '../store/busy';
+import { retryTransient } from '../store/transient';
+import { describeRelayFault } from '../domain/smtp-faults';
 
 export interface ProofInput {
   deliveryId: string;
@@ -43,8 +44,8 @@ export function proofActivity(deps: ActivityDeps) {
         }),
       });
       const ok = result.status === 'sent';
-      await whileBusy(() => db.proofLog.create({
-        data: { deliveryId, number, email, status: ok ? 'sent' : 'failed', reason: ok ? null : result.status === 'failed' ? result.failure.reason : result.error },
+      await retryTransient(() => db.proofLog.create({
+        data: { deliveryId, number, email, status: ok ? 'sent' : 'failed', reason: ok ? null : result.status === 'unsent' ? (result.fault ? describeRelayFault(result.fault) : 'not sent') : result.failure.reason },
       }));
       if (ok) sent++;
       else failed++;

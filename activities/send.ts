@@ -1,21 +1,29 @@
-// Sending: claim a window of due messages, hand them to SMTP, record each outcome as it comes.
-// Progress is checkpointed at send time (not at fetch time), so a retried attempt never skips a
-// recipient; only the rows claimed and not yet recorded when a worker died can be sent twice.
+// Sending: claim a batch of due messages, hand them to SMTP, record each outcome as it comes.
+// Progress is checkpointed at send time (not at fetch time), so a retried attempt never skips a recipient.
+// Every fault stops the hand-out of messages at once, before it can cause a resend: a database error (the
+// attempt waits for the database, then fails if it does not come back), a relay fault (given back unsent;
+// a permanent one pauses the delivery), too many hard failures (the guard pauses it), a lost lease (another
+// attempt took over), pause, stop and shutdown. What can be sent twice is only what the attempt holds when
+// it dies: at most 4 × batch rows, counted as possible duplicates by the attempt that takes over.
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { SendingResult } from '../domain/delivery';
-import { reasonKey } from '../domain/failures';
+import type { Halt, SendingResult } from '../domain/delivery';
+import { reasonKey, type Failure } from '../domain/failures';
+import { describeRelayFault, type RelayFault } from '../domain/smtp-faults';
+import { describeTrip, failureGuard } from '../domain/failure-guard';
 import { domainOf } from '../domain/address';
 import { nextRetryAt } from '../domain/retries';
 import { parseSender, type DeliverySpec } from '../domain/spec';
 import { deliveryMessages, type TrackingSetup } from '../domain/message';
 import { mimeSkeleton } from '../domain/mime';
 import { quarantine } from '../store/quarantine';
-import { IN_LIST_MAX, whileBusy } from '../store/busy';
+import { IN_LIST_MAX } from '../store/json-lists';
+import { databaseHealth, retryTransient } from '../store/transient';
 import { sendingLogs, type ClaimedMessage, type MessageOutcome } from '../store/sending-logs';
 import type { ActivityDeps } from './deps';
 import type { OutgoingMessage } from './mailer';
+import { outcomeRecorder } from './outcome-recorder';
 import { pacer } from './pacer';
 import { domainGate } from './domain-gate';
 import { startProgress } from './progress';
@@ -28,17 +36,22 @@ export interface SendInput {
   round?: string;
 }
 
+/** Outcomes are written every 100 ms, or at once when a batch of them waits. */
+const RECORD_EVERY_MS = 100;
+
 export function sendActivity(deps: ActivityDeps) {
   return async function sendDelivery({ deliveryId, lane = 0, lanes = 1, round }: SendInput): Promise<SendingResult> {
     const ctx = Context.current();
     const { db, mailer } = deps;
-    const logs = sendingLogs(db);
-    const addresses = quarantine(db);
-    const delivery = await db.delivery.findUniqueOrThrow({ where: { id: deliveryId } });
+    // Every database call of this attempt goes through transient errors, and none hands a message out meanwhile.
+    const database = databaseHealth(deps.databaseRetryMs);
+    const logs = sendingLogs(db, database.retry);
+    const addresses = quarantine(db, database.retry);
+    const delivery = await retryTransient(() => db.delivery.findUniqueOrThrow({ where: { id: deliveryId } }), database.retry);
     const spec = JSON.parse(delivery.spec) as DeliverySpec;
     const compose = composer(deliveryId, spec, deps.tracking, deps.bounceDomain);
     const sendingStartedAt = delivery.sendingStartedAt ?? new Date();
-    if (!delivery.sendingStartedAt) await whileBusy(() => db.delivery.update({ where: { id: deliveryId }, data: { sendingStartedAt } }));
+    if (!delivery.sendingStartedAt) await retryTransient(() => db.delivery.update({ where: { id: deliveryId }, data: { sendingStartedAt } }), database.retry);
 
     const me = { round: round ?? `${ctx.info.workflowExecution?.runId ?? 'run'}.${ctx.info.activityId}`, lane, attempt: ctx.info.attempt };
     await logs.requeueInFlight(deliveryId, me);
@@ -50,35 +63,59 @@ export function sendActivity(deps: ActivityDeps) {
     const rate = spec.messagesPerSecond ? spec.messagesPerSecond / lanes : undefined;
     const pace = pacer(rate);
     const gate = domainGate(spec.domainLimits, lanes);
+    const guard = failureGuard(spec.guard ?? false);
     const claim = `${me.round}/${me.lane}/${me.attempt}/${randomUUID()}`;
-    // At most `window` messages are in flight, and as many claimed ahead: enough to keep every
-    // connection busy, never more than about a second of a capped rate (claimed rows are what a
-    // crash could send twice).
-    const window = Math.max(1, Math.min(mailer.maxConnections * 4, IN_LIST_MAX, Math.ceil(rate ?? Infinity)));
+    // At most `batch` messages are in flight, as many claimed ahead and twice as many sent and not yet recorded:
+    // enough to keep every connection busy, never more than about a second of a capped rate.
+    const batch = Math.max(1, Math.min(mailer.maxConnections * 4, IN_LIST_MAX, Math.ceil(rate ?? Infinity)));
+    const recorder = outcomeRecorder(persist, { everyMs: RECORD_EVERY_MS, chunk: batch });
+
+    // Aborted: no more messages are handed out, and those still waiting for a connection are given back.
+    const handOut = new AbortController();
+    let halted: Halt | undefined; // a relay fault only ops can fix, or the failure-rate guard
+    let unavailable: string | undefined; // a temporary relay fault: this attempt fails and is retried with backoff
+    let leaseLost: string | undefined; // another attempt took this one's rows over
+    const stop = () => handOut.abort();
+    const cancellationReason = () => String((ctx.cancellationSignal.reason as Error | undefined)?.message ?? ctx.cancellationSignal.reason);
+    // Pause, stop, worker shutdown; or the server gave this attempt up (a missed heartbeat).
+    const onCancel = () => {
+      if (['TIMED_OUT', 'NOT_FOUND'].includes(cancellationReason())) leaseLost ??= `the server gave this attempt up (${cancellationReason()})`;
+      stop();
+    };
+    ctx.cancellationSignal.addEventListener('abort', onCancel, { once: true });
+    const stopped = () => handOut.signal.aborted || recorder.failure !== undefined;
+    // A process stopped (SIGSTOP, a VM pause) longer than this has missed its heartbeats: the server has given
+    // this attempt up and may have started another one. It must not hand out one more message.
+    const heartbeatTimeout = ctx.info.heartbeatTimeoutMs;
+    const stallLimit = heartbeatTimeout ? Math.max(heartbeatTimeout - 1000, heartbeatTimeout / 2) : Infinity;
+    let tickedAt = Date.now();
+    const stalled = () => {
+      const gap = Date.now() - tickedAt;
+      if (gap > stallLimit) leaseLost ??= `this worker stood still ${(gap / 1000).toFixed(1)} s, longer than the heartbeat timeout allows`;
+      return leaseLost !== undefined;
+    };
+    const ticker = setInterval(() => {
+      if (stalled()) stop();
+      tickedAt = Date.now();
+    }, 100);
+
     const inFlight = new Set<Promise<void>>();
     let queue: ClaimedMessage[] = [];
     const unsent: number[] = [];
-    let unavailable: string | undefined;
-    const stopped = () => unavailable !== undefined || ctx.cancellationSignal.aborted;
-    // Outcomes are recorded as they come (every 100 ms), one write at a time.
-    const completed: MessageOutcome[] = [];
-    let recording: Promise<void> = Promise.resolve();
-    const flush = () => {
-      const chunk = completed.splice(0);
-      if (chunk.length) recording = recording.then(() => persist(chunk));
-      return recording;
-    };
-    const flushTimer = setInterval(() => flush().catch(() => undefined), 100); // a failure surfaces at the last flush
     let finished = false;
     let deferredUntil = 0;
     let countedAt = Date.now();
     try {
       try {
-        // One stream of messages: the next window is claimed while the last one is still in flight.
+        // One stream of messages: the next batch is claimed while the last one is still in flight.
         while (!stopped()) {
+          if (!database.healthy || recorder.backlog >= 2 * batch) {
+            await sleep(10); // the database is failing, or outcomes wait to be recorded: nothing goes out meanwhile
+            continue;
+          }
           if (queue.length === 0) {
             await yieldToEventLoop(); // synchronous SQLite calls must not starve heartbeats and workflow tasks
-            queue = await logs.claim(deliveryId, claim, window);
+            queue = await logs.claim(deliveryId, claim, batch);
             if (queue.length === 0) {
               if (inFlight.size > 0) {
                 await Promise.race(inFlight);
@@ -86,8 +123,13 @@ export function sendActivity(deps: ActivityDeps) {
               }
               // Rows held back by a domain cap come back soon: wait for them rather than end the sending.
               const wait = deferredUntil - Date.now();
-              if (wait <= 0) break;
-              await sleep(Math.min(wait, 250));
+              if (wait > 0) {
+                await sleep(Math.min(wait, 250));
+                continue;
+              }
+              // Nothing due: done, unless a claim whose reply was lost left rows claimed under this attempt.
+              await recorder.drain().catch(() => undefined);
+              if (stopped() || (await logs.releaseOrphans(deliveryId, claim)) === 0) break;
               continue;
             }
             cursor = queue[queue.length - 1].id;
@@ -97,61 +139,108 @@ export function sendActivity(deps: ActivityDeps) {
               countedAt = Date.now();
             }
           }
-          while (inFlight.size >= window && !stopped()) await Promise.race(inFlight);
+          while (inFlight.size >= batch && !stopped()) await Promise.race(inFlight);
           if (stopped()) break;
           const next = nextAllowed(queue);
           if (next === undefined) {
             // Only capped domains are left: hand their rows back until their turn, and let the next
-            // window (other domains) go ahead instead of waiting behind them.
+            // batch (other domains) go ahead instead of waiting behind them.
             const held = deferUntilTurn(queue.splice(0));
-            await logs.defer(held);
+            await logs.defer(claim, held);
             for (const d of held) deferredUntil = Math.max(deferredUntil, d.until.getTime());
             continue;
           }
           await pace();
-          if (stopped()) {
+          if (stopped() || stalled() || !database.healthy) {
             gate.release(domainOf(next.email));
             queue.unshift(next);
-            break;
+            if (leaseLost) stop();
+            continue;
           }
           const sending: Promise<void> = send(next, compose(next)).finally(() => inFlight.delete(sending));
           inFlight.add(sending);
         }
       } finally {
         await Promise.all(inFlight);
-        clearInterval(flushTimer);
+        clearInterval(ticker);
       }
-      await logs.release([...unsent, ...queue.map((r) => r.id)]);
-      await flush();
-      // Retried by Temporal with backoff; the released rows are sent by the next attempt.
-      if (unavailable) throw ApplicationFailure.retryable(`SMTP relay unavailable: ${unavailable}`, 'SmtpUnavailable');
-      if (ctx.cancellationSignal.aborted) await ctx.cancelled; // throws CancelledFailure: the workflow paused or stopped
+      if (recorder.failure === undefined) {
+        await logs.release(claim, [...unsent, ...queue.map((r) => r.id)]);
+        await recorder.drain().catch(() => undefined);
+      }
+      if (recorder.failure !== undefined) {
+        // Rows still claimed are re-queued, as possible duplicates, by the attempt Temporal starts next.
+        throw ApplicationFailure.retryable(`the database could not record what was sent (${String((recorder.failure as Error)?.message ?? recorder.failure).slice(0, 300)}); ` +
+          'nothing more was handed out: the next attempt continues', 'DatabaseUnavailable');
+      }
+      if (leaseLost) throw ApplicationFailure.retryable(`sending attempt given up: ${leaseLost}; its rows belong to the attempt that took over`, 'LeaseLost');
+      if (!halted) {
+        // Retried by Temporal with backoff; the released rows are sent by the next attempt.
+        if (unavailable) throw ApplicationFailure.retryable(`SMTP relay unavailable: ${unavailable}`, 'SmtpUnavailable');
+        if (ctx.cancellationSignal.aborted) {
+          // Not a pause or a stop: the attempt fails (and is retried at once, elsewhere) instead of being cancelled.
+          if (cancellationReason() === 'WORKER_SHUTDOWN') throw ApplicationFailure.retryable('the worker is shutting down: messages in flight were recorded, the others given back', 'WorkerShutdown');
+          await ctx.cancelled; // throws CancelledFailure: the workflow paused or stopped
+        }
+      }
       finished = true;
     } finally {
-      // Interrupted (pause, stop, relay outage): tell the workflow the exact totals before it moves on.
-      await progress.stop({ signal: !finished });
+      recorder.stop();
+      ctx.cancellationSignal.removeEventListener('abort', onCancel);
+      // Interrupted (pause, stop, relay outage): tell the workflow the exact totals before it moves on. An
+      // attempt that lost its lease reports nothing: its totals are no longer the delivery's.
+      await progress.stop({ signal: !finished && !leaseLost });
     }
     const errorsByReason: Record<string, number> = {};
     for (const { reason, count } of await logs.failureReasons(deliveryId)) {
       errorsByReason[reasonKey(reason)] = (errorsByReason[reasonKey(reason)] ?? 0) + count;
     }
     const retryAt = await logs.nextRetryAt(deliveryId);
-    return { ...(await logs.sendingCounts(deliveryId)), errorsByReason, ...(retryAt ? { nextRetryAt: retryAt.toISOString() } : {}) };
+    return {
+      ...(await logs.sendingCounts(deliveryId)), errorsByReason,
+      ...(retryAt ? { nextRetryAt: retryAt.toISOString() } : {}), ...(halted ? { halted } : {}),
+    };
 
     /** Hands one message to SMTP; its outcome joins the next recording. */
     async function send(row: ClaimedMessage, message: OutgoingMessage): Promise<void> {
-      const r = await mailer.send(message).finally(() => gate.release(domainOf(row.email)));
-      const { id, email } = row;
-      if (r.status === 'sent') completed.push({ id, email, status: 'sent' });
-      else if (r.status === 'unavailable') {
-        unavailable ??= r.error;
-        unsent.push(id);
+      const r = await mailer.send(message, handOut.signal).finally(() => gate.release(domainOf(row.email)));
+      if (r.status === 'sent') {
+        recorder.add({ id: row.id, email: row.email, status: 'sent' });
+        judge(undefined);
+      } else if (r.status === 'failed') {
+        recorder.add(failureOutcome(row, r.failure));
+        judge(r.failure.type === 'hard' ? reasonKey(r.failure.reason) : undefined);
+      } else if (r.status === 'unknown') {
+        // The relay may have taken it: retried like a soft failure, counted as a possible duplicate, and not
+        // held against the address.
+        recorder.add({ ...failureOutcome(row, r.failure), possibleDuplicate: true });
+        judge(undefined);
       } else {
-        const retryAt = r.failure.type === 'soft' ? nextRetryAt(new Date(), row.softFailures + 1, sendingStartedAt, spec.retries) : undefined;
-        completed.push(retryAt
-          ? { id, email, status: 'retry', retryAt, reason: r.failure.reason }
-          : { id, email, status: 'failed', failureType: r.failure.type, reason: r.failure.reason });
+        unsent.push(row.id);
+        if (r.fault) relayFault(r.fault);
       }
+    }
+
+    function failureOutcome(row: ClaimedMessage, failure: Failure): Exclude<MessageOutcome, { status: 'sent' }> {
+      const retryAt = failure.type === 'soft' ? nextRetryAt(new Date(), row.softFailures + 1, sendingStartedAt, spec.retries) : undefined;
+      return retryAt
+        ? { id: row.id, email: row.email, status: 'retry', retryAt, reason: failure.reason }
+        : { id: row.id, email: row.email, status: 'failed', failureType: failure.type, reason: failure.reason };
+    }
+
+    /** One more outcome for the failure-rate guard: crossing it halts the delivery. */
+    function judge(hardReason: string | undefined): void {
+      const trip = guard.add(hardReason);
+      if (trip && !halted) {
+        halted = { by: 'guard', reason: describeTrip(trip) };
+        stop();
+      }
+    }
+
+    function relayFault(fault: RelayFault): void {
+      if (fault.permanent) halted ??= { by: 'relay', reason: describeRelayFault(fault) };
+      else unavailable ??= fault.cause;
+      stop();
     }
 
     /** Takes out of the queue the first message whose domain is under its caps (counted as in flight). */
@@ -176,25 +265,27 @@ export function sendActivity(deps: ActivityDeps) {
       });
     }
 
-    async function persist(outcomes: MessageOutcome[]) {
-      await logs.record(outcomes);
-      await recordQuarantine(outcomes);
+    /** Records a chunk of outcomes (fenced by the claim), then what they mean for the quarantine. */
+    async function persist(outcomes: MessageOutcome[]): Promise<void> {
+      const { applied, lost } = await logs.record(claim, outcomes);
+      if (lost.length) {
+        leaseLost ??= `${lost.length} of its messages were re-queued by another attempt`;
+        stop();
+      }
+      const mine = outcomes.filter((o) => applied.has(o.id));
+      await addresses.recordSuccesses(mine.filter((o) => o.status === 'sent').map((o) => o.email));
+      // A possible duplicate (connection lost after the content went out) is not the address's fault.
+      await addresses.recordFailures(mine.flatMap((o) => (o.status === 'sent' || o.possibleDuplicate ? []
+        : [{ address: o.email, deliveryId, failure: { type: o.status === 'retry' ? 'soft' as const : o.failureType, reason: o.reason } }])), deps.softErrorsBeforeQuarantine);
       const count = { sent: 0, failed: 0, retry: 0 };
-      for (const o of outcomes) count[o.status]++;
+      for (const o of mine) count[o.status]++;
       totals.sent += count.sent;
       totals.delivered += count.sent;
       totals.failed += count.failed;
+      totals.possibleDuplicates += mine.filter((o) => o.status !== 'sent' && o.possibleDuplicate).length;
       deps.metrics?.sent.add(count.sent);
       deps.metrics?.failed.add(count.failed);
       deps.metrics?.retried.add(count.retry);
-    }
-
-    async function recordQuarantine(outcomes: MessageOutcome[]) {
-      await addresses.recordSuccesses(outcomes.filter((o) => o.status === 'sent').map((o) => o.email));
-      await addresses.recordFailures(outcomes.flatMap((o) =>
-        o.status === 'failed' ? [{ address: o.email, deliveryId, failure: { type: o.failureType, reason: o.reason } }]
-          : o.status === 'retry' ? [{ address: o.email, deliveryId, failure: { type: 'soft' as const, reason: o.reason } }]
-            : []), deps.softErrorsBeforeQuarantine);
     }
   };
 }

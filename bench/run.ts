@@ -12,7 +12,7 @@ import nodemailer from 'nodemailer';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { startDelivery } from '../client/deliveries';
-import { noDelaySocket } from '../activities/mailer';
+import { noDelaySocket } from '../activities/smtp-pool';
 import { freePort, startDevServer } from '../stack/dev-server';
 import { temporalCliPath } from '../stack/temporal-cli';
 import { migrate } from '../store/migrate';
@@ -171,8 +171,11 @@ async function startSink(kind: 'postfix' | 'node'): Promise<Sink> {
 
 /** The same 5 KB messages straight from nodemailer's pool: what SMTP alone costs on this machine. */
 async function baseline(port: number, n: number): Promise<number> {
-  // With TCP_NODELAY as the worker's mailer (activities/mailer.ts): without it both are bound by delayed ACKs.
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port, pool: true, maxConnections: CONNECTIONS, maxMessages: Infinity, ignoreTLS: true, getSocket: noDelaySocket });
+  // With TCP_NODELAY as the worker's pool (activities/smtp-pool.ts): without it both are bound by delayed ACKs.
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1', port, pool: true, maxConnections: CONNECTIONS, maxMessages: Infinity, ignoreTLS: true,
+    getSocket: (options, callback) => callback(null, { connection: noDelaySocket(options) }),
+  });
   const html = BENCH_HTML.replace('{{firstName}}', 'User');
   const t = Date.now();
   let next = 0;

@@ -17,7 +17,7 @@ export function kpiTable(k: Kpis): string {
     ['Unsubscriptions', k.unsubscriptions, ''],
     ['Mirror page views', k.mirrorPageViews, ''],
   ];
-  if (k.resentAfterCrash) rows.push(['Resent after a crash', k.resentAfterCrash, 'possible duplicates']);
+  if (k.possibleDuplicates) rows.push(['Possible duplicates', k.possibleDuplicates, 'may have been received twice (a crash, or a connection lost after sending)']);
   const links = Object.entries(k.clicksByLink ?? {}).sort((a, b) => b[1] - a[1]);
   return [
     ...rows.map(([label, n, pct]) => `  ${label.padEnd(22)}${String(n).padStart(10)}  ${pct}`),
@@ -27,7 +27,8 @@ export function kpiTable(k: Kpis): string {
 
 export function snapshotText(s: DeliverySnapshot): string {
   const error = s.status.error ? `\n  Error: ${s.status.error}` : '';
-  return `Delivery ${s.id}: ${s.status.state}${error}\n${kpiTable(s.kpis)}`;
+  const paused = s.status.pausedBecause ? `\n  Paused by the engine: ${s.status.pausedBecause}` : '';
+  return `Delivery ${s.id}: ${s.status.state}${error}${paused}\n${kpiTable(s.kpis)}`;
 }
 
 export function logLines(entries: LogEntry[]): string {

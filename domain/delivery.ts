@@ -45,8 +45,12 @@ export interface Kpis {
   mirrorPageViews: number;
   /** Clicks per tracked link, by the link's URL as written in the template. */
   clicksByLink: Record<string, number>;
-  /** Messages sent again because they were in flight when a worker died (possible duplicates). */
-  resentAfterCrash: number;
+  /**
+   * Messages that may have reached their recipient twice: in flight when a sending attempt died (a worker
+   * crash, a database outage it could not wait out), or whose connection was lost after their content
+   * went out. Real duplicates are at most this many.
+   */
+  possibleDuplicates: number;
 }
 
 export type LogLevel = 'info' | 'warning' | 'error';
@@ -72,11 +76,20 @@ export interface SendingProgress {
   delivered: number;
   /** Failed for good: refused by the relay, soft failures past the validity period, hard bounces. */
   failed: number;
-  resentAfterCrash: number;
+  possibleDuplicates: number;
 }
 
-/** What a sending activity returns when it has nothing left to send now. */
+/** Why the engine paused a delivery by itself: a relay fault only ops can fix, or the failure-rate guard. */
+export interface Halt {
+  by: 'relay' | 'guard';
+  /** The cause and the fix, in one sentence for the logs, `status` and the Web UI. */
+  reason: string;
+}
+
+/** What a sending activity returns when it has nothing left to send now, or halted. */
 export interface SendingResult extends SendingProgress {
+  /** Set when the sender stopped for a reason ops must look at: the delivery pauses itself. */
+  halted?: Halt;
   /** Soft failures wait for a retry until then (ISO date); absent when everything is settled. */
   nextRetryAt?: string;
   /** Final failures counted by reason ("user unknown": 3). */
@@ -91,7 +104,7 @@ export function emptyKpis(): Kpis {
   return {
     targeted: 0, toDeliver: 0, toExclude: 0, sent: 0, delivered: 0, failed: 0, pending: 0,
     opens: 0, clicks: 0, openRate: 0, clickRate: 0, totalOpens: 0, totalClicks: 0, unsubscriptions: 0, mirrorPageViews: 0,
-    clicksByLink: {}, resentAfterCrash: 0,
+    clicksByLink: {}, possibleDuplicates: 0,
   };
 }
 
@@ -108,7 +121,7 @@ export function kpisWithSending(k: Kpis, s: SendingProgress): Kpis {
     failed: s.failed,
     // A bounced message counts in both sent and failed: pending is what has neither outcome yet.
     pending: Math.max(0, k.toDeliver - s.delivered - s.failed),
-    resentAfterCrash: s.resentAfterCrash,
+    possibleDuplicates: s.possibleDuplicates,
   });
 }
 

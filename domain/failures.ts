@@ -29,11 +29,6 @@ export function qualifySmtpReply(code: number, reply: string): Failure {
   return { type, reason: `${reason} (${oneLine(reply) || code})` };
 }
 
-/** The relay dropped the connection while this message was being sent: temporary, retried. */
-export function connectionLost(detail: string): Failure {
-  return { type: 'soft', reason: `unreachable (connection lost: ${oneLine(detail)})` };
-}
-
 /** The reason without the SMTP detail, for counting errors by reason ("user unknown (550 …)" → "user unknown"). */
 export function reasonKey(reason: string): string {
   return reason.replace(/\s*\(.*$/s, '');

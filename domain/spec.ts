@@ -5,6 +5,7 @@ import { PROFILE_FIELDS, isProfileField } from './profile-fields';
 import { isValidAddress } from './address';
 import { typologySchema } from './typology';
 import { DEFAULT_RETRY_POLICY } from './retries';
+import { DEFAULT_FAILURE_GUARD } from './failure-guard';
 
 const ONE_LINE = [(v: string) => !/[\r\n]/.test(v), 'must be one line (no CR or LF): a line break would inject mail headers'] as const;
 
@@ -66,6 +67,15 @@ export const deliverySpecSchema = z.strictObject({
     /** Confirm is refused until a proof of the current content was sent. */
     required: z.boolean().default(false),
   }).optional(),
+  /** Pauses the delivery when hard failures crowd its latest messages; false turns it off. */
+  guard: z.union([
+    z.literal(false),
+    z.strictObject({
+      maxHardFailureRate: z.number().gt(0, 'must be above 0 (a share: 0.1 pauses above 10% of hard failures)')
+        .max(1, 'must be at most 1 (a share: 0.1 is 10%); use "guard": false to turn the guard off').default(DEFAULT_FAILURE_GUARD.maxHardFailureRate),
+      window: z.number().int('must be a whole number of messages').min(10, 'must be at least 10 messages').max(100_000).default(DEFAULT_FAILURE_GUARD.window),
+    }),
+  ], { error: 'must be false (no guard) or { "maxHardFailureRate": 0.1, "window": 1000 }' }).default(DEFAULT_FAILURE_GUARD),
   /** How long the delivery keeps collecting feedback (bounces) into its KPIs after sending. */
   trackingHours: z.number().min(0).max(24 * 90).default(0),
 });
@@ -87,7 +97,9 @@ export function checkDeliverySpec(input: unknown): SpecCheck {
 function describeIssue(issue: z.core.$ZodIssue): string {
   const where = issue.path.length ? issue.path.join('.') : 'spec';
   if (issue.code === 'unrecognized_keys') {
-    return `${where}: unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; remove them (allowed: ${Object.keys(deliverySpecSchema.shape).join(', ')})`;
+    // The allowed list is known for the spec itself; nested objects name their fields in the README.
+    const allowed = issue.path.length === 0 ? ` (allowed: ${Object.keys(deliverySpecSchema.shape).join(', ')})` : '';
+    return `${where}: unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; remove them${allowed}`;
   }
   if (issue.path.length === 0 && issue.code === 'invalid_type') return 'spec: must be a JSON object with the delivery fields (name, from, subject, html, audience…)';
   if (issue.code === 'invalid_type' && / received undefined$/.test(issue.message)) return `${where}: is required`;

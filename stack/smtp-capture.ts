@@ -20,11 +20,28 @@ export interface SmtpServerOptions {
    */
   onMessage(message: ReceivedMessage): void | Promise<void | (() => void)>;
   /** Refuse a recipient with an SMTP reply (tests of failures). */
-  refuseRecipient?(address: string): { code: number; message: string } | undefined;
-  /** Drop the connection in the middle of DATA for this recipient, without a reply (tests of faults). */
+  refuseRecipient?(address: string): SmtpReply | undefined;
+  /** Drop the connection for this recipient when DATA starts, before any content (tests of faults). */
   dropConnection?(address: string): boolean;
+  /** Take this recipient's message, then drop the connection before the 250 reaches the sender (a lost reply). */
+  loseReply?(address: string): boolean;
   /** Answer DATA only after this long (a slow relay). */
   replyDelayMs?: number;
+  /** Refuse every connection with this greeting (e.g. 554, or 421 while "busy"). */
+  refuseConnections?: SmtpReply;
+  /** Require AUTH with these credentials (PLAIN/LOGIN, without TLS): anything else gets 535. */
+  auth?: { user: string; pass: string };
+  /** Refuse the return path (MAIL FROM) with this reply. */
+  refuseSender?: SmtpReply;
+  /** Offer STARTTLS with smtp-server's built-in certificate (expired, self-signed: a client refuses it) and require it. */
+  requireTls?: boolean;
+  /** Close a connection idle this long (smtp-server's default: a minute). */
+  socketTimeoutMs?: number;
+}
+
+export interface SmtpReply {
+  code: number;
+  message: string;
 }
 
 export interface RunningSmtpServer {
@@ -40,24 +57,34 @@ type Connections = Set<{ session: { id: string }; _socket: { destroy(): void } }
 export async function startSmtpServer(options: SmtpServerOptions): Promise<RunningSmtpServer> {
   const host = options.host ?? '127.0.0.1';
   let killed = false;
+  // smtp-server has no public way to cut a connection: destroy the socket of this session.
+  const cut = (sessionId: string) => {
+    for (const c of connectionsOf(server)) if (c.session.id === sessionId) c._socket.destroy();
+  };
   const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
+    authOptional: !options.auth,
+    allowInsecureAuth: true,
+    disabledCommands: [...(options.requireTls ? [] : ['STARTTLS']), ...(options.auth ? [] : ['AUTH'])],
     logger: false,
     size: 25 * 1024 * 1024,
+    ...(options.socketTimeoutMs ? { socketTimeout: options.socketTimeoutMs } : {}),
+    onConnect(_session, callback) {
+      callback(options.refuseConnections ? replyError(options.refuseConnections) : undefined);
+    },
+    onAuth(auth, _session, callback) {
+      if (auth.username === options.auth?.user && auth.password === options.auth?.pass) return callback(null, { user: auth.username });
+      callback(replyError({ code: 535, message: '5.7.8 Authentication credentials invalid' }));
+    },
+    onMailFrom(_address, session, callback) {
+      if (options.requireTls && !session.secure) return callback(replyError({ code: 530, message: '5.7.0 Must issue a STARTTLS command first' }));
+      callback(options.refuseSender ? replyError(options.refuseSender) : undefined);
+    },
     onRcptTo(address, _session, callback) {
       const refusal = options.refuseRecipient?.(address.address);
-      if (!refusal) return callback();
-      const err = new Error(refusal.message) as Error & { responseCode: number };
-      err.responseCode = refusal.code;
-      callback(err);
+      callback(refusal ? replyError(refusal) : undefined);
     },
     onData(stream, session, callback) {
-      if (session.envelope.rcptTo.some((r) => options.dropConnection?.(r.address))) {
-        // smtp-server has no public way to cut a connection: destroy the socket of this session.
-        for (const c of connectionsOf(server)) if (c.session.id === session.id) c._socket.destroy();
-        return;
-      }
+      if (session.envelope.rcptTo.some((r) => options.dropConnection?.(r.address))) return cut(session.id);
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
@@ -69,6 +96,7 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<Runni
             // Killed before answering: like a relay crashing before it queues, the message was not accepted.
             if (killed) return;
             commit?.();
+            if (envelope.to.some((to) => options.loseReply?.(to))) return cut(session.id); // taken, but the sender never hears it
             callback();
           }, callback);
       });
@@ -91,6 +119,10 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<Runni
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+function replyError({ code, message }: SmtpReply): Error {
+  return Object.assign(new Error(message), { responseCode: code });
 }
 
 function connectionsOf(server: SMTPServer): Connections {

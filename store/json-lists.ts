@@ -28,3 +28,20 @@ export function jsonTable(columns: JsonColumns, rows: unknown[][], postgres: boo
   const cells = names.map(([name], i) => `json_extract("value", '$[${i}]') AS "${name}"`).join(', ');
   return Prisma.sql`(SELECT ${Prisma.raw(cells)} FROM json_each(${json})) AS "r"`;
 }
+
+/** A subquery of these whole numbers (ids), for `column IN (…)`. */
+export function jsonInts(values: number[], postgres: boolean): Prisma.Sql {
+  const json = JSON.stringify(values);
+  return postgres
+    ? Prisma.sql`SELECT (jsonb_array_elements_text(${json}::jsonb))::int`
+    : Prisma.sql`SELECT "value" FROM json_each(${json})`;
+}
+
+/** Lists bound one parameter per value (Prisma's model API) go in slices: SQLite caps bound parameters. */
+export const IN_LIST_MAX = 500;
+
+export async function inSlices<V, R>(values: V[], query: (slice: V[]) => Promise<R[]>): Promise<R[]> {
+  const results: R[] = [];
+  for (let i = 0; i < values.length; i += IN_LIST_MAX) results.push(...(await query(values.slice(i, i + IN_LIST_MAX))));
+  return results;
+}

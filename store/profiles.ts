@@ -2,14 +2,14 @@
 import type { ImportedProfile } from '../domain/profile-csv';
 import type { ProfileRecord } from '../domain/profile-fields';
 import type { Database } from './prisma';
-import { whileBusy } from './busy';
+import { retryTransient } from './transient';
 
 const ROWS_PER_BATCH = 1000;
 
 /** Inserts profiles in batches; `onProgress` gets the number inserted so far. All or nothing. */
 export async function insertProfiles(db: Database, profiles: ImportedProfile[], onProgress?: (done: number) => void): Promise<number> {
   const data = profiles.map((p) => ({ ...p, attributes: JSON.stringify(p.attributes) }));
-  await whileBusy(() => db.$transaction(async (tx) => {
+  await retryTransient(() => db.$transaction(async (tx) => {
     for (let i = 0; i < data.length; i += ROWS_PER_BATCH) {
       await tx.profile.createMany({ data: data.slice(i, i + ROWS_PER_BATCH) });
       onProgress?.(Math.min(i + ROWS_PER_BATCH, data.length));

@@ -1,10 +1,9 @@
 // The quarantine of addresses, shared by every delivery.
 import { afterFailure, type QuarantineState } from '../domain/quarantine';
 import type { Failure } from '../domain/failures';
-import { Prisma } from './generated/sqlite/client';
 import { isPostgres, type Database } from './prisma';
-import { jsonStrings } from './json-lists';
-import { busyTolerant, inSlices } from './busy';
+import { inSlices, jsonStrings } from './json-lists';
+import { transientTolerant, type TransientRetry } from './transient';
 
 export interface AddressFailure {
   address: string;
@@ -12,8 +11,8 @@ export interface AddressFailure {
   deliveryId: string;
 }
 
-export function quarantine(db: Database) {
-  return busyTolerant({
+export function quarantine(db: Database, retry?: TransientRetry) {
+  return transientTolerant({
     /** The address keys among these that are in quarantine. */
     async quarantinedAmong(addressKeys: string[]): Promise<Set<string>> {
       if (addressKeys.length === 0) return new Set();
@@ -23,6 +22,11 @@ export function quarantine(db: Database) {
       return new Set(rows.map((r) => r.address));
     },
 
+    /**
+     * Failures that are the addresses' own (never a relay fault). Read, then written one address at a time:
+     * no multi-statement transaction, because on SQLite one would take in whatever else the worker runs
+     * on its single connection meanwhile.
+     */
     async recordFailures(failures: AddressFailure[], softThreshold: number): Promise<void> {
       if (failures.length === 0) return;
       const now = new Date();
@@ -34,20 +38,22 @@ export function quarantine(db: Database) {
         const state = afterFailure(next.get(key)?.state ?? current.get(key), f.failure, softThreshold, now);
         if (state) next.set(key, { state, deliveryId: f.deliveryId });
       }
-      await db.$transaction([...next].map(([address, { state, deliveryId }]) => db.quarantine.upsert({
-        where: { address },
-        create: { address, ...state, lastErrorAt: now, deliveryId },
-        update: { ...state, lastErrorAt: now, deliveryId },
-      })));
+      for (const [address, { state, deliveryId }] of next) {
+        await db.quarantine.upsert({
+          where: { address },
+          create: { address, ...state, lastErrorAt: now, deliveryId },
+          update: { ...state, lastErrorAt: now, deliveryId },
+        });
+      }
     },
 
-    /** A message accepted by the relay: the address is valid again. */
+    /** Messages accepted by the relay: their addresses are valid again. */
     async recordSuccesses(addresses: string[]): Promise<void> {
       if (addresses.length === 0) return;
-      // Raw: called for every recording of the sending (a hundred addresses every 100 ms).
-      await inSlices(addresses.map((a) => a.toLowerCase()), async (slice) => [await db.$executeRaw`
+      // Raw, one JSON parameter: called for every recording of the sending (a hundred addresses every 100 ms).
+      await db.$executeRaw`
         UPDATE "Quarantine" SET "status" = 'valid', "errorCount" = 0, "quarantinedAt" = NULL
-        WHERE "address" IN (${Prisma.join(slice)}) AND ("errorCount" > 0 OR "status" = 'quarantined')`]);
+        WHERE "address" IN (${jsonStrings(addresses.map((a) => a.toLowerCase()), isPostgres(db))}) AND ("errorCount" > 0 OR "status" = 'quarantined')`;
     },
 
     list(status?: 'quarantined' | 'valid') {
@@ -58,5 +64,5 @@ export function quarantine(db: Database) {
       const r = await db.quarantine.updateMany({ where: { address: address.toLowerCase(), status: 'quarantined' }, data: { status: 'valid', errorCount: 0, quarantinedAt: null } });
       return r.count > 0;
     },
-  });
+  }, retry);
 }

@@ -1,12 +1,17 @@
 // Queries on the sending logs (one row per targeted recipient), kept together.
 // Statuses: pending → sending (claimed by a send attempt) → sent | failed; ignored (excluded); cancelled.
+//
+// Fencing: a send attempt owns the rows it claimed (`claim` = its token, status `sending`). Every write it
+// makes to them afterwards — outcome, give-back, deferral — is conditioned on still owning them, and keeps
+// its token in `claim`, so an attempt given up for dead (its rows re-queued by a successor) changes nothing.
+// Only two writes change a row's owner: a claim, and the re-queue of a dead attempt's rows (claim NULL).
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Prisma } from './generated/sqlite/client';
 import { isPostgres, type Database } from './prisma';
-import { busyTolerant, inSlices, IN_LIST_MAX } from './busy';
+import { transientTolerant, type TransientRetry } from './transient';
 import type { ExclusionCounts, ExclusionCause, SendingProgress } from '../domain/delivery';
 import { addressKey } from '../domain/address';
-import { jsonStrings, jsonTable, type JsonColumns } from './json-lists';
+import { inSlices, IN_LIST_MAX, jsonInts, jsonStrings, jsonTable, type JsonColumns } from './json-lists';
 
 export type SendingStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'ignored' | 'cancelled';
 
@@ -37,16 +42,24 @@ export interface SenderIdentity {
 export type MessageOutcome =
   /** Its Message-ID is <delivery id>.<sending log id>@<sender domain> (domain/message.ts): not stored. */
   | { id: number; email: string; status: 'sent' }
-  | { id: number; email: string; status: 'failed'; failureType: 'hard' | 'soft' | 'ignored'; reason: string }
+  | { id: number; email: string; status: 'failed'; failureType: 'hard' | 'soft' | 'ignored'; reason: string; possibleDuplicate?: boolean }
   /** A soft failure inside the validity period: back to pending until retryAt. */
-  | { id: number; email: string; status: 'retry'; retryAt: Date; reason: string };
+  | { id: number; email: string; status: 'retry'; retryAt: Date; reason: string; possibleDuplicate?: boolean };
+
+/** What a fenced recording changed. */
+export interface Recorded {
+  /** Rows the attempt still owned: their outcome is recorded. */
+  applied: Set<number>;
+  /** Rows another attempt took over: nothing was written to them. */
+  lost: number[];
+}
 
 const NEW_SENDING_LOG_COLUMNS: JsonColumns = {
   deliveryId: 'text', profileId: 'int', email: 'text', addressKey: 'text', status: 'text', exclusionCause: 'text', personalization: 'text',
 };
 
-export function sendingLogs(db: Database) {
-  return busyTolerant({
+export function sendingLogs(db: Database, retry?: TransientRetry) {
+  return transientTolerant({
     /** Highest profile id already targeted: preparation resumes after it. */
     async preparationCursor(deliveryId: string): Promise<number> {
       const r = await db.sendingLog.aggregate({ where: { deliveryId }, _max: { profileId: true } });
@@ -151,7 +164,7 @@ export function sendingLogs(db: Database) {
             { AND: [{ claim: { startsWith: `${me.round}/${me.lane}/` } }, { NOT: { claim: { startsWith: `${me.round}/${me.lane}/${me.attempt}/` } } }] },
           ],
         },
-        data: { status: 'pending', claim: null, resentAfterCrash: true },
+        data: { status: 'pending', claim: null, possibleDuplicate: true },
       });
       return r.count;
     },
@@ -187,56 +200,81 @@ export function sendingLogs(db: Database) {
       return groups.map((g) => ({ reason: g.reason ?? 'unknown', count: g._count._all }));
     },
 
-    /** Gives back claimed rows whose domain is at its cap, not to be claimed again before their time. */
-    async defer(rows: Array<{ id: number; until: Date }>): Promise<void> {
-      if (rows.length === 0) return;
-      await db.$transaction(rows.map((r) => db.sendingLog.updateMany({
-        where: { id: r.id, status: 'sending' },
-        data: { status: 'pending', claim: null, retryAt: r.until, sendAttempts: { decrement: 1 } },
-      })));
-    },
-
-    /** Gives back claimed rows that were not handed to SMTP (pause, stop, SMTP outage). */
-    async release(ids: number[]): Promise<void> {
-      if (ids.length) {
+    /** Gives back claimed rows whose domain is at its cap, not to be claimed again before their time (fenced). */
+    async defer(claim: string, rows: Array<{ id: number; until: Date }>): Promise<void> {
+      for (const r of rows) {
         await db.sendingLog.updateMany({
-          where: { id: { in: ids }, status: 'sending' },
-          data: { status: 'pending', claim: null, sendAttempts: { decrement: 1 } },
+          where: { id: r.id, claim, status: 'sending' },
+          data: { status: 'pending', claim, retryAt: r.until, sendAttempts: { decrement: 1 } },
         });
       }
     },
 
-    async record(outcomes: MessageOutcome[]): Promise<void> {
-      if (outcomes.length === 0) return;
-      const now = new Date();
-      // Successes (nearly every outcome) in one raw statement per slice: a statement per row cost about
-      // 1 ms each through Prisma's JavaScript engine, more than the SMTP exchange itself.
-      const sent: number[] = [];
-      const others: Array<Exclude<MessageOutcome, { status: 'sent' }>> = [];
-      for (const o of outcomes) {
-        if (o.status === 'sent') sent.push(o.id);
-        else others.push(o);
+    /** Gives back claimed rows that were not handed to SMTP (pause, stop, relay fault, shutdown), fenced. */
+    async release(claim: string, ids: number[]): Promise<void> {
+      if (ids.length === 0) return;
+      await db.$executeRaw`
+        UPDATE "SendingLog" SET "status" = 'pending', "claim" = ${claim}, "sendAttempts" = "sendAttempts" - 1
+        WHERE "id" IN (${jsonInts(ids, isPostgres(db))}) AND "claim" = ${claim} AND "status" = 'sending'`;
+    },
+
+    /**
+     * Rows this attempt still holds in `sending` although it knows of none: a claim whose reply was lost to
+     * a connection error after it committed. Given back, or they would stay claimed and never be sent.
+     */
+    async releaseOrphans(deliveryId: string, claim: string): Promise<number> {
+      const r = await db.sendingLog.updateMany({
+        where: { deliveryId, claim, status: 'sending' }, data: { status: 'pending', sendAttempts: { decrement: 1 } },
+      });
+      return r.count;
+    },
+
+    /**
+     * Records outcomes of rows this attempt owns, one statement for the successes and one per other outcome
+     * (each fenced and atomic on its own). A row taken over by another attempt is left alone and reported
+     * lost. A retry after an ambiguous error (a commit whose reply was lost) finds its rows already settled
+     * under its own claim: they count as applied.
+     */
+    async record(claim: string, outcomes: MessageOutcome[]): Promise<Recorded> {
+      const applied = new Set<number>();
+      if (outcomes.length === 0) return { applied, lost: [] };
+      const postgres = isPostgres(db);
+      const sent = outcomes.filter((o) => o.status === 'sent').map((o) => o.id);
+      if (sent.length) {
+        // Raw, the ids as one JSON parameter: nearly every outcome is a success (a few hundred per 100 ms).
+        const rows = await db.$queryRaw<Array<{ id: number | bigint }>>`
+          UPDATE "SendingLog" SET "status" = 'sent', "claim" = ${claim}, "sentAt" = ${new Date()}, "retryAt" = NULL
+          WHERE "id" IN (${jsonInts(sent, postgres)}) AND "claim" = ${claim} AND "status" = 'sending'
+          RETURNING "id"`;
+        for (const r of rows) applied.add(Number(r.id));
       }
-      await db.$transaction([
-        ...Array.from({ length: Math.ceil(sent.length / IN_LIST_MAX) }, (_, i) => db.$executeRaw`
-          UPDATE "SendingLog" SET "status" = 'sent', "claim" = NULL, "sentAt" = ${now}, "retryAt" = NULL
-          WHERE "id" IN (${Prisma.join(sent.slice(i * IN_LIST_MAX, (i + 1) * IN_LIST_MAX))})`),
-        ...others.map((o) => db.sendingLog.update({
-          where: { id: o.id },
-          data: o.status === 'failed' ? { status: 'failed', failureType: o.failureType, reason: o.reason, claim: null, retryAt: null }
-            : { status: 'pending', failureType: 'soft', reason: o.reason, claim: null, retryAt: o.retryAt, softFailures: { increment: 1 } },
-        })),
-      ]);
+      for (const o of outcomes) {
+        if (o.status === 'sent') continue;
+        const duplicate = o.possibleDuplicate ? { possibleDuplicate: true } : {};
+        const r = await db.sendingLog.updateMany({
+          where: { id: o.id, claim, status: 'sending' },
+          data: o.status === 'failed' ? { status: 'failed', failureType: o.failureType, reason: o.reason, claim, retryAt: null, ...duplicate }
+            : { status: 'pending', failureType: 'soft', reason: o.reason, claim, retryAt: o.retryAt, softFailures: { increment: 1 }, ...duplicate },
+        });
+        if (r.count === 1) applied.add(o.id);
+      }
+      let lost = outcomes.filter((o) => !applied.has(o.id)).map((o) => o.id);
+      if (lost.length) {
+        const stillMine = await inSlices(lost, (slice) => db.sendingLog.findMany({ where: { id: { in: slice }, claim, status: { not: 'sending' } }, select: { id: true } }));
+        for (const r of stillMine) applied.add(r.id);
+        lost = lost.filter((id) => !applied.has(id));
+      }
+      return { applied, lost };
     },
 
     async sendingCounts(deliveryId: string): Promise<SendingProgress> {
-      const [sent, delivered, failed, resentAfterCrash] = await Promise.all([
+      const [sent, delivered, failed, possibleDuplicates] = await Promise.all([
         db.sendingLog.count({ where: { deliveryId, sentAt: { not: null } } }),
         db.sendingLog.count({ where: { deliveryId, status: 'sent' } }),
         db.sendingLog.count({ where: { deliveryId, status: 'failed' } }),
-        db.sendingLog.count({ where: { deliveryId, resentAfterCrash: true } }),
+        db.sendingLog.count({ where: { deliveryId, possibleDuplicate: true } }),
       ]);
-      return { sent, delivered, failed, resentAfterCrash };
+      return { sent, delivered, failed, possibleDuplicates };
     },
 
     /** A stopped delivery: whatever was not sent is cancelled and will never be. */
@@ -246,6 +284,6 @@ export function sendingLogs(db: Database) {
       });
       return r.count;
     },
-  });
+  }, retry);
 }
 

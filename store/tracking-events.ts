@@ -1,6 +1,6 @@
 // Queries on the tracking events (opens, clicks, mirror page views, unsubscriptions), kept together.
 import type { Database } from './prisma';
-import { busyTolerant } from './busy';
+import { transientTolerant } from './transient';
 import type { TrackingTally } from '../domain/delivery';
 import type { TrackingKind } from '../domain/tracking';
 
@@ -13,7 +13,7 @@ export interface NewTrackingEvent {
 }
 
 export function trackingEvents(db: Database) {
-  return busyTolerant({
+  return transientTolerant({
     async record(events: NewTrackingEvent[]): Promise<void> {
       if (events.length) await db.trackingEvent.createMany({ data: events });
     },

@@ -5,7 +5,7 @@ import type { Client } from '@temporalio/client';
 import { parseDeliveryStatus, qualifyBounce, reportParts, sendingLogIdOf } from '../domain/dsn';
 import type { Database } from '../store/prisma';
 import { quarantine } from '../store/quarantine';
-import { whileBusy } from '../store/busy';
+import { retryTransient } from '../store/transient';
 import { sendingLogs } from '../store/sending-logs';
 import { startSmtpServer, type RunningSmtpServer } from '../stack/smtp-capture';
 import { progressSignal } from '../workflows/messages';
@@ -57,7 +57,7 @@ export async function startBounceListener(options: {
       const { kind, failure } = qualifyBounce(recipient);
       if (failure) await addresses.recordFailures([{ address: row.email, failure, deliveryId: row.deliveryId }], options.softErrorsBeforeQuarantine);
       if (kind === 'hard' && failure && row.status === 'sent') {
-        await whileBusy(() => db.sendingLog.update({ where: { id: row.id }, data: { status: 'failed', failureType: 'hard', reason: failure.reason, bouncedAt: new Date() } }));
+        await retryTransient(() => db.sendingLog.update({ where: { id: row.id }, data: { status: 'failed', failureType: 'hard', reason: failure.reason, bouncedAt: new Date() } }));
         feedbackSoon(row.deliveryId);
       }
       outcomes.push({ sendingLogId: row.id, kind });

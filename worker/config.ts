@@ -39,6 +39,13 @@ export function maxConcurrentActivities(env: NodeJS.ProcessEnv = process.env): n
   return n;
 }
 
+/** How long a sending attempt waits for a failing database before it gives up (DATABASE_RETRY_SECONDS, default 600). */
+export function databaseRetryMs(env: NodeJS.ProcessEnv = process.env): number {
+  const s = Number(env.DATABASE_RETRY_SECONDS ?? 600);
+  if (!Number.isFinite(s) || s < 1 || s > 86_400) throw new Error(`DATABASE_RETRY_SECONDS must be a number of seconds from 1 to 86400 (got "${env.DATABASE_RETRY_SECONDS}")`);
+  return s * 1000;
+}
+
 /** Soft failures of an address before it is quarantined (QUARANTINE_SOFT_ERRORS, default 5). */
 export function softErrorsBeforeQuarantine(env: NodeJS.ProcessEnv = process.env): number {
   const n = Number(env.QUARANTINE_SOFT_ERRORS ?? DEFAULT_SOFT_ERRORS_BEFORE_QUARANTINE);

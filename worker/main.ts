@@ -3,7 +3,7 @@ import { Runtime } from '@temporalio/worker';
 import { openDatabase } from '../store/prisma';
 import { redactUrl } from '../activities/mailer';
 import { Client, Connection } from '@temporalio/client';
-import { bounceConfig, maxConcurrentActivities, metricsConfig, smtpConfig, softErrorsBeforeQuarantine, temporalConfig, trackingConfig } from './config';
+import { bounceConfig, databaseRetryMs, maxConcurrentActivities, metricsConfig, smtpConfig, softErrorsBeforeQuarantine, temporalConfig, trackingConfig } from './config';
 import { createDeliveryWorker } from './worker';
 import { startBounceListener, type BounceListener } from './bounce-listener';
 
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const bundlePath = process.env.WORKFLOW_BUNDLE_PATH;
   const worker = await createDeliveryWorker({
     temporal, db, smtp, softErrorsBeforeQuarantine: quarantineAfter, bounceDomain: bounces.domain, tracking: trackingConfig(),
-    maxConcurrentActivities: maxConcurrentActivities(),
+    maxConcurrentActivities: maxConcurrentActivities(), databaseRetryMs: databaseRetryMs(),
     progressEveryMs: process.env.PROGRESS_EVERY_MS ? Number(process.env.PROGRESS_EVERY_MS) : undefined,
     ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : {}),
   });

@@ -10,6 +10,9 @@ import type { TemporalConfig } from './config';
 import { ensureSearchAttributes } from './search-attributes';
 import { callsInFlight } from '../client/calls-in-flight';
 
+/** A worker told to stop exits within this time (see stop_grace_period in docker-compose.yml). */
+export const SHUTDOWN_FORCE = '25 seconds';
+
 export interface DeliveryWorkerOptions {
   temporal: TemporalConfig;
   db: Database;
@@ -23,6 +26,8 @@ export interface DeliveryWorkerOptions {
   tracking: TrackingSetup;
   /** Activities this worker runs at once (preparations and parallel senders); default 20. */
   maxConcurrentActivities?: number;
+  /** How long a sending attempt waits for a failing database before it gives up (ms, default 10 minutes). */
+  databaseRetryMs?: number;
 }
 
 export interface DeliveryWorker {
@@ -44,6 +49,7 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
     mailer,
     progressEveryMs: options.progressEveryMs,
     softErrorsBeforeQuarantine: options.softErrorsBeforeQuarantine,
+    databaseRetryMs: options.databaseRetryMs,
     bounceDomain: options.bounceDomain,
     tracking: options.tracking,
     metrics: messageMetrics(),
@@ -61,8 +67,12 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
     // Heartbeats reach the server at least every second, so pause/stop reach a sending activity fast.
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
-    // On shutdown, give a sending activity time to record the messages it handed to SMTP.
-    shutdownGraceTime: '20 seconds',
+    // On shutdown (SIGTERM of a deploy), running activities are cancelled at once ('WORKER_SHUTDOWN'): a sender
+    // stops handing out messages, records those in flight, gives the others back and fails its attempt, which
+    // Temporal retries on a live worker. Past SHUTDOWN_FORCE the worker gives up and exits, before an
+    // orchestrator's kill (docker-compose's stop_grace_period is 30 s): what is in flight then is counted.
+    shutdownGraceTime: 0,
+    shutdownForceTime: SHUTDOWN_FORCE,
     // A worker that died holds its workflows' sticky task queue: fall back to the shared queue soon.
     stickyQueueScheduleToStartTimeout: '3 seconds',
   });

@@ -7,7 +7,7 @@ import * as wf from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import {
   emptyKpis, errorSummary, kpisAfterPreparation, kpisWithSending, kpisWithTracking, percent,
-  type DeliveryState, type Kpis, type LogEntry, type LogLevel, type PreparationResult, type SendingResult,
+  type DeliveryState, type Halt, type Kpis, type LogEntry, type LogLevel, type PreparationResult, type SendingResult,
 } from '../domain/delivery';
 import type { DeliverySpecInput } from '../domain/spec';
 import {
@@ -69,6 +69,8 @@ export interface CarriedState {
   logs: LogEntry[];
   logOffset: number;
   paused: boolean;
+  /** Why the engine paused the delivery by itself, until ops resume it. */
+  pausedBecause?: string;
   proofsSent: number;
   /** Set once sent: the run only collects tracking feedback until then (ISO date). */
   trackingUntil?: string;
@@ -94,6 +96,7 @@ export async function emailDelivery(initialSpec: DeliverySpecInput, options: Del
   const logs: LogEntry[] = carried?.logs ?? [];
   let logOffset = carried?.logOffset ?? 0;
   let paused = carried?.paused ?? false;
+  let pausedBecause = carried?.pausedBecause;
   let contentVersion = carried?.contentVersion ?? 0;
   let proofsSent = carried?.proofsSent ?? 0;
   let proofOfVersion = -1; // content version the last proof showed
@@ -108,7 +111,7 @@ export async function emailDelivery(initialSpec: DeliverySpecInput, options: Del
       logOffset++;
     }
   };
-  const showDetails = () => wf.setCurrentDetails(details(state, kpis));
+  const showDetails = () => wf.setCurrentDetails(details(state, kpis, pausedBecause));
   // Search attributes let the Web UI and `temporal workflow list` filter deliveries by state, contact
   // date and counts. Counts are refreshed on state changes and at most every COUNTS_REFRESH_MS.
   let announced = false;
@@ -142,6 +145,7 @@ export async function emailDelivery(initialSpec: DeliverySpecInput, options: Del
     state, ...(error ? { error } : {}),
     ...(state === 'preparing' ? { preparedSoFar } : {}),
     ...(paused && state === 'sending' ? { pausing: true } : {}),
+    ...(pausedBecause ? { pausedBecause } : {}),
   }));
   wf.setHandler(kpisQuery, () => kpis);
   wf.setHandler(exclusionsQuery, () => ({ toExclude: preparation?.toExclude ?? 0, byCause: preparation?.exclusions ?? {} }));
@@ -176,7 +180,8 @@ export async function emailDelivery(initialSpec: DeliverySpecInput, options: Del
   wf.setHandler(resumeSignal, () => {
     if (paused) {
       paused = false;
-      log('info', 'Resume requested');
+      log('info', pausedBecause ? 'Resume requested: sending again after the engine paused the delivery' : 'Resume requested');
+      pausedBecause = undefined;
     } else log('warning', `resume ignored: the delivery is ${state}, not paused`);
   });
   wf.setHandler(progressSignal, (report) => {
@@ -206,7 +211,7 @@ export async function emailDelivery(initialSpec: DeliverySpecInput, options: Del
     log('info', `Continuing as new after ${wf.workflowInfo().historyLength} history events`);
     return wf.continueAsNew<typeof emailDelivery>(spec, {
       maxHistoryEvents, heartbeatTimeoutSeconds, retryMaxIntervalSeconds,
-      carried: { runKey, contentVersion, preparation: preparation!, kpis, logs, logOffset, paused, proofsSent, trackingUntil },
+      carried: { runKey, contentVersion, preparation: preparation!, kpis, logs, logOffset, paused, pausedBecause, proofsSent, trackingUntil },
     });
   };
 
@@ -256,10 +261,19 @@ export async function emailDelivery(initialSpec: DeliverySpecInput, options: Del
     }
   }
 
+  /** The engine pauses the delivery by itself (a relay fault only ops can fix, the failure-rate guard). */
+  const halt = (h: Halt) => {
+    if (pausedBecause) return; // the first cause is the one to fix
+    paused = true;
+    pausedBecause = h.reason;
+    log('error', `Paused by the engine: ${h.reason}`);
+  };
+
   /**
    * Sending: pause cancels the activity (which stops within seconds, recording every message it
    * handed to SMTP); resume starts a new one that continues from the database. Soft failures
-   * come back at their retry time until the validity period ends.
+   * come back at their retry time until the validity period ends. A sender that halts (relay fault,
+   * failure-rate guard) pauses the delivery, which stops the other senders.
    */
   async function send(): Promise<void> {
     let result: SendingResult | undefined;
@@ -278,8 +292,11 @@ export async function emailDelivery(initialSpec: DeliverySpecInput, options: Del
       const sendingRound = `${wf.workflowInfo().runId}.${++round}`;
       const running = scope.run(async () => {
         // Every sender settles before the round ends: a new round re-queues what older rounds left claimed.
-        const settled = await Promise.allSettled(
-          Array.from({ length: lanes }, (_, lane) => sendDelivery({ deliveryId, lane, lanes, round: sendingRound })));
+        const settled = await Promise.allSettled(Array.from({ length: lanes }, (_, lane) =>
+          sendDelivery({ deliveryId, lane, lanes, round: sendingRound }).then((r) => {
+            if (r.halted) halt(r.halted);
+            return r;
+          })));
         const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
         if (failed) throw failed.reason;
         return latestResult(settled.map((r) => (r as PromiseFulfilledResult<SendingResult>).value));
@@ -297,8 +314,9 @@ export async function emailDelivery(initialSpec: DeliverySpecInput, options: Del
       }
       result = await running.then((r) => r, () => undefined);
       sending = undefined;
+      if (result) kpis = kpisWithSending(kpis, result);
+      if (paused) continue; // by ops or by the engine: the loop waits for resume at its top
       if (result) {
-        kpis = kpisWithSending(kpis, result);
         if (!result.nextRetryAt) break;
         const retryAt = Date.parse(result.nextRetryAt);
         log('info', `${kpis.pending} message(s) waiting to retry after a soft failure; next retry at ${result.nextRetryAt}`);
@@ -308,7 +326,7 @@ export async function emailDelivery(initialSpec: DeliverySpecInput, options: Del
     }
     log(kpis.failed > 0 ? 'warning' : 'info',
       `Delivery sent: ${kpis.sent} sent (${percent(kpis.sent, kpis.toDeliver)})` +
-      (kpis.resentAfterCrash ? `, ${kpis.resentAfterCrash} resent after a worker crash (possible duplicates)` : '') +
+      (kpis.possibleDuplicates ? `, ${kpis.possibleDuplicates} possibly received twice (in flight at a crash, or a connection lost after sending)` : '') +
       `; ${errorSummary(result.errorsByReason)}`);
   }
 
@@ -377,8 +395,8 @@ function logPreparation(log: (level: LogLevel, message: string) => void, p: Prep
 }
 
 /** The short summary shown as the workflow's current details in the Web UI. */
-function details(state: DeliveryState, k: Kpis): string {
-  return `**${state}** · targeted ${k.targeted} · to deliver ${k.toDeliver} · excluded ${k.toExclude} · ` +
+function details(state: DeliveryState, k: Kpis, pausedBecause?: string): string {
+  return `**${state}**${pausedBecause ? ` — paused by the engine: ${pausedBecause}` : ''} · targeted ${k.targeted} · to deliver ${k.toDeliver} · excluded ${k.toExclude} · ` +
     `sent ${k.sent} · delivered ${k.delivered} · errors ${k.failed} · pending ${k.pending} · ` +
     `opens ${k.opens} (${k.openRate.toFixed(1)}%) · clicks ${k.clicks} (${k.clickRate.toFixed(1)}%) · unsubscriptions ${k.unsubscriptions}`;
 }

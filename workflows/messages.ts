@@ -30,6 +30,11 @@ export interface DeliveryStatus {
   preparedSoFar?: number;
   /** True while a pause was asked and the sending activity is still winding down. */
   pausing?: boolean;
+  /**
+   * Set when the engine paused the delivery by itself, until it is resumed: the cause and the fix, e.g.
+   * "the relay refused our credentials (535 5.7.8 …): fix the user and password in SMTP_URL, then resume the delivery".
+   */
+  pausedBecause?: string;
 }
 export const statusQuery = defineQuery<DeliveryStatus>('status');
 export const kpisQuery = defineQuery<Kpis>('kpis');

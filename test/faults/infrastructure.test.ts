@@ -59,25 +59,47 @@ describe('infrastructure faults during sending', () => {
       }
     });
 
-    it('dropping connections mid-DATA: dropped messages are retried, every message once', async () => {
-      const dropped = new Set<string>();
-      const stack = await startTestStack({
-        dropConnection: (address) => {
-          const n = Number(/\d+/.exec(address)?.[0]);
-          if (n % 5 !== 0 || dropped.has(address)) return false;
-          dropped.add(address);
-          return true;
-        },
-      });
+    /** Each fifth recipient, the first time only. */
+    const onceForEveryFifth = () => {
+      const hit = new Set<string>();
+      const pick = (address: string) => {
+        if (Number(/\d+/.exec(address)?.[0]) % 5 !== 0 || hit.has(address)) return false;
+        hit.add(address);
+        return true;
+      };
+      return { pick, hit };
+    };
+
+    it('dropping connections when DATA starts (before any content): the relay\'s fault, given back, every message once', async () => {
+      const dropped = onceForEveryFifth();
+      const stack = await startTestStack({ dropConnection: dropped.pick });
       try {
         await seedProfiles(stack.db, manyProfiles(100));
         const handle = await stack.start(baseSpec({ retries: QUICK_RETRIES }), FAST_FAILOVER);
         const { kpis } = await handle.result();
-        expect(kpis).toMatchObject({ sent: 100, failed: 0, pending: 0 });
-        expect(dropped.size).toBe(20);
-        expect(await stack.db.sendingLog.count({ where: { softFailures: 1 } })).toBe(20);
-        const row = await account(stack, handle.workflowId, 'SMTP connection dropped mid-DATA', dropped.size);
-        expect(row).toMatchObject({ recipients: 100, received: 100, lost: 0, duplicates: 0 });
+        expect(kpis).toMatchObject({ sent: 100, failed: 0, pending: 0, possibleDuplicates: 0 });
+        expect(dropped.hit.size).toBe(20);
+        expect(await stack.db.sendingLog.count({ where: { softFailures: { gt: 0 } } })).toBe(0); // not the recipients' failures
+        expect(await stack.db.quarantine.count()).toBe(0);
+        const row = await account(stack, handle.workflowId, 'SMTP connection dropped when DATA starts', dropped.hit.size);
+        expect(row).toMatchObject({ recipients: 100, received: 100, lost: 0, duplicates: 0, counted: 0 });
+      } finally {
+        await stack.close();
+      }
+    });
+
+    it('replies lost after the content went out (the relay took the message): retried, every duplicate counted', async () => {
+      const lost = onceForEveryFifth();
+      const stack = await startTestStack({ loseReply: lost.pick });
+      try {
+        await seedProfiles(stack.db, manyProfiles(100));
+        const handle = await stack.start(baseSpec({ retries: QUICK_RETRIES }), FAST_FAILOVER);
+        const { kpis } = await handle.result();
+        expect(kpis).toMatchObject({ sent: 100, failed: 0, pending: 0, possibleDuplicates: 20 });
+        expect(await stack.db.quarantine.count()).toBe(0); // nobody's address is at fault
+        const row = await account(stack, handle.workflowId, 'SMTP reply lost after the content went out', lost.hit.size);
+        // The relay had taken each of them: sending again was a duplicate, and each one was counted.
+        expect(row).toMatchObject({ recipients: 100, received: 100, lost: 0, duplicates: 20, counted: 20, failedWrongly: 0, quarantinedWrongly: 0 });
       } finally {
         await stack.close();
       }
@@ -92,7 +114,7 @@ describe('infrastructure faults during sending', () => {
       await eventually(() => stack.sink.messages.length >= 60, 60_000, '60 messages sent');
       await holdLock(stack.dbUrl, 6000);
       const { kpis } = await handle.result();
-      expect(kpis).toMatchObject({ sent: 300, failed: 0, resentAfterCrash: 0 });
+      expect(kpis).toMatchObject({ sent: 300, failed: 0, possibleDuplicates: 0 });
       const row = await account(stack, handle.workflowId, 'database locked for 6 s', 1);
       expect(row).toMatchObject({ recipients: 300, received: 300, lost: 0, duplicates: 0 });
     } finally {

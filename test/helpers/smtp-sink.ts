@@ -17,19 +17,20 @@ export interface SmtpSink extends RunningSmtpServer {
   messages: SinkMessage[];
   /** The relay goes down (connections cut, port closed) … */
   goDown(): Promise<void>;
-  /** … and comes back on the same port. */
-  comeBack(): Promise<void>;
+  /** … and comes back on the same port (with another behaviour, e.g. its configuration fixed). */
+  comeBack(options?: SinkOptions): Promise<void>;
   /** Messages accepted per recipient address. */
   countByRecipient(): Map<string, number>;
   waitForCount(n: number, timeoutMs?: number): Promise<void>;
 }
 
-export type SinkOptions = Pick<SmtpServerOptions, 'refuseRecipient' | 'dropConnection' | 'replyDelayMs'>;
+/** How the test relay behaves (stack/smtp-capture.ts); comeBack() may change it. */
+export type SinkOptions = Omit<SmtpServerOptions, 'onMessage' | 'port' | 'host'>;
 
 export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink> {
   const messages: SinkMessage[] = [];
   const serverOptions = {
-    refuseRecipient: options.refuseRecipient, dropConnection: options.dropConnection, replyDelayMs: options.replyDelayMs,
+    ...options,
     async onMessage({ envelope, raw, sessionId }: ReceivedMessage) {
       const mail = await simpleParser(raw);
       // Recorded when the sink answers 250 only: a message cut by goDown() was never accepted, the sender retries it.
@@ -48,8 +49,8 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
     close: () => server.close(),
     kill: () => server.kill(),
     goDown: () => server.kill(),
-    async comeBack() {
-      server = await startSmtpServer({ ...serverOptions, port });
+    async comeBack(next?: SinkOptions) {
+      server = await startSmtpServer({ ...(next ? { ...next, onMessage: serverOptions.onMessage } : serverOptions), port });
     },
     countByRecipient() {
       const counts = new Map<string, number>();

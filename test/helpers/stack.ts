@@ -56,6 +56,12 @@ export interface TestStackOptions extends SinkOptions {
   trackingRequestsPerSecond?: number;
   /** Serve the Temporal Web UI too (browser tests): its URL is `uiUrl`. */
   ui?: boolean;
+  /** The database as the in-process worker sees it (a test seam that injects faults). */
+  workerDatabase?: (db: Database) => Database;
+  /** How long a sending attempt waits for a failing database (DATABASE_RETRY_SECONDS of spawned workers too). */
+  databaseRetryMs?: number;
+  /** `user:password` in the worker's SMTP URL. */
+  smtpCredentials?: string;
 }
 
 function quietRuntime(): void {
@@ -79,7 +85,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   });
   const taskQueue = `test-${randomBytes(4).toString('hex')}`;
   const workerConfig = { address: temporal.address, namespace: 'default', taskQueue };
-  const smtp = { url: sink.url, maxConnections: options.smtpMaxConnections ?? 3 };
+  const smtp = { url: options.smtpCredentials ? sink.url.replace('//', `//${options.smtpCredentials}@`) : sink.url, maxConnections: options.smtpMaxConnections ?? 3 };
   let worker: DeliveryWorker | undefined;
   let running: Promise<void> | undefined;
   const children: ChildProcess[] = [];
@@ -89,7 +95,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     start: (spec, runOptions) => startDelivery(temporal.client, taskQueue, spec, undefined, runOptions),
     async startWorker() {
       worker = await createDeliveryWorker({
-        temporal: workerConfig, db, smtp, workflowBundle: { codePath: WORKFLOW_BUNDLE }, progressEveryMs: 200,
+        temporal: workerConfig, db: options.workerDatabase?.(db) ?? db, smtp, databaseRetryMs: options.databaseRetryMs, workflowBundle: { codePath: WORKFLOW_BUNDLE }, progressEveryMs: 200,
         softErrorsBeforeQuarantine: 3, bounceDomain: options.bounceDomain, tracking: trackingSetup,
       });
       running = worker.run();
@@ -104,8 +110,9 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
         cwd: ROOT,
         env: {
           ...process.env, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: dbUrl,
-          SMTP_URL: sink.url, SMTP_MAX_CONNECTIONS: String(smtp.maxConnections), WORKFLOW_BUNDLE_PATH: WORKFLOW_BUNDLE, PROGRESS_EVERY_MS: '200',
-          TRACKING_BASE_URL: trackingSetup.baseUrl, TRACKING_SECRET: trackingSetup.secret, ...extraEnv,
+          SMTP_URL: smtp.url, SMTP_MAX_CONNECTIONS: String(smtp.maxConnections), WORKFLOW_BUNDLE_PATH: WORKFLOW_BUNDLE, PROGRESS_EVERY_MS: '200',
+          TRACKING_BASE_URL: trackingSetup.baseUrl, TRACKING_SECRET: trackingSetup.secret,
+          ...(options.databaseRetryMs ? { DATABASE_RETRY_SECONDS: String(options.databaseRetryMs / 1000) } : {}), ...extraEnv,
         },
         stdio: ['ignore', 'ignore', 'inherit'],
       });

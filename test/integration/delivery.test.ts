@@ -77,7 +77,7 @@ describe('a delivery end to end', () => {
     expect((await handle.query(kpisQuery)).sent).toBe(whenPaused);
     await handle.signal('resume');
     const outcome = await handle.result();
-    expect(outcome.kpis).toMatchObject({ sent: 150, pending: 0, resentAfterCrash: 0 });
+    expect(outcome.kpis).toMatchObject({ sent: 150, pending: 0, possibleDuplicates: 0 });
     const counts = stack.sink.countByRecipient();
     expect(counts.size).toBe(150);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);

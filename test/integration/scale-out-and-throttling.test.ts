@@ -16,7 +16,7 @@ describe('parallel senders on several workers, per-domain caps', () => {
     await seedManyProfiles(stack.db, 3000);
     const handle = await stack.start(baseSpec({ parallelSenders: 4 }));
     const outcome = await handle.result();
-    expect(outcome.kpis).toMatchObject({ toDeliver: 3000, sent: 3000, delivered: 3000, failed: 0, pending: 0, resentAfterCrash: 0 });
+    expect(outcome.kpis).toMatchObject({ toDeliver: 3000, sent: 3000, delivered: 3000, failed: 0, pending: 0, possibleDuplicates: 0 });
 
     await stack.sink.waitForCount(3000);
     const counts = stack.sink.countByRecipient();

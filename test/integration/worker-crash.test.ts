@@ -35,8 +35,8 @@ describe('a worker killed mid-send', () => {
     // Duplicates are limited to messages in flight at the kill, and counted.
     const duplicates = [...counts.values()].reduce((sum, n) => sum + n - 1, 0);
     expect(duplicates).toBeLessThanOrEqual(inFlightAtKill);
-    expect(outcome.kpis.resentAfterCrash).toBe(inFlightAtKill);
-    expect(await handle.query(kpisQuery)).toMatchObject({ sent: total, resentAfterCrash: inFlightAtKill });
+    expect(outcome.kpis.possibleDuplicates).toBe(inFlightAtKill);
+    expect(await handle.query(kpisQuery)).toMatchObject({ sent: total, possibleDuplicates: inFlightAtKill });
     expect(await stack.db.sendingLog.count({ where: { status: 'sent' } })).toBe(total);
     worker.kill('SIGTERM');
   });

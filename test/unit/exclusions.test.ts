@@ -59,9 +59,9 @@ describe('KPI arithmetic', () => {
   it('derives pending and delivered from preparation and sending totals', () => {
     const k = kpisAfterPreparation({ targeted: 10, toDeliver: 8, toExclude: 2, exclusions: { duplicate: 2 }, warnings: [] });
     expect(k).toMatchObject({ targeted: 10, toDeliver: 8, toExclude: 2, pending: 8 });
-    expect(kpisWithSending(k, { sent: 5, delivered: 5, failed: 1, resentAfterCrash: 0 })).toMatchObject({ sent: 5, delivered: 5, failed: 1, pending: 2 });
+    expect(kpisWithSending(k, { sent: 5, delivered: 5, failed: 1, possibleDuplicates: 0 })).toMatchObject({ sent: 5, delivered: 5, failed: 1, pending: 2 });
     // a later hard bounce: still sent, no longer delivered, counted as an error
-    expect(kpisWithSending(k, { sent: 5, delivered: 4, failed: 2, resentAfterCrash: 0 })).toMatchObject({ sent: 5, delivered: 4, failed: 2, pending: 2 });
+    expect(kpisWithSending(k, { sent: 5, delivered: 4, failed: 2, possibleDuplicates: 0 })).toMatchObject({ sent: 5, delivered: 4, failed: 2, pending: 2 });
     expect(percent(1, 3)).toBe('33.3%');
     expect(percent(1, 0)).toBe('0%');
   });

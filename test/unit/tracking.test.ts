@@ -104,7 +104,7 @@ describe('tracking KPIs', () => {
       opens: 4, totalOpens: 9, clicks: 4, totalClicks: 7, unsubscriptions: 1, mirrorPageViews: 3,
       clicksByLink: { 'https://shop.example/a': 5, 'link 2': 2 },
     });
-    const sent = kpisWithSending({ ...emptyKpis(), toDeliver: 10 }, { sent: 10, delivered: 8, failed: 2, resentAfterCrash: 0 });
+    const sent = kpisWithSending({ ...emptyKpis(), toDeliver: 10 }, { sent: 10, delivered: 8, failed: 2, possibleDuplicates: 0 });
     expect(kpisWithTracking(sent, counts)).toMatchObject({ openRate: 50, clickRate: 50 });
   });
 });
