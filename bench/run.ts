@@ -1,9 +1,12 @@
 // `npm run bench -- --profiles N [--connections 20] [--workers 1] [--sink postfix|node] [--database-url postgresql://…] [--cpu-prof]
-//   [--worker-node-options "--max-old-space-size=192"]`
+//   [--worker-node-options "--max-old-space-size=192"] [--compare <commit>]`
 // One delivery through the real stack (dev server, worker process, database) to a separate SMTP sink
 // process, then the same messages blasted straight from nodemailer's pool to the same sink (baseline).
+// With --compare, the same delivery is first sent by the worker of another commit, in the same run, to the
+// same sink and against the same baseline: the change's cost, apart from the machine's mood.
 // Prints the figures and appends them to BENCHMARKS.md.
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +14,6 @@ import { parseArgs } from 'node:util';
 import nodemailer from 'nodemailer';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { startDelivery } from '../client/deliveries';
 import { noDelaySocket } from '../activities/smtp-pool';
 import { freePort, startDevServer } from '../stack/dev-server';
 import { temporalCliPath } from '../stack/temporal-cli';
@@ -35,89 +37,153 @@ const { values } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     /** Node flags for the worker processes only (e.g. "--max-old-space-size=192"). */
     'worker-node-options': { type: 'string', default: '' },
+    /** Also run the same delivery with the worker of this commit first (SQLite), against the same sink and baseline. */
+    compare: { type: 'string' },
   },
 });
 const WORKERS = Number(values.workers);
 const N = Number(values.profiles);
 const CONNECTIONS = Number(values.connections);
 
+/** A version of the engine to run: this checkout, or a commit checked out beside it (--compare). */
+interface CodeVersion {
+  label: string;
+  root: string;
+}
+
+interface DeliveryRun {
+  kind: 'SQLite' | 'Postgres';
+  prepareS: number;
+  sendS: number;
+  sent: number;
+  received: number;
+  workerPeakRssMb: number;
+  dbMb: number;
+  historyLength: number;
+}
+
 async function main(): Promise<void> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const dir = path.join(ROOT, '.data', 'bench', stamp);
   fs.mkdirSync(dir, { recursive: true });
-  const dbUrl = values['database-url'] ?? `file:${path.join(dir, 'bench.db')}`;
+  if (values.compare && values['database-url']) throw new Error('--compare runs on SQLite files (the two versions may not share a schema): drop --database-url');
+  const sink = await startSink(values.sink === 'postfix' ? 'postfix' : 'node');
+  log(`SMTP sink: ${sink.name} on port ${sink.port}; ${WORKERS} worker process(es)`);
+  const server = await startDevServer(temporalCliPath(), dir, await freePort(), 0, { headless: true });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
+  const versions: CodeVersion[] = [];
+  try {
+    if (values.compare) versions.push(checkOut(values.compare, dir));
+    versions.push({ label: commitOf('HEAD', ROOT), root: ROOT });
+    const runs: DeliveryRun[] = [];
+    for (const version of versions) runs.push(await runDelivery(version, { dir, serverAddress: server.address, client, sinkPort: sink.port, received: () => sink.count() }));
+
+    const baselineRate = await baseline(sink.port, Math.min(N, Number(values['baseline-max'])));
+    const date = new Date().toISOString().slice(0, 10);
+    const machine = `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
+    runs.forEach((run, i) => {
+      const sendRate = run.sent / run.sendS;
+      const row = {
+        date, machine, code: versions[i].label, database: run.kind, profiles: N, workers: WORKERS, sink: sink.name, connections: CONNECTIONS,
+        prepareSeconds: run.prepareS, preparePerSecond: Math.round(N / run.prepareS), sendSeconds: run.sendS, sendPerSecond: Math.round(sendRate),
+        baselinePerSecond: Math.round(baselineRate), ratio: Number((sendRate / baselineRate).toFixed(2)),
+        workerPeakRssMb: run.workerPeakRssMb, dbMb: run.dbMb, historyLength: run.historyLength, sent: run.sent, received: run.received,
+      };
+      console.log(JSON.stringify(row, null, 2));
+      appendRow(/^\| \d{4}-\d\d-\d\d \| [^|]+ \| (SQLite|Postgres)/, /^\| date \| machine \| database \|/, `| ${row.date} | ${row.machine} | ${row.database}${versions.length > 1 ? ` (${row.code})` : ''} | ${row.profiles} | ${row.workers} | ${row.sink} | ${row.connections} | ` +
+        `${row.prepareSeconds.toFixed(1)} s (${row.preparePerSecond}/s) | ${row.sendSeconds.toFixed(1)} s (${row.sendPerSecond}/s) | ${row.baselinePerSecond}/s | ${row.ratio} | ` +
+        `${row.workerPeakRssMb} MB | ${heapCap()} | ${row.dbMb} MB | ${row.historyLength} |`);
+    });
+    if (runs.length === 2) {
+      const [before, after] = runs.map((r) => r.sent / r.sendS);
+      const change = `${after >= before ? '+' : ''}${((100 * (after - before)) / before).toFixed(1)}%`;
+      log(`send rate ${versions[0].label} ${Math.round(before)}/s → ${versions[1].label} ${Math.round(after)}/s (${change}), baseline ${Math.round(baselineRate)}/s`);
+      appendRow(/^\| \d{4}-\d\d-\d\d \| [^|]+ \| [0-9a-f]{7,} → /, /^\| date \| machine \| code \|/, `| ${date} | ${machine} | ${versions[0].label} → ${versions[1].label} | ${N} | ${CONNECTIONS} | ` +
+        `${Math.round(before)}/s | ${Math.round(after)}/s | ${change} | ${Math.round(baselineRate)}/s | ${(before / baselineRate).toFixed(2)} → ${(after / baselineRate).toFixed(2)} |`);
+    }
+  } finally {
+    await connection.close();
+    await server.stop();
+    sink.kill();
+    for (const v of versions) if (v.root !== ROOT) execFileSync('git', ['worktree', 'remove', '--force', v.root], { cwd: ROOT });
+  }
+}
+
+/** One delivery of N profiles, from an empty database, sent by that version's worker processes. */
+async function runDelivery(version: CodeVersion, env: { dir: string; serverAddress: string; client: Client; sinkPort: number; received(): Promise<number> }): Promise<DeliveryRun> {
+  const here = version.root === ROOT;
+  const dbUrl = (here && values['database-url']) || `file:${path.join(env.dir, `${version.label}.db`)}`;
   const kind = dbUrl.startsWith('file:') ? 'SQLite' : 'Postgres';
-  await migrate(dbUrl);
+  // Each version migrates with its own migrations (their schemas may differ).
+  if (here) await migrate(dbUrl);
+  else execFileSync(process.execPath, ['--import', 'tsx', path.join(version.root, 'store', 'migrate.ts')], { cwd: version.root, env: { ...process.env, DATABASE_URL: dbUrl }, stdio: 'ignore' });
   const db = await openDatabase(dbUrl);
   if (kind === 'Postgres') await emptyPostgres(db);
   const seeded = Date.now();
   await seedNumberedProfiles(db, N, kind === 'Postgres');
-  log(`seeded ${N} profiles in ${((Date.now() - seeded) / 1000).toFixed(1)} s (${kind})`);
-
-  const sink = await startSink(values.sink === 'postfix' ? 'postfix' : 'node');
-  const sinkPort = sink.port;
-  log(`SMTP sink: ${sink.name} on port ${sinkPort}; ${WORKERS} worker process(es)`);
+  log(`${version.label}: seeded ${N} profiles in ${((Date.now() - seeded) / 1000).toFixed(1)} s (${kind})`);
 
   // Bundled once here, as a deployment would at build time: bundling at worker start (webpack) takes
   // ~700 MB of RSS by itself and would hide what the delivery costs.
-  const bundlePath = path.join(dir, 'workflow-bundle.js');
-  fs.writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger })).code);
-  const server = await startDevServer(temporalCliPath(), dir, await freePort(), 0, { headless: true });
+  const bundlePath = path.join(env.dir, `workflow-bundle-${version.label}.js`);
+  fs.writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: path.join(version.root, 'workflows'), logger: quietLogger })).code);
+  const taskQueue = `bench-${version.label}`;
   const workers = Array.from({ length: WORKERS }, () => spawn(process.execPath, [
-    ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), '--import', 'tsx', path.join(ROOT, 'worker', 'main.ts'),
+    ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${env.dir}`] : []), '--import', 'tsx', path.join(version.root, 'worker', 'main.ts'),
   ], {
-    cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'],
+    cwd: version.root, stdio: ['ignore', 'ignore', 'inherit'],
     env: {
-      ...process.env, TEMPORAL_ADDRESS: server.address, TEMPORAL_TASK_QUEUE: 'bench', DATABASE_URL: dbUrl, SMTP_URL: `smtp://127.0.0.1:${sinkPort}`,
+      ...process.env, TEMPORAL_ADDRESS: env.serverAddress, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: dbUrl, SMTP_URL: `smtp://127.0.0.1:${env.sinkPort}`,
       SMTP_MAX_CONNECTIONS: String(CONNECTIONS), WORKFLOW_BUNDLE_PATH: bundlePath, NODE_OPTIONS: values['worker-node-options'],
       // One sender per worker process, so that each process takes one.
       ...(WORKERS > 1 ? { MAX_CONCURRENT_ACTIVITIES: '1' } : {}),
     },
   }));
   const rss = workers.map(rssSampler);
-  const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection });
-  await new Promise((r) => setTimeout(r, 3000)); // the workers connect
-
-  const started = Date.now();
-  const handle = await startDelivery(client, 'bench', benchDelivery(N, WORKERS));
-  let prepared = 0;
-  let sendingFrom = 0;
-  for (;;) {
-    const { state } = await handle.query(statusQuery).catch(() => ({ state: 'preparing' }));
-    if (!prepared && state !== 'preparing') prepared = Date.now();
-    if (!sendingFrom && state === 'sending') sendingFrom = Date.now();
-    if (state === 'sent' || state === 'failed' || state === 'stopped') break;
-    await new Promise((r) => setTimeout(r, 200));
+  try {
+    await new Promise((r) => setTimeout(r, 3000)); // the workers connect
+    const receivedBefore = await env.received();
+    const started = Date.now();
+    // The spec as written, not as this checkout validates it: each version's preparation validates it.
+    const handle = await env.client.workflow.start('emailDelivery', { taskQueue, workflowId: `bench-${version.label}-${started}`, args: [benchDelivery(N, WORKERS)] });
+    let prepared = 0;
+    let sendingFrom = 0;
+    for (;;) {
+      const { state } = await handle.query(statusQuery).catch(() => ({ state: 'preparing' }));
+      if (!prepared && state !== 'preparing') prepared = Date.now();
+      if (!sendingFrom && state === 'sending') sendingFrom = Date.now();
+      if (state === 'sent' || state === 'failed' || state === 'stopped') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const done = Date.now();
+    const { kpis } = (await handle.result()) as { kpis: { sent: number } };
+    const dbBytes = kind === 'SQLite' ? fs.statSync(dbUrl.slice(5)).size : Number((await db.$queryRawUnsafe<Array<{ size: bigint }>>('SELECT pg_database_size(current_database()) AS size'))[0].size);
+    return {
+      kind, prepareS: (prepared - started) / 1000, sendS: (done - (sendingFrom || prepared)) / 1000, sent: kpis.sent, received: (await env.received()) - receivedBefore,
+      workerPeakRssMb: Math.round(Math.max(...rss.map((r) => r.peakKb())) / 1024), dbMb: Math.round(dbBytes / 2 ** 20), historyLength: (await handle.describe()).historyLength,
+    };
+  } finally {
+    for (const r of rss) r.stop();
+    for (const w of workers) w.kill('SIGTERM');
+    await Promise.all(workers.map((w) => (w.exitCode === null ? once(w, 'exit') : undefined)));
+    await db.$disconnect();
   }
-  const done = Date.now();
-  const { kpis } = await handle.result();
-  const historyLength = (await handle.describe()).historyLength;
-  const received = await sink.count();
-  const prepareS = (prepared - started) / 1000;
-  const sendS = (done - (sendingFrom || prepared)) / 1000;
-  const dbBytes = kind === 'SQLite' ? fs.statSync(dbUrl.slice(5)).size : Number((await db.$queryRawUnsafe<Array<{ size: bigint }>>('SELECT pg_database_size(current_database()) AS size'))[0].size);
+}
 
-  const baselineN = Math.min(N, Number(values['baseline-max']));
-  const baselineRate = await baseline(sinkPort, baselineN);
+/** A commit checked out beside this one (git worktree), sharing node_modules, with its own Prisma client. */
+function checkOut(ref: string, dir: string): CodeVersion {
+  const label = commitOf(ref, ROOT);
+  const root = path.join(dir, label);
+  execFileSync('git', ['worktree', 'add', '--detach', root, ref], { cwd: ROOT, stdio: 'ignore' });
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(root, 'node_modules'));
+  execFileSync('npm', ['run', '--silent', 'db:generate'], { cwd: root, stdio: 'ignore' });
+  log(`${label}: checked out in ${root}`);
+  return { label, root };
+}
 
-  const row = {
-    date: new Date().toISOString().slice(0, 10), machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`, database: kind, profiles: N,
-    workers: WORKERS, sink: sink.name, connections: CONNECTIONS,
-    prepareSeconds: prepareS, preparePerSecond: Math.round(N / prepareS), sendSeconds: sendS, sendPerSecond: Math.round(kpis.sent / sendS),
-    baselinePerSecond: Math.round(baselineRate), ratio: Number((kpis.sent / sendS / baselineRate).toFixed(2)),
-    workerPeakRssMb: Math.round(Math.max(...rss.map((r) => r.peakKb())) / 1024), dbMb: Math.round(dbBytes / 2 ** 20), historyLength, sent: kpis.sent, received,
-  };
-  console.log(JSON.stringify(row, null, 2));
-  appendResultRow(`| ${row.date} | ${row.machine} | ${row.database} | ${row.profiles} | ${row.workers} | ${row.sink} | ${row.connections} | ${row.prepareSeconds.toFixed(1)} s (${row.preparePerSecond}/s) | ` +
-    `${row.sendSeconds.toFixed(1)} s (${row.sendPerSecond}/s) | ${row.baselinePerSecond}/s | ${row.ratio} | ${row.workerPeakRssMb} MB | ${heapCap()} | ${row.dbMb} MB | ${row.historyLength} |\n`);
-
-  for (const r of rss) r.stop();
-  for (const w of workers) w.kill('SIGTERM');
-  await connection.close();
-  await server.stop();
-  sink.kill();
-  await db.$disconnect();
+function commitOf(ref: string, cwd: string): string {
+  return execFileSync('git', ['rev-parse', '--short', ref], { cwd, encoding: 'utf8' }).trim();
 }
 
 /** The worker's V8 old-space cap when set (--worker-node-options), as the table shows it. */
@@ -126,12 +192,14 @@ function heapCap(): string {
   return m ? `${m[1]} MB` : '—';
 }
 
-/** Adds a row after the last row of the results table of BENCHMARKS.md (the readings follow the table). */
-function appendResultRow(row: string): void {
+/** Adds a row after the last row of a table of BENCHMARKS.md (rows match `rowOfTable`, the header `header`). */
+function appendRow(rowOfTable: RegExp, header: RegExp, row: string): void {
   const file = path.join(ROOT, 'BENCHMARKS.md');
   const lines = fs.readFileSync(file, 'utf8').split('\n');
-  const last = lines.reduce((at, line, i) => (/^\| \d{4}-\d\d-\d\d \|/.test(line) ? i : at), -1);
-  lines.splice(last + 1, 0, row.trimEnd());
+  const last = lines.reduce((at, line, i) => (rowOfTable.test(line) ? i : at), -1);
+  const at = last >= 0 ? last + 1 : lines.findIndex((line) => header.test(line)) + 2; // below the header and its |---| line
+  if (at < 2) throw new Error(`BENCHMARKS.md has no table for ${row}`);
+  lines.splice(at, 0, row);
   fs.writeFileSync(file, lines.join('\n'));
 }
 
