@@ -50,6 +50,17 @@ describe('delivery spec validation', () => {
     expect(errorsOf({ ...valid, messagesPerSecond: 0 })).toEqual(['messagesPerSecond: must be above 0']);
   });
 
+  it('guards against bouncing lists by default, and names what is wrong with a guard', () => {
+    const r = checkDeliverySpec(valid);
+    expect(r.ok && r.spec.guard).toEqual({ maxHardFailureRate: 0.1, window: 1000 });
+    const off = checkDeliverySpec({ ...valid, guard: false });
+    expect(off.ok && off.spec.guard).toBe(false);
+    expect(errorsOf({ ...valid, guard: { window: 5 } })).toEqual(['guard.window: must be at least 10 messages']);
+    expect(errorsOf({ ...valid, guard: { maxHardFailureRate: 10 } })[0]).toMatch(/^guard.maxHardFailureRate: must be at most 1 \(a share: 0.1 is 10%\); use "guard": false/);
+    expect(errorsOf({ ...valid, guard: true })).toEqual(['guard: must be false (no guard) or { "maxHardFailureRate": 0.1, "window": 1000 }']);
+    expect(errorsOf({ ...valid, guard: { max: 1 } })).toEqual(['guard: unknown field(s) "max"; remove them']);
+  });
+
   it('refuses something that is not an object', () => {
     expect(errorsOf('hello')).toHaveLength(1);
     expect(errorsOf(null)).toHaveLength(1);
