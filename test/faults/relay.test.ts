@@ -107,7 +107,7 @@ describe('relay faults', () => {
     await eventually(async () => (await stack.db.sendingLog.count({ where: { deliveryId: handle.workflowId, status: 'sending' } })) === 0, 10_000, 'rows given back');
     await handle.cancel();
     await waitForState(handle, 'stopped');
-    const row = await account(stack, handle.workflowId, `recipients refused: 30% (guard: 10% of ${WINDOW}), stopped once paused`, 1, bad);
+    const row = await account(stack, handle.workflowId, `30% of recipients refused (guard: 10% of ${WINDOW}): paused, ${after} sent after the threshold; then stopped`, 1, bad);
     expect(row).toMatchObject({ recipients: 1000, lost: 0, duplicates: 0, failedWrongly: 0, quarantinedWrongly: 0 });
   });
 });

@@ -93,10 +93,11 @@ describe('worker SIGKILL, SIGTERM and SIGSTOP', () => {
       const stale = [worker, other].find((w) => first.worker.startsWith(`${w.pid}@`))!;
       stale.kill('SIGSTOP');
       try {
+        // The stopped worker's open polls may take a retry or two first (each then times out in turn).
         await eventually(async () => {
           const now = await sendingAttempt(handle);
           return now !== undefined && now.attempt > first.attempt && now.started && now.worker !== first.worker;
-        }, 60_000, 'a successor attempt on the other worker');
+        }, 90_000, 'a successor attempt on the other worker');
         await sleep(1500); // the successor re-queues the stale attempt's rows and sends them
       } finally {
         stale.kill('SIGCONT');
