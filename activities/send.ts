@@ -24,6 +24,7 @@ import { sendingLogs, type ClaimedMessage, type MessageOutcome } from '../store/
 import type { ActivityDeps } from './deps';
 import type { OutgoingMessage } from './mailer';
 import { outcomeRecorder } from './outcome-recorder';
+import { attemptLease } from './lease';
 import { pacer } from './pacer';
 import { domainGate } from './domain-gate';
 import { startProgress } from './progress';
@@ -72,32 +73,12 @@ export function sendActivity(deps: ActivityDeps) {
 
     // Aborted: no more messages are handed out, and those still waiting for a connection are given back.
     const handOut = new AbortController();
+    const stop = () => handOut.abort();
+    ctx.cancellationSignal.addEventListener('abort', stop, { once: true }); // pause, stop, worker shutdown
+    const lease = attemptLease(ctx, stop);
     let halted: Halt | undefined; // a relay fault only ops can fix, or the failure-rate guard
     let unavailable: string | undefined; // a temporary relay fault: this attempt fails and is retried with backoff
-    let leaseLost: string | undefined; // another attempt took this one's rows over
-    const stop = () => handOut.abort();
-    const cancellationReason = () => String((ctx.cancellationSignal.reason as Error | undefined)?.message ?? ctx.cancellationSignal.reason);
-    // Pause, stop, worker shutdown; or the server gave this attempt up (a missed heartbeat).
-    const onCancel = () => {
-      if (['TIMED_OUT', 'NOT_FOUND'].includes(cancellationReason())) leaseLost ??= `the server gave this attempt up (${cancellationReason()})`;
-      stop();
-    };
-    ctx.cancellationSignal.addEventListener('abort', onCancel, { once: true });
     const stopped = () => handOut.signal.aborted || recorder.failure !== undefined;
-    // A process stopped (SIGSTOP, a VM pause) longer than this has missed its heartbeats: the server has given
-    // this attempt up and may have started another one. It must not hand out one more message.
-    const heartbeatTimeout = ctx.info.heartbeatTimeoutMs;
-    const stallLimit = heartbeatTimeout ? Math.max(heartbeatTimeout - 1000, heartbeatTimeout / 2) : Infinity;
-    let tickedAt = Date.now();
-    const stalled = () => {
-      const gap = Date.now() - tickedAt;
-      if (gap > stallLimit) leaseLost ??= `this worker stood still ${(gap / 1000).toFixed(1)} s, longer than the heartbeat timeout allows`;
-      return leaseLost !== undefined;
-    };
-    const ticker = setInterval(() => {
-      if (stalled()) stop();
-      tickedAt = Date.now();
-    }, 100);
 
     const inFlight = new Set<Promise<void>>();
     let queue: ClaimedMessage[] = [];
@@ -151,10 +132,9 @@ export function sendActivity(deps: ActivityDeps) {
             continue;
           }
           await pace();
-          if (stopped() || stalled() || !database.healthy) {
+          if (stopped() || !lease.held() || !database.healthy) {
             gate.release(domainOf(next.email));
             queue.unshift(next);
-            if (leaseLost) stop();
             continue;
           }
           const sending: Promise<void> = send(next, compose(next)).finally(() => inFlight.delete(sending));
@@ -162,7 +142,6 @@ export function sendActivity(deps: ActivityDeps) {
         }
       } finally {
         await Promise.all(inFlight);
-        clearInterval(ticker);
       }
       if (recorder.failure === undefined) {
         await logs.release(claim, [...unsent, ...queue.map((r) => r.id)]);
@@ -173,23 +152,24 @@ export function sendActivity(deps: ActivityDeps) {
         throw ApplicationFailure.retryable(`the database could not record what was sent (${String((recorder.failure as Error)?.message ?? recorder.failure).slice(0, 300)}); ` +
           'nothing more was handed out: the next attempt continues', 'DatabaseUnavailable');
       }
-      if (leaseLost) throw ApplicationFailure.retryable(`sending attempt given up: ${leaseLost}; its rows belong to the attempt that took over`, 'LeaseLost');
+      if (lease.lostBecause) throw ApplicationFailure.retryable(`sending attempt given up: ${lease.lostBecause}; its rows belong to the attempt that took over`, 'LeaseLost');
       if (!halted) {
         // Retried by Temporal with backoff; the released rows are sent by the next attempt.
         if (unavailable) throw ApplicationFailure.retryable(`SMTP relay unavailable: ${unavailable}`, 'SmtpUnavailable');
         if (ctx.cancellationSignal.aborted) {
-          // Not a pause or a stop: the attempt fails (and is retried at once, elsewhere) instead of being cancelled.
-          if (cancellationReason() === 'WORKER_SHUTDOWN') throw ApplicationFailure.retryable('the worker is shutting down: messages in flight were recorded, the others given back', 'WorkerShutdown');
+          // Not a pause or a stop: the attempt fails, and Temporal retries it on a live worker, instead of being cancelled.
+          if ((ctx.cancellationSignal.reason as Error | undefined)?.message === 'WORKER_SHUTDOWN') throw ApplicationFailure.retryable('the worker is shutting down: messages in flight were recorded, the others given back', 'WorkerShutdown');
           await ctx.cancelled; // throws CancelledFailure: the workflow paused or stopped
         }
       }
       finished = true;
     } finally {
       recorder.stop();
-      ctx.cancellationSignal.removeEventListener('abort', onCancel);
+      lease.close();
+      ctx.cancellationSignal.removeEventListener('abort', stop);
       // Interrupted (pause, stop, relay outage): tell the workflow the exact totals before it moves on. An
       // attempt that lost its lease reports nothing: its totals are no longer the delivery's.
-      await progress.stop({ signal: !finished && !leaseLost });
+      await progress.stop({ signal: !finished && !lease.lostBecause });
     }
     const errorsByReason: Record<string, number> = {};
     for (const { reason, count } of await logs.failureReasons(deliveryId)) {
@@ -268,10 +248,7 @@ export function sendActivity(deps: ActivityDeps) {
     /** Records a chunk of outcomes (fenced by the claim), then what they mean for the quarantine. */
     async function persist(outcomes: MessageOutcome[]): Promise<void> {
       const { applied, lost } = await logs.record(claim, outcomes);
-      if (lost.length) {
-        leaseLost ??= `${lost.length} of its messages were re-queued by another attempt`;
-        stop();
-      }
+      if (lost.length) lease.lose(`${lost.length} of its messages were re-queued by another attempt`);
       const mine = outcomes.filter((o) => applied.has(o.id));
       await addresses.recordSuccesses(mine.filter((o) => o.status === 'sent').map((o) => o.email));
       // A possible duplicate (connection lost after the content went out) is not the address's fault.
