@@ -15,7 +15,7 @@ export interface ActivityDeps {
   databaseRetryMs?: number;
   /** Soft failures of an address before it is quarantined. */
   softErrorsBeforeQuarantine: number;
-  /** Domain of the VERP return paths (bounces+<sending log id>@domain) routed to the bounce listener. */
+  /** Domain of the signed VERP return paths (bounces+<sending log id>-<tag>@domain) routed to the bounce listener. */
   bounceDomain?: string;
   /** Where tracking links point and the key that signs them. */
   tracking: TrackingSetup;

@@ -11,8 +11,10 @@ import { checkDeliverySpec, type DeliverySpec } from '../domain/spec';
 import { deliveryMessages } from '../domain/message';
 import { compileTemplates, personalizationOf, TemplateError, type CompiledTemplates } from '../domain/template';
 import { resolveTypology, selectHoldouts } from '../domain/typology';
+import { linkHostProblems } from '../domain/tracking';
 import { audiencePage } from '../store/audience';
 import { quarantine } from '../store/quarantine';
+import { optOuts } from '../store/opt-outs';
 import { sendingLogs, type NewSendingLog } from '../store/sending-logs';
 import { retryTransient } from '../store/transient';
 import type { ActivityDeps } from './deps';
@@ -41,11 +43,17 @@ export function prepareActivity(deps: ActivityDeps) {
     const { db } = deps;
     const logs = sendingLogs(db);
     const quarantined = quarantine(db);
+    const optedOut = optOuts(db);
 
-    const existing = await db.delivery.findUnique({ where: { id: deliveryId }, select: { runKey: true } });
+    const existing = await db.delivery.findUnique({ where: { id: deliveryId }, select: { runKey: true, createdAt: true } });
+    if (existing && workflowOf(existing.runKey) !== workflowOf(runKey)) {
+      // Its links, bounces, pressure history and proofs belong to the earlier delivery: nothing of it is replaced.
+      throw ApplicationFailure.nonRetryable(`the delivery id "${deliveryId}" belongs to an earlier delivery (created ${existing.createdAt.toISOString()}) ` +
+        'whose records are kept: start this one under a new id (delivery start gives one by default)', 'DeliveryIdTaken');
+    }
     if (existing?.runKey !== runKey) {
-      // A new workflow under a reused id (or an edit): what was prepared before is not this content's.
-      await logs.forget(deliveryId);
+      // An edit: what was prepared for the earlier content version (never handed out) is not this content's.
+      await logs.forgetPrepared(deliveryId);
       await retryTransient(() => db.delivery.upsert({
         where: { id: deliveryId },
         create: { id: deliveryId, runKey, name: spec.name, spec: JSON.stringify(spec) },
@@ -74,6 +82,7 @@ export function prepareActivity(deps: ActivityDeps) {
           targeted,
           typology,
           quarantined: await quarantined.quarantinedAmong(keys),
+          optedOut: await optedOut.among(keys),
           recentMessages: pressureSince ? await logs.sentCountsSince(profiles.map((p) => p.id), pressureSince, deliveryId) : new Map<number, number>(),
         };
         const rows = profiles.map((p, i): NewSendingLog => {
@@ -117,6 +126,11 @@ export function prepareActivity(deps: ActivityDeps) {
   };
 }
 
+/** runKey = <first run id of the workflow>#<content version>. */
+function workflowOf(runKey: string): string {
+  return runKey.split('#')[0];
+}
+
 function validSpec(input: unknown): DeliverySpec {
   const check = checkDeliverySpec(input);
   if (!check.ok) throw ApplicationFailure.nonRetryable(`invalid delivery spec: ${check.errors.join('; ')}`, 'InvalidDeliverySpec');
@@ -124,6 +138,8 @@ function validSpec(input: unknown): DeliverySpec {
 }
 
 function validTemplates(spec: DeliverySpec): CompiledTemplates {
+  const hosts = linkHostProblems(spec.html);
+  if (hosts.length) throw ApplicationFailure.nonRetryable(hosts.join('; '), 'UntrustedLinkHost');
   try {
     deliveryMessages('check', spec, { baseUrl: 'http://check', secret: 'check' }); // links rewritten for tracking must compile too
     return compileTemplates(spec);

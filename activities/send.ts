@@ -8,16 +8,18 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { Halt, SendingResult } from '../domain/delivery';
 import { reasonKey, type Failure } from '../domain/failures';
 import { describeRelayFault, type RelayFault } from '../domain/smtp-faults';
 import { describeTrip, failureGuard } from '../domain/failure-guard';
-import { domainOf } from '../domain/address';
+import { addressKey, domainOf } from '../domain/address';
+import { EXCLUSION_CAUSES, type ExclusionCause, type Halt, type SendingResult } from '../domain/delivery';
 import { nextRetryAt } from '../domain/retries';
 import { parseSender, type DeliverySpec } from '../domain/spec';
 import { deliveryMessages, type TrackingSetup } from '../domain/message';
 import { mimeSkeleton } from '../domain/mime';
+import { verpAddress } from '../domain/bounce-references';
 import { quarantine } from '../store/quarantine';
+import { optOuts } from '../store/opt-outs';
 import { IN_LIST_MAX } from '../store/json-lists';
 import { databaseHealth, retryTransient } from '../store/transient';
 import { sendingLogs, type ClaimedMessage, type MessageOutcome } from '../store/sending-logs';
@@ -48,6 +50,7 @@ export function sendActivity(deps: ActivityDeps) {
     const database = databaseHealth(deps.databaseRetryMs);
     const logs = sendingLogs(db, database.retry);
     const addresses = quarantine(db, database.retry);
+    const optOutList = optOuts(db, database.retry);
     const delivery = await retryTransient(() => db.delivery.findUniqueOrThrow({ where: { id: deliveryId } }), database.retry);
     const spec = JSON.parse(delivery.spec) as DeliverySpec;
     const compose = composer(deliveryId, spec, deps.tracking, deps.bounceDomain);
@@ -96,7 +99,7 @@ export function sendActivity(deps: ActivityDeps) {
           }
           if (queue.length === 0) {
             await yieldToEventLoop(); // synchronous SQLite calls must not starve heartbeats and workflow tasks
-            queue = await logs.claim(deliveryId, claim, batch);
+            queue = await claimSendable();
             if (queue.length === 0) {
               if (inFlight.size > 0) {
                 await Promise.race(inFlight);
@@ -181,11 +184,40 @@ export function sendActivity(deps: ActivityDeps) {
       ...(retryAt ? { nextRetryAt: retryAt.toISOString() } : {}), ...(halted ? { halted } : {}),
     };
 
+    /** The next batch of due rows, without those barred since the preparation (empty: nothing due now). */
+    async function claimSendable(): Promise<ClaimedMessage[]> {
+      for (;;) {
+        const claimed = await logs.claim(deliveryId, claim, batch);
+        if (claimed.length === 0) return claimed;
+        const sendable = await withoutBarred(claimed);
+        if (sendable.length > 0 || stopped()) return sendable;
+      }
+    }
+
+    /**
+     * Opt-out and quarantine are checked again when a message is about to go: a recipient who unsubscribed
+     * or was quarantined since the preparation (days before, for a scheduled delivery or a soft retry) is
+     * not sent, and counts in the KPI excludedAtSend.
+     */
+    async function withoutBarred(rows: ClaimedMessage[]): Promise<ClaimedMessage[]> {
+      if (rows.length === 0) return rows;
+      const keys = rows.map((r) => addressKey(r.email));
+      const [optedOut, quarantined] = await Promise.all([optOutList.among(keys), addresses.quarantinedAmong(keys)]);
+      const barred = rows.flatMap((r, i): Array<{ id: number; cause: ExclusionCause }> => (optedOut.has(keys[i]) ? [{ id: r.id, cause: EXCLUSION_CAUSES.optedOutSincePreparation }]
+        : quarantined.has(keys[i]) ? [{ id: r.id, cause: EXCLUSION_CAUSES.quarantinedSincePreparation }] : []));
+      if (barred.length === 0) return rows;
+      const taken = new Set(await logs.excludeAtSend(claim, barred));
+      totals.excludedAtSend += taken.size;
+      // A row not taken was re-queued by another attempt meanwhile: not ours to send either.
+      const skipped = new Set(barred.map((b) => b.id));
+      return rows.filter((r) => !skipped.has(r.id));
+    }
+
     /** Hands one message to SMTP; its outcome joins the next recording. */
     async function send(row: ClaimedMessage, message: OutgoingMessage): Promise<void> {
       const r = await mailer.send(message, handOut.signal).finally(() => gate.release(domainOf(row.email)));
       if (r.status === 'sent') {
-        recorder.add({ id: row.id, email: row.email, status: 'sent' });
+        recorder.add({ id: row.id, email: row.email, status: 'sent', acceptedAt: new Date() });
         judge(undefined);
       } else if (r.status === 'failed') {
         recorder.add(failureOutcome(row, r.failure));
@@ -250,7 +282,10 @@ export function sendActivity(deps: ActivityDeps) {
       const { applied, lost } = await logs.record(claim, outcomes);
       if (lost.length) lease.lose(`${lost.length} of its messages were re-queued by another attempt`);
       const mine = outcomes.filter((o) => applied.has(o.id));
-      await addresses.recordSuccesses(mine.filter((o) => o.status === 'sent').map((o) => o.email));
+      const successes = mine.filter((o) => o.status === 'sent');
+      // The earliest acceptance of the chunk: an error recorded after it (its own bounce) keeps the quarantine.
+      const acceptedAt = new Date(Math.min(...successes.map((o) => o.acceptedAt?.getTime() ?? Date.now())));
+      await addresses.recordSuccesses(successes.map((o) => o.email), acceptedAt);
       // A possible duplicate (connection lost after the content went out) is not the address's fault.
       await addresses.recordFailures(mine.flatMap((o) => (o.status === 'sent' || o.possibleDuplicate ? []
         : [{ address: o.email, deliveryId, failure: { type: o.status === 'retry' ? 'soft' as const : o.failureType, reason: o.reason } }])), deps.softErrorsBeforeQuarantine);
@@ -273,7 +308,7 @@ function composer(deliveryId: string, spec: DeliverySpec, tracking: TrackingSetu
   const mime = mimeSkeleton(spec.from, deliveryId);
   const sender = parseSender(spec.from).address;
   return (row: ClaimedMessage): OutgoingMessage => ({
-    envelopeFrom: bounceDomain ? `bounces+${row.id}@${bounceDomain}` : sender,
+    envelopeFrom: bounceDomain ? verpAddress(tracking.secret, row.id, bounceDomain) : sender,
     to: row.email,
     raw: mime({ to: row.email, ...messages.compose(row.id, JSON.parse(row.personalization) as Record<string, unknown>) }),
   });

@@ -14,7 +14,7 @@ import { table } from './format';
 import { InputError } from './errors';
 import { logLines, snapshotText } from './format';
 import { watchDelivery } from './watch';
-import { commandRecurringDelivery, createRecurringDelivery, listRecurringDeliveries, type ScheduleCommand } from './schedules';
+import { commandRecurringDelivery, createRecurringDelivery, listRecurringDeliveries, type OverlapChoice, type ScheduleCommand } from './schedules';
 
 const program = new Command('delivery').description('Prepare, send and follow email deliveries running on Temporal').showHelpAfterError();
 
@@ -173,10 +173,13 @@ schedule.command('create <spec>')
   .option('--every <interval>', 'a fixed interval: 30m, 12h, 7d')
   .option('--timezone <zone>', 'IANA time zone of the cron expressions (default UTC)')
   .option('--id <id>', 'schedule id to use instead of a generated one')
-  .action(async (specFile: string, opts: { cron?: string[]; every?: string; timezone?: string; id?: string }) => {
+  .option('--overlap <policy>', 'a run due while the previous one has not ended: skip (default), buffer-one, allow-all')
+  .action(async (specFile: string, opts: { cron?: string[]; every?: string; timezone?: string; id?: string; overlap?: string }) => {
     const spec = readJsonFile(specFile);
     await withClient(async (client, taskQueue) => {
-      console.log(await createRecurringDelivery(client, taskQueue, { spec, cron: opts.cron, every: opts.every, timezone: opts.timezone, id: opts.id }));
+      console.log(await createRecurringDelivery(client, taskQueue, {
+        spec, cron: opts.cron, every: opts.every, timezone: opts.timezone, id: opts.id, overlap: opts.overlap as OverlapChoice | undefined,
+      }));
     });
   });
 schedule.command('list')
@@ -186,8 +189,8 @@ schedule.command('list')
     await withClient(async (client) => {
       const rows = await listRecurringDeliveries(client);
       if (opts.json) console.log(JSON.stringify(rows, null, 2));
-      else console.log(table(['Schedule', 'Delivery', 'Calendar', 'State', 'Next run', 'Last delivery'],
-        rows.map((r) => [r.id, r.name, r.calendar, r.paused ? 'paused' : 'active', r.next, r.lastRun])));
+      else console.log(table(['Schedule', 'Delivery', 'Calendar', 'Overlap', 'State', 'Next run', 'Last delivery'],
+        rows.map((r) => [r.id, r.name, r.calendar, r.overlap, r.paused ? 'paused' : 'active', r.next, r.lastRun])));
     });
   });
 for (const [command, help] of [

@@ -1,7 +1,7 @@
 // Programmatic client of deliveries: start with a validated spec, signal with state checks, read status.
 // The CLI, the embedded stack and the tests all go through here.
 import { randomBytes } from 'node:crypto';
-import { WorkflowNotFoundError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { DeliverySpec } from '../domain/spec';
 import { judgeSpec } from '../domain/spec-problems';
 import type { DeliveryState, Kpis } from '../domain/delivery';
@@ -34,21 +34,31 @@ export async function startDelivery(
 ): Promise<StartedDelivery> {
   const spec = validateSpec(input);
   const audience = 'all' in spec.audience ? 'all profiles' : `profiles where ${JSON.stringify(spec.audience.where)}`;
-  return client.workflow.start<typeof emailDelivery>(WORKFLOW_TYPE, {
-    taskQueue,
-    workflowId: workflowId ?? newDeliveryId(spec.name),
-    args: runOptions ? [spec, runOptions] : [spec],
-    typedSearchAttributes: [
-      { key: DELIVERY_STATE, value: 'preparing' },
-      { key: DELIVERY_NAME, value: spec.name },
-    ],
-    staticSummary: `Delivery "${spec.name}"`,
-    staticDetails: [
-      `**Subject:** ${spec.subject}`, `**Audience:** ${audience}`, `**Approval:** ${spec.approval}`,
-      `**Contact date:** ${spec.scheduleAt ?? 'now'}`,
-      spec.messagesPerSecond ? `**Rate cap:** ${spec.messagesPerSecond} messages/s` : '',
-    ].filter(Boolean).join('\n\n'),
-  });
+  const id = workflowId ?? newDeliveryId(spec.name);
+  try {
+    return await client.workflow.start<typeof emailDelivery>(WORKFLOW_TYPE, {
+      taskQueue,
+      workflowId: id,
+      // A delivery id names one delivery for good: its links, bounces and logs must keep pointing to it.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      args: runOptions ? [spec, runOptions] : [spec],
+      typedSearchAttributes: [
+        { key: DELIVERY_STATE, value: 'preparing' },
+        { key: DELIVERY_NAME, value: spec.name },
+      ],
+      staticSummary: `Delivery "${spec.name}"`,
+      staticDetails: [
+        `**Subject:** ${spec.subject}`, `**Audience:** ${audience}`, `**Approval:** ${spec.approval}`,
+        `**Contact date:** ${spec.scheduleAt ?? 'now'}`,
+        spec.messagesPerSecond ? `**Rate cap:** ${spec.messagesPerSecond} messages/s` : '',
+      ].filter(Boolean).join('\n\n'),
+    });
+  } catch (e) {
+    if (e instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new InputError(`the delivery id "${id}" is taken by an earlier delivery, whose records are kept: choose another --id (or none: one is generated)`, 'DELIVERY_ID_TAKEN');
+    }
+    throw e;
+  }
 }
 
 export type DeliveryCommand = 'confirm' | 'proof' | 'pause' | 'resume' | 'stop';

@@ -5,6 +5,7 @@ import type { emailDelivery } from '../workflows';
 import { DELIVERY_NAME, DELIVERY_STATE, WORKFLOW_TYPE } from '../workflows/messages';
 import { InputError } from './errors';
 import { newDeliveryId, validateSpec } from './deliveries';
+import type { DeliverySpec } from '../domain/spec';
 
 export interface RecurringDelivery {
   /** Schedule id (default: derived from the delivery name). */
@@ -16,7 +17,22 @@ export interface RecurringDelivery {
   every?: string;
   /** IANA time zone of the cron expressions (default UTC). */
   timezone?: string;
+  /** What happens when a run is due while the previous one still runs (default skip). */
+  overlap?: OverlapChoice;
 }
+
+/**
+ * skip (default): a run due while the previous one has not ended is skipped, so a worker outage of several
+ * periods yields one late run, not a pile of runs sending the same content (whose preparations, run
+ * together, would not see each other for the pressure rule). buffer-one: one waits. allow-all: every run starts.
+ */
+export const OVERLAP_CHOICES = {
+  'skip': ScheduleOverlapPolicy.SKIP,
+  'buffer-one': ScheduleOverlapPolicy.BUFFER_ONE,
+  'allow-all': ScheduleOverlapPolicy.ALLOW_ALL,
+} as const;
+export type OverlapChoice = keyof typeof OVERLAP_CHOICES;
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 const INTERVAL = /^([1-9][0-9]*)(s|m|h|d)$/;
 
@@ -34,32 +50,57 @@ export async function createRecurringDelivery(client: Client, taskQueue: string,
       throw new InputError(`--timezone "${input.timezone}" is not a time zone: use an IANA name such as Europe/Paris`, 'INVALID_SCHEDULE');
     }
   }
+  const overlap = input.overlap ?? 'skip';
+  if (!(overlap in OVERLAP_CHOICES)) throw new InputError(`--overlap "${overlap}" is not a policy: use ${Object.keys(OVERLAP_CHOICES).join(', ')}`, 'INVALID_SCHEDULE');
+  const trackingSet = typeof input.spec === 'object' && input.spec !== null && 'trackingHours' in input.spec;
   const scheduleId = input.id ?? newDeliveryId(spec.name).replace(/^delivery-/, 'recurring-');
+  const action = (args: DeliverySpec) => ({
+    type: 'startWorkflow' as const,
+    workflowType: WORKFLOW_TYPE,
+    taskQueue,
+    args: [args] as [DeliverySpec],
+    // Temporal appends the run's time: recurring-weekly-news-…-2026-11-23T09:00:00Z.
+    workflowId: scheduleId,
+    typedSearchAttributes: [{ key: DELIVERY_STATE, value: 'preparing' }, { key: DELIVERY_NAME, value: spec.name }],
+    staticSummary: `Delivery "${spec.name}" (recurring: ${scheduleId})`,
+  });
+  const note = `Recurring delivery "${spec.name}"`;
   try {
-    await client.schedule.create<typeof emailDelivery>({
+    // Created paused: its period is known once the server has computed the calendar's next times.
+    const handle = await client.schedule.create<typeof emailDelivery>({
       scheduleId,
       spec: {
         cronExpressions: cron,
         intervals: every ? [{ every: every as `${number}${'s' | 'm' | 'h' | 'd'}` }] : [],
         timezone: input.timezone,
       },
-      action: {
-        type: 'startWorkflow',
-        workflowType: WORKFLOW_TYPE,
-        taskQueue,
-        args: [spec],
-        // Temporal appends the run's time: recurring-weekly-news-…-2026-11-23T09:00:00Z.
-        workflowId: scheduleId,
-        typedSearchAttributes: [{ key: DELIVERY_STATE, value: 'preparing' }, { key: DELIVERY_NAME, value: spec.name }],
-        staticSummary: `Delivery "${spec.name}" (recurring: ${scheduleId})`,
-      },
-      // A run still in its tracking period must not hold back the next one: every run is its own delivery.
-      policies: { overlap: ScheduleOverlapPolicy.ALLOW_ALL },
-      state: { note: `Recurring delivery "${spec.name}"` },
+      action: action(spec),
+      policies: { overlap: OVERLAP_CHOICES[overlap] },
+      state: { paused: true, note: `${note}: being set up` },
       // The calendar as the user wrote it (the server keeps cron expressions only in a structured form).
-      memo: { deliveryName: spec.name, calendar: calendarText(cron, every, input.timezone) },
+      memo: { deliveryName: spec.name, calendar: calendarText(cron, every, input.timezone), overlap },
     });
+    const periodMs = shortestGap((await handle.describe()).info.nextActionTimes) ?? intervalMs(every);
+    let runSpec = spec;
+    if (periodMs !== undefined && overlap === 'skip') {
+      // A run still collecting opens and clicks would hold back the next one: its tracking period ends before.
+      const periodHours = periodMs / 3_600_000;
+      if (trackingSet && spec.trackingHours >= periodHours) {
+        await handle.delete();
+        throw new InputError(`trackingHours: ${spec.trackingHours} h reaches the next run (every ${formatHours(periodHours)}), which would then be skipped; ` +
+          'set trackingHours below the period, or choose --overlap allow-all', 'INVALID_SCHEDULE');
+      }
+      if (!trackingSet) runSpec = { ...spec, trackingHours: Math.min(spec.trackingHours, periodHours * 0.9) };
+    }
+    await handle.update((previous) => ({
+      ...previous,
+      action: action(runSpec),
+      // Missed while the Temporal server was down: at most one period's worth is caught up.
+      policies: { ...previous.policies, catchupWindow: Math.max(periodMs ?? 60_000, 60_000) },
+      state: { ...previous.state, paused: false, note },
+    }));
   } catch (e) {
+    if (e instanceof InputError) throw e;
     const message = (e as Error).message;
     if (/already (exists|registered|running)/i.test(message)) throw new InputError(`a schedule "${scheduleId}" already exists; choose another --id or delete it first`, 'SCHEDULE_EXISTS');
     if (/invalid|cron|parse/i.test(message)) throw new InputError(`the calendar was refused: ${message}`, 'INVALID_SCHEDULE');
@@ -68,11 +109,28 @@ export async function createRecurringDelivery(client: Client, taskQueue: string,
   return scheduleId;
 }
 
+/** The shortest time between two of the calendar's next runs. */
+function shortestGap(times: Date[]): number | undefined {
+  const gaps = times.slice(1).map((t, i) => t.getTime() - times[i].getTime()).filter((g) => g > 0);
+  return gaps.length ? Math.min(...gaps) : undefined;
+}
+
+function intervalMs(every: string | undefined): number | undefined {
+  const m = every ? INTERVAL.exec(every) : null;
+  return m ? Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS] : undefined;
+}
+
+function formatHours(hours: number): string {
+  return hours >= 1 ? `${Number(hours.toFixed(2))} h` : `${Math.round(hours * 3600)} s`;
+}
+
 export interface RecurringDeliveryRow {
   id: string;
   name: string;
   calendar: string;
   paused: boolean;
+  /** What a run due while the previous one runs does (skip, buffer-one, allow-all). */
+  overlap: string;
   next: string;
   lastRun: string;
 }
@@ -86,6 +144,7 @@ export async function listRecurringDeliveries(client: Client): Promise<Recurring
       name: String(s.memo?.deliveryName ?? ''),
       calendar: String(s.memo?.calendar ?? ''),
       paused: s.state.paused,
+      overlap: String(s.memo?.overlap ?? 'allow-all'),
       next: s.info.nextActionTimes[0]?.toISOString() ?? '',
       lastRun: s.info.recentActions.at(-1)?.action.workflow.workflowId ?? '',
     });

@@ -18,6 +18,9 @@ export const EXCLUSION_CAUSES = {
   pressure: 'pressure',
   controlGroup: 'control group',
   capacity: 'capacity',
+  // Checked again when the message is about to go (a scheduled delivery, a soft retry days later).
+  optedOutSincePreparation: 'opted out since the preparation',
+  quarantinedSincePreparation: 'quarantined since the preparation',
 } as const;
 export type ExclusionCause = string;
 export type ExclusionCounts = Record<ExclusionCause, number>;
@@ -51,6 +54,8 @@ export interface Kpis {
    * went out. Real duplicates are at most this many.
    */
   possibleDuplicates: number;
+  /** Recipients not sent because they opted out or were quarantined after the preparation (checked at send time). */
+  excludedAtSend: number;
 }
 
 export type LogLevel = 'info' | 'warning' | 'error';
@@ -77,6 +82,8 @@ export interface SendingProgress {
   /** Failed for good: refused by the relay, soft failures past the validity period, hard bounces. */
   failed: number;
   possibleDuplicates: number;
+  /** Opted out or quarantined since the preparation: not sent. */
+  excludedAtSend: number;
 }
 
 /** Why the engine paused a delivery by itself: a relay fault only ops can fix, or the failure-rate guard. */
@@ -104,7 +111,7 @@ export function emptyKpis(): Kpis {
   return {
     targeted: 0, toDeliver: 0, toExclude: 0, sent: 0, delivered: 0, failed: 0, pending: 0,
     opens: 0, clicks: 0, openRate: 0, clickRate: 0, totalOpens: 0, totalClicks: 0, unsubscriptions: 0, mirrorPageViews: 0,
-    clicksByLink: {}, possibleDuplicates: 0,
+    clicksByLink: {}, possibleDuplicates: 0, excludedAtSend: 0,
   };
 }
 
@@ -119,9 +126,10 @@ export function kpisWithSending(k: Kpis, s: SendingProgress): Kpis {
     sent: s.sent,
     delivered: s.delivered,
     failed: s.failed,
-    // A bounced message counts in both sent and failed: pending is what has neither outcome yet.
-    pending: Math.max(0, k.toDeliver - s.delivered - s.failed),
+    // A bounced message counts in both sent and failed: pending is what has no outcome yet.
+    pending: Math.max(0, k.toDeliver - s.delivered - s.failed - s.excludedAtSend),
     possibleDuplicates: s.possibleDuplicates,
+    excludedAtSend: s.excludedAtSend,
   });
 }
 

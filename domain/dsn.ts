@@ -63,16 +63,6 @@ function parseFields(block: string): Record<string, string> {
   return fields;
 }
 
-/** The sending-log row a bounce is about: from the VERP return path, or the original Message-ID. */
-export function sendingLogIdOf(ref: { envelopeTo?: string[]; originalMessageId?: string }): number | undefined {
-  for (const to of ref.envelopeTo ?? []) {
-    const verp = /^bounces\+(\d+)@/i.exec(to);
-    if (verp) return Number(verp[1]);
-  }
-  const mid = ref.originalMessageId ? /<[^<>]+\.(\d+)@[^<>]+>/.exec(ref.originalMessageId) : null;
-  return mid ? Number(mid[1]) : undefined;
-}
-
 export type BounceKind = 'hard' | 'soft' | 'none';
 
 /** A failed permanent status is a hard bounce; a delayed or temporary one is a soft bounce. */

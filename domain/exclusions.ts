@@ -11,6 +11,8 @@ export interface ExclusionContext {
   targeted: ReadonlySet<string>;
   /** Address keys in quarantine. */
   quarantined: ReadonlySet<string>;
+  /** Address keys that opted out (through any profile that has them). */
+  optedOut: ReadonlySet<string>;
   /** Messages sent to each profile during the pressure rule's period. */
   recentMessages: ReadonlyMap<number, number>;
   typology: Pick<Typology, 'filters' | 'pressure'>;
@@ -22,7 +24,7 @@ export function exclusionCause(profile: ProfileRecord, ctx: ExclusionContext): E
   if (!isValidAddress(email)) return C.invalidAddress;
   const key = addressKey(email);
   if (ctx.quarantined.has(key)) return C.quarantine;
-  if (profile.optOut) return C.optedOut;
+  if (profile.optOut || ctx.optedOut.has(key)) return C.optedOut;
   const filter = matchingFilter(profile, ctx.typology.filters);
   if (filter) return filterCause(filter);
   const pressure = ctx.typology.pressure;

@@ -2,9 +2,10 @@
 // rewritten to signed click redirects, an open pixel, a mirror page link and one-click unsubscribe
 // headers (RFC 8058). Used by the sending activity and, for the mirror page, by the tracking server.
 import { domainOf } from './address';
+import { signedMessageId } from './bounce-references';
 import { parseSender } from './spec';
 import { compileHtmlFragment, compileTemplates, type Personalization, type RenderedMessage } from './template';
-import { CLICK_FIELD, redirectTarget, trackLinks, trackingUrl, type TrackedLink, type TrackingKind } from './tracking';
+import { CLICK_FIELD, literalOrigin, redirectTarget, trackLinks, trackingUrl, type TrackedLink, type TrackingKind } from './tracking';
 
 export interface TrackingSetup {
   /** Public base URL of the tracking server (TRACKING_BASE_URL), without a trailing slash. */
@@ -51,8 +52,9 @@ export function deliveryMessages(deliveryId: string, content: MessageContent, tr
       return {
         ...rendered,
         html: options.openPixel === false ? rendered.html : withOpenPixel(rendered.html, url('open')),
-        // Stable per recipient, so a bounce (or a duplicate after a crash) maps back to its sending log.
-        messageId: `<${deliveryId}.${sendingLogId}@${senderDomain}>`,
+        // Stable per recipient and signed, so a bounce (or a duplicate after a crash) maps back to its sending
+        // log, and nobody can forge one for a message they did not receive.
+        messageId: signedMessageId(tracking.secret, sendingLogId, senderDomain),
         headers: {
           'X-Delivery-Id': deliveryId,
           'List-Unsubscribe': `<${unsubscribeUrl}>`,
@@ -65,7 +67,9 @@ export function deliveryMessages(deliveryId: string, content: MessageContent, tr
       if (!link) return undefined;
       let render = hrefs.get(linkId);
       if (!render) hrefs.set(linkId, (render = compileHtmlFragment(`link ${linkId}`, link.source)));
-      return redirectTarget(render(data));
+      const target = redirectTarget(render(data));
+      // Only to the host the template wrote (the preparation refuses links whose host is a field).
+      return target && target.origin === literalOrigin(link.source) ? target : undefined;
     },
   };
 }

@@ -50,9 +50,13 @@ export function mimeSkeleton(from: string, seed: string): (message: MessageParts
   };
 }
 
-/** One header line, folded at 76 characters; line breaks in a value cannot inject headers. */
+/**
+ * One header line, folded at 76 characters. Profile data reaches the subject: line breaks in a value
+ * become spaces (they cannot inject headers) and other control characters (NUL, ESC…) are dropped.
+ */
 function header(name: string, value: string): string {
-  return mimeFuncs.foldLines(`${name}: ${value.replace(/[\r\n]+/g, ' ')}`, 76).replace(/\r?\n/g, CRLF);
+  const clean = value.replace(/[\r\n]+/g, ' ').replace(/[\x00-\x08\x0B-\x1F\x7F]/g, '');
+  return mimeFuncs.foldLines(`${name}: ${clean}`, 76).replace(/\r?\n/g, CRLF);
 }
 
 /** Non-ASCII text (or text with quotes) as RFC 2047 encoded words, as nodemailer writes it. */

@@ -58,7 +58,9 @@ function toProfile(header: string[], cells: string[]): ImportedProfile | string 
     const column = header[c];
     const value = cells[c];
     if (value.length > MAX_FIELD) return `${column}: longer than ${MAX_FIELD} characters`;
-    if ((COLUMNS as readonly string[]).includes(column) && /[\r\n\0]/.test(value)) return `${column}: contains a line break or NUL character`;
+    // Control characters would reach headers and terminals; a profile field is one line.
+    if (/[\0-\x08\x0B\x0C\x0E-\x1F\x7F]/.test(value)) return `${column}: contains a control character (NUL, escape…): remove it`;
+    if ((COLUMNS as readonly string[]).includes(column) && /[\r\n]/.test(value)) return `${column}: contains a line break`;
     if (column === 'optOut') {
       const v = value.toLowerCase();
       if (!TRUE.has(v) && !FALSE.has(v)) return `optOut: "${value}" is not a yes/no value (use true/false, yes/no or 1/0)`;

@@ -1,7 +1,8 @@
 // Everything that makes a spec unusable, as messages naming the field and the fix: the schema,
-// the templates, a contact date in the past. The CLI refuses such a spec; an edit is refused.
+// the templates, a tracked link whose host is a field, a contact date in the past. The CLI refuses such a spec; an edit is refused.
 import { checkDeliverySpec, type DeliverySpec } from './spec';
 import { compileTemplates, TemplateError } from './template';
+import { linkHostProblems } from './tracking';
 
 export type SpecVerdict = { ok: true; spec: DeliverySpec } | { ok: false; problems: string[] };
 
@@ -15,6 +16,7 @@ export function judgeSpec(input: unknown, now: Date): SpecVerdict {
     if (!(e instanceof TemplateError)) throw e;
     problems.push(e.message);
   }
+  problems.push(...linkHostProblems(check.spec.html));
   const { scheduleAt } = check.spec;
   if (scheduleAt && Date.parse(scheduleAt) < now.getTime() - 60_000) {
     problems.push(`scheduleAt: ${scheduleAt} is in the past; remove it to send now, or give a future date`);

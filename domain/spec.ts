@@ -7,9 +7,16 @@ import { typologySchema } from './typology';
 import { DEFAULT_RETRY_POLICY } from './retries';
 import { DEFAULT_FAILURE_GUARD } from './failure-guard';
 
-const ONE_LINE = [(v: string) => !/[\r\n]/.test(v), 'must be one line (no CR or LF): a line break would inject mail headers'] as const;
+// C0 controls and DEL: a line break would inject mail headers, NUL or ESC corrupt them and the terminals that show them.
+const ONE_LINE = [(v: string) => !/[\x00-\x1F\x7F]/.test(v), 'must be one line of text without control characters (CR, LF, TAB, NUL, ESC…): they would inject or corrupt mail headers'] as const;
 
 const MAX_TEMPLATE_BYTES = 512 * 1024;
+
+/**
+ * 7 days: most opens and clicks come within two or three days of sending; a week also covers a weekend,
+ * late readers and the soft retries (3.5 days by default), and costs nothing while the workflow waits.
+ */
+export const DEFAULT_TRACKING_HOURS = 7 * 24;
 
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 
@@ -76,8 +83,11 @@ export const deliverySpecSchema = z.strictObject({
       window: z.number().int('must be a whole number of messages').min(10, 'must be at least 10 messages').max(100_000).default(DEFAULT_FAILURE_GUARD.window),
     }),
   ], { error: 'must be false (no guard) or { "maxHardFailureRate": 0.1, "window": 1000 }' }).default(DEFAULT_FAILURE_GUARD),
-  /** How long the delivery keeps collecting feedback (bounces) into its KPIs after sending. */
-  trackingHours: z.number().min(0).max(24 * 90).default(0),
+  /**
+   * How long after sending the delivery keeps collecting opens, clicks, unsubscriptions and bounces into its
+   * live KPIs (the workflow waits on a timer meanwhile; `stop` ends it early). Default: DEFAULT_TRACKING_HOURS.
+   */
+  trackingHours: z.number().min(0).max(24 * 90).default(DEFAULT_TRACKING_HOURS),
 });
 
 /** A spec as written by the user (approval may be omitted). */

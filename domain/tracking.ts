@@ -33,7 +33,29 @@ function isTrackable(href: string): boolean {
   if (SEND_TIME_FIELDS.some((f) => new RegExp(`\\{\\{\\s*${f}\\s*\\}\\}`).test(value))) return false;
   // The sender's own unsubscribe page is an opt-out, not a click.
   if (/unsubscribe|opt-?out/i.test(value)) return false;
-  return /^https?:\/\//i.test(value) || /^\{\{/.test(value); // a whole-URL field is checked at click time
+  return /^https?:\/\//i.test(value) || /^\{\{/.test(value); // a whole-URL field: refused (linkHostProblems)
+}
+
+/**
+ * The origin (scheme and host) a tracked link writes literally, or undefined when a field is part of it.
+ * A click redirects only there: personalization may fill the path, query and fragment, never the host, or
+ * profile data (`shop = "evil.example/phish?"`) would make our signed links an open redirect.
+ */
+export function literalOrigin(source: string): string | undefined {
+  const m = /^\s*(https?:\/\/[^/?#\\{}\s]+)(?=[/?#]|\s*$)/i.exec(source);
+  if (!m) return undefined;
+  try {
+    return new URL(m[1]).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the preparation (and the CLI) refuse: a tracked link whose scheme or host comes from a field. */
+export function linkHostProblems(html: string): string[] {
+  return trackLinks(html).links.filter((l) => literalOrigin(l.source) === undefined).map((l) =>
+    `html: link ${l.id} "${l.source.slice(0, 120)}" takes its scheme or host from a field; a click may only lead to a host written in ` +
+    'the template: write "https://" and the host literally, and personalize the path or query (e.g. https://shop.example/{{attributes.page}})');
 }
 
 /**

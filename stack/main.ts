@@ -82,7 +82,9 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: temporal.address });
   stops.push(() => connection.close());
   const client = new Client({ connection, namespace: temporal.namespace });
-  const listener = await startBounceListener({ db, client, port: bounces.port ?? 2526, softErrorsBeforeQuarantine: softErrorsBeforeQuarantine() });
+  const listener = await startBounceListener({
+    db, client, port: bounces.port ?? 2526, host: bounces.host, softErrorsBeforeQuarantine: softErrorsBeforeQuarantine(), secret: tracking.secret,
+  });
   stops.unshift(() => listener.close());
   step('Bounces', `DSN listener ${listener.url}`);
   const trackingServer = await startTrackingServer({ db, client, tracking, port: tracking.port, requestsPerSecond: tracking.requestsPerSecond });

@@ -3,6 +3,7 @@ import type { ImportedProfile } from '../domain/profile-csv';
 import type { ProfileRecord } from '../domain/profile-fields';
 import type { Database } from './prisma';
 import { retryTransient } from './transient';
+import { optOuts } from './opt-outs';
 
 const ROWS_PER_BATCH = 1000;
 
@@ -15,6 +16,8 @@ export async function insertProfiles(db: Database, profiles: ImportedProfile[], 
       onProgress?.(Math.min(i + ROWS_PER_BATCH, data.length));
     }
   }, { timeout: 10 * 60_000, maxWait: 60_000 }));
+  // Opting out is the address's: every profile holding it is excluded from now on.
+  await optOuts(db).add(profiles.filter((p) => p.optOut).map((p) => p.email), 'profile import');
   return data.length;
 }
 

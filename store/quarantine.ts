@@ -1,6 +1,7 @@
 // The quarantine of addresses, shared by every delivery.
 import { afterFailure, type QuarantineState } from '../domain/quarantine';
 import type { Failure } from '../domain/failures';
+import { Prisma } from './generated/sqlite/client';
 import { isPostgres, type Database } from './prisma';
 import { inSlices, jsonStrings } from './json-lists';
 import { transientTolerant, type TransientRetry } from './transient';
@@ -47,13 +48,21 @@ export function quarantine(db: Database, retry?: TransientRetry) {
       }
     },
 
-    /** Messages accepted by the relay: their addresses are valid again. */
-    async recordSuccesses(addresses: string[]): Promise<void> {
+    /**
+     * Messages accepted by the relay: their addresses are valid again, unless an error came after the message
+     * was accepted (its own bounce, applied before the success was recorded, keeps the quarantine).
+     */
+    async recordSuccesses(addresses: string[], acceptedAt: Date): Promise<void> {
       if (addresses.length === 0) return;
+      const postgres = isPostgres(db);
+      const iso = acceptedAt.toISOString();
+      // Dates compare as stored: timestamps (UTC) on Postgres, ISO-8601 text on SQLite.
+      const accepted = postgres ? Prisma.sql`(${iso}::timestamptz AT TIME ZONE 'UTC')` : Prisma.sql`${iso.replace('Z', '+00:00')}`;
       // Raw, one JSON parameter: called for every recording of the sending (a hundred addresses every 100 ms).
       await db.$executeRaw`
         UPDATE "Quarantine" SET "status" = 'valid', "errorCount" = 0, "quarantinedAt" = NULL
-        WHERE "address" IN (${jsonStrings(addresses.map((a) => a.toLowerCase()), isPostgres(db))}) AND ("errorCount" > 0 OR "status" = 'quarantined')`;
+        WHERE "address" IN (${jsonStrings(addresses.map((a) => a.toLowerCase()), postgres)}) AND ("errorCount" > 0 OR "status" = 'quarantined')
+          AND "lastErrorAt" < ${accepted}`;
     },
 
     list(status?: 'quarantined' | 'valid') {

@@ -9,9 +9,11 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Prisma } from './generated/sqlite/client';
 import { isPostgres, type Database } from './prisma';
 import { transientTolerant, type TransientRetry } from './transient';
-import type { ExclusionCounts, ExclusionCause, SendingProgress } from '../domain/delivery';
+import { EXCLUSION_CAUSES, type ExclusionCounts, type ExclusionCause, type SendingProgress } from '../domain/delivery';
 import { addressKey } from '../domain/address';
 import { inSlices, IN_LIST_MAX, jsonInts, jsonStrings, jsonTable, type JsonColumns } from './json-lists';
+
+const AT_SEND_CAUSES: string[] = [EXCLUSION_CAUSES.optedOutSincePreparation, EXCLUSION_CAUSES.quarantinedSincePreparation];
 
 export type SendingStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'ignored' | 'cancelled';
 
@@ -40,8 +42,8 @@ export interface SenderIdentity {
 }
 
 export type MessageOutcome =
-  /** Its Message-ID is <delivery id>.<sending log id>@<sender domain> (domain/message.ts): not stored. */
-  | { id: number; email: string; status: 'sent' }
+  /** Its Message-ID is derived from the sending log id (domain/bounce-references.ts): not stored. */
+  | { id: number; email: string; status: 'sent'; /** When the relay answered 250. */ acceptedAt?: Date }
   | { id: number; email: string; status: 'failed'; failureType: 'hard' | 'soft' | 'ignored'; reason: string; possibleDuplicate?: boolean }
   /** A soft failure inside the validity period: back to pending until retryAt. */
   | { id: number; email: string; status: 'retry'; retryAt: Date; reason: string; possibleDuplicate?: boolean };
@@ -144,8 +146,28 @@ export function sendingLogs(db: Database, retry?: TransientRetry) {
       return { toDeliver, exclusions };
     },
 
-    async forget(deliveryId: string): Promise<void> {
+    /** Prepared rows of an earlier content version (an edit): none was ever handed to SMTP, so nothing of value is lost. */
+    async forgetPrepared(deliveryId: string): Promise<void> {
+      const handedOut = await db.sendingLog.count({ where: { deliveryId, OR: [{ sendAttempts: { gt: 0 } }, { status: { notIn: ['pending', 'ignored'] } }] } });
+      if (handedOut > 0) throw new Error(`delivery ${deliveryId} has ${handedOut} messages handed out already: its sending logs are kept`);
       await db.sendingLog.deleteMany({ where: { deliveryId } });
+    },
+
+    /**
+     * Claimed rows whose address opted out or was quarantined since the preparation: never sent, kept as
+     * ignored with that cause (fenced like every write of a send attempt). Returns the ids it took.
+     */
+    async excludeAtSend(claim: string, rows: Array<{ id: number; cause: ExclusionCause }>): Promise<number[]> {
+      const taken: number[] = [];
+      for (const cause of new Set(rows.map((r) => r.cause))) {
+        const ids = rows.filter((r) => r.cause === cause).map((r) => r.id);
+        const updated = await db.$queryRaw<Array<{ id: number | bigint }>>`
+          UPDATE "SendingLog" SET "status" = 'ignored', "exclusionCause" = ${cause}, "claim" = ${claim}, "retryAt" = NULL
+          WHERE "id" IN (${jsonInts(ids, isPostgres(db))}) AND "claim" = ${claim} AND "status" = 'sending'
+          RETURNING "id"`;
+        taken.push(...updated.map((r) => Number(r.id)));
+      }
+      return taken;
     },
 
     /**
@@ -268,13 +290,14 @@ export function sendingLogs(db: Database, retry?: TransientRetry) {
     },
 
     async sendingCounts(deliveryId: string): Promise<SendingProgress> {
-      const [sent, delivered, failed, possibleDuplicates] = await Promise.all([
+      const [sent, delivered, failed, possibleDuplicates, excludedAtSend] = await Promise.all([
         db.sendingLog.count({ where: { deliveryId, sentAt: { not: null } } }),
         db.sendingLog.count({ where: { deliveryId, status: 'sent' } }),
         db.sendingLog.count({ where: { deliveryId, status: 'failed' } }),
         db.sendingLog.count({ where: { deliveryId, possibleDuplicate: true } }),
+        db.sendingLog.count({ where: { deliveryId, status: 'ignored', exclusionCause: { in: AT_SEND_CAUSES } } }),
       ]);
-      return { sent, delivered, failed, possibleDuplicates };
+      return { sent, delivered, failed, possibleDuplicates, excludedAtSend };
     },
 
     /** A stopped delivery: whatever was not sent is cancelled and will never be. */

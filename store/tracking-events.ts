@@ -1,6 +1,12 @@
 // Queries on the tracking events (opens, clicks, mirror page views, unsubscriptions), kept together.
-import type { Database } from './prisma';
+// Each write of events keeps the delivery's tallies (TrackingTally) in the same transaction, so the KPIs
+// read a few rows however many events a delivery has; TrackingReach remembers which recipients already
+// count, for the distinct ones.
+import { Prisma } from './generated/sqlite/client';
+import { isPostgres, type Database } from './prisma';
+import { jsonTable } from './json-lists';
 import { transientTolerant } from './transient';
+import { optOuts } from './opt-outs';
 import type { TrackingTally } from '../domain/delivery';
 import type { TrackingKind } from '../domain/tracking';
 
@@ -12,33 +18,80 @@ export interface NewTrackingEvent {
   at: Date;
 }
 
+/** The tally row of distinct clickers across links: (click, 0), link ids start at 1. */
+const CLICKERS_LINK = 0;
+
 export function trackingEvents(db: Database) {
+  const postgres = isPostgres(db);
   return transientTolerant({
+    /**
+     * Records events and moves the tallies, all or nothing (one batch transaction: a failed write changes
+     * nothing and is retried whole).
+     */
     async record(events: NewTrackingEvent[]): Promise<void> {
-      if (events.length) await db.trackingEvent.createMany({ data: events });
+      if (events.length === 0) return;
+      // Dates as Prisma stores them on SQLite (ISO text, +00:00), so they compare as text like the others.
+      const rows = events.map((e) => [e.deliveryId, e.sendingLogId, e.kind, e.linkId, e.at.toISOString().replace('Z', '+00:00')]);
+      const reach = new Map<string, unknown[]>();
+      for (const e of events) {
+        reach.set(`${e.deliveryId}|${e.kind}|${e.linkId}|${e.sendingLogId}`, [e.deliveryId, e.kind, e.linkId, e.sendingLogId]);
+        if (e.kind === 'click') reach.set(`${e.deliveryId}|click|${CLICKERS_LINK}|${e.sendingLogId}`, [e.deliveryId, 'click', CLICKERS_LINK, e.sendingLogId]);
+      }
+      const eventTable = () => jsonTable({ deliveryId: 'text', sendingLogId: 'int', kind: 'text', linkId: 'int', at: 'text' }, rows, postgres);
+      const reachTable = () => jsonTable({ deliveryId: 'text', kind: 'text', linkId: 'int', sendingLogId: 'int' }, [...reach.values()], postgres);
+      const at = postgres ? Prisma.sql`"at"::timestamptz AT TIME ZONE 'UTC'` : Prisma.sql`"at"`;
+      await db.$transaction([
+        db.$executeRaw`
+          INSERT INTO "TrackingEvent" ("deliveryId", "sendingLogId", "kind", "linkId", "at")
+          SELECT "deliveryId", "sendingLogId", "kind", "linkId", ${at} FROM ${eventTable()}`,
+        db.$executeRaw`
+          INSERT INTO "TrackingTally" ("deliveryId", "kind", "linkId", "total", "recipients")
+          SELECT "deliveryId", "kind", "linkId", COUNT(*), 0 FROM ${eventTable()} WHERE true GROUP BY "deliveryId", "kind", "linkId"
+          ON CONFLICT ("deliveryId", "kind", "linkId") DO UPDATE SET "total" = "TrackingTally"."total" + excluded."total"`,
+        postgres
+          // Concurrent writers (several tracking servers): only the rows this statement inserted count.
+          ? db.$executeRaw`
+            WITH "new" AS (
+              INSERT INTO "TrackingReach" ("deliveryId", "kind", "linkId", "sendingLogId")
+              SELECT "deliveryId", "kind", "linkId", "sendingLogId" FROM ${reachTable()}
+              ON CONFLICT DO NOTHING RETURNING "deliveryId", "kind", "linkId")
+            INSERT INTO "TrackingTally" ("deliveryId", "kind", "linkId", "total", "recipients")
+            SELECT "deliveryId", "kind", "linkId", 0, COUNT(*) FROM "new" GROUP BY "deliveryId", "kind", "linkId"
+            ON CONFLICT ("deliveryId", "kind", "linkId") DO UPDATE SET "recipients" = "TrackingTally"."recipients" + excluded."recipients"`
+          // SQLite has one writer: the recipients not reached yet are counted, then remembered.
+          : db.$executeRaw`
+            INSERT INTO "TrackingTally" ("deliveryId", "kind", "linkId", "total", "recipients")
+            SELECT "deliveryId", "kind", "linkId", 0, COUNT(*) FROM ${reachTable()}
+            WHERE NOT EXISTS (SELECT 1 FROM "TrackingReach" "t" WHERE "t"."deliveryId" = "r"."deliveryId" AND "t"."kind" = "r"."kind"
+              AND "t"."linkId" = "r"."linkId" AND "t"."sendingLogId" = "r"."sendingLogId")
+            GROUP BY "deliveryId", "kind", "linkId"
+            ON CONFLICT ("deliveryId", "kind", "linkId") DO UPDATE SET "recipients" = "TrackingTally"."recipients" + excluded."recipients"`,
+        ...(postgres ? [] : [db.$executeRaw`
+          INSERT INTO "TrackingReach" ("deliveryId", "kind", "linkId", "sendingLogId")
+          SELECT "deliveryId", "kind", "linkId", "sendingLogId" FROM ${reachTable()} WHERE true ON CONFLICT DO NOTHING`]),
+      ]);
     },
 
     /** Events and distinct recipients per kind and link, plus distinct clickers across links. */
     async tallies(deliveryId: string): Promise<{ tallies: TrackingTally[]; clickers: number }> {
-      const rows = await db.$queryRaw<Array<{ kind: string; linkId: number | bigint; total: number | bigint; recipients: number | bigint }>>`
-        SELECT "kind", "linkId", COUNT(*) AS "total", COUNT(DISTINCT "sendingLogId") AS "recipients"
-        FROM "TrackingEvent" WHERE "deliveryId" = ${deliveryId} GROUP BY "kind", "linkId"`;
-      const [clickers] = await db.$queryRaw<Array<{ n: number | bigint }>>`
-        SELECT COUNT(DISTINCT "sendingLogId") AS "n" FROM "TrackingEvent" WHERE "deliveryId" = ${deliveryId} AND "kind" = 'click'`;
+      const rows = await db.trackingTally.findMany({ where: { deliveryId } });
+      const isClickers = (r: { kind: string; linkId: number }) => r.kind === 'click' && r.linkId === CLICKERS_LINK;
       return {
-        tallies: rows.map((r) => ({ kind: r.kind, linkId: Number(r.linkId), total: Number(r.total), recipients: Number(r.recipients) })),
-        clickers: Number(clickers?.n ?? 0),
+        tallies: rows.filter((r) => !isClickers(r)).map((r) => ({ kind: r.kind, linkId: r.linkId, total: r.total, recipients: r.recipients })),
+        clickers: rows.find(isClickers)?.recipients ?? 0,
       };
     },
 
     /** The recipient a token names, if its sending log still exists and belongs to that delivery. */
     async recipient(deliveryId: string, sendingLogId: number) {
-      const row = await db.sendingLog.findUnique({ where: { id: sendingLogId }, select: { deliveryId: true, profileId: true, personalization: true } });
+      const row = await db.sendingLog.findUnique({ where: { id: sendingLogId }, select: { deliveryId: true, profileId: true, email: true, personalization: true } });
       return row && row.deliveryId === deliveryId ? row : undefined;
     },
 
-    async optOut(profileId: number): Promise<void> {
-      await db.profile.updateMany({ where: { id: profileId }, data: { optOut: true } });
+    /** An unsubscription opts out the address, for every profile that has it (and flags the profile). */
+    async optOut(recipient: { profileId: number; email: string }, deliveryId: string): Promise<void> {
+      await optOuts(db).add([recipient.email], 'unsubscribe link', deliveryId);
+      await db.profile.updateMany({ where: { id: recipient.profileId }, data: { optOut: true } });
     },
   });
 }

@@ -32,7 +32,7 @@ export interface TrackingServerOptions {
 export interface TrackingServer {
   url: string;
   port: number;
-  /** Records one event (what a valid tracking request does), for volume tests and tools. */
+  /** Records one event as a valid tracking request does, without the bound on repeats (volume tests and tools). */
   record(event: Omit<NewTrackingEvent, 'at'>): boolean;
   /** Writes the buffered events now. */
   flush(): Promise<void>;
@@ -41,6 +41,8 @@ export interface TrackingServer {
 
 /** Events waiting to be written beyond this get a 503: memory stays bounded under a flood. */
 const MAX_BUFFERED_EVENTS = 200_000;
+/** The same event of one recipient (and link) counts once in this window. */
+const REPEAT_WINDOW_MS = 60_000;
 const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
 const KIND_OF_PATH = Object.fromEntries(Object.entries(TRACKING_PATHS).map(([kind, p]) => [p, kind as TrackingKind]));
 
@@ -55,9 +57,26 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
   const signalling = callsInFlight(); // close() waits for them
   const specs = new Map<string, { messages: DeliveryMessages; at: number }>();
 
+  // Repeats of one event (a mail client reloading its pixel, a scanner, a script) count once a minute.
+  const counted = new Map<string, number>();
+  const forgetRepeats = setInterval(() => {
+    const before = Date.now() - REPEAT_WINDOW_MS;
+    for (const [key, at] of counted) if (at < before) counted.delete(key);
+  }, REPEAT_WINDOW_MS);
+
   function record(event: Omit<NewTrackingEvent, 'at'>): boolean {
     if (buffered.length >= MAX_BUFFERED_EVENTS) return false;
     buffered.push({ ...event, at: new Date() });
+    return true;
+  }
+
+  /** What a tracking request records: the same event (kind, recipient, link) counts once a minute; repeats are answered, not counted. */
+  function recordRequest(event: Omit<NewTrackingEvent, 'at'>): boolean {
+    const key = `${event.kind}|${event.deliveryId}|${event.sendingLogId}|${event.linkId}`;
+    const now = Date.now();
+    if (now - (counted.get(key) ?? -Infinity) < REPEAT_WINDOW_MS) return true;
+    if (!record(event)) return false;
+    if (counted.size < MAX_BUFFERED_EVENTS) counted.set(key, now);
     return true;
   }
 
@@ -65,9 +84,17 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
     writing = writing.then(async () => {
       const chunk = buffered;
       buffered = [];
-      for (let i = 0; i < chunk.length; i += 5000) await events.record(chunk.slice(i, i + 5000));
-      for (const deliveryId of new Set(chunk.map((e) => e.deliveryId))) signalSoon(deliveryId);
-    }).catch((e) => console.error(`tracking: events not written yet, retrying: ${(e as Error).message}`));
+      for (let i = 0; i < chunk.length; i += 5000) {
+        const part = chunk.slice(i, i + 5000);
+        try {
+          await events.record(part);
+        } catch (e) {
+          buffered = [...chunk.slice(i), ...buffered]; // written whole or not at all: kept for the next flush
+          throw e;
+        }
+        for (const deliveryId of new Set(part.map((e) => e.deliveryId))) signalSoon(deliveryId);
+      }
+    }).catch((e) => console.error(`tracking: events not written yet (kept, retried at the next flush): ${(e as Error).message}`));
     return writing;
   }
   const flushTimer = setInterval(() => void flush(), options.flushEveryMs ?? 200);
@@ -111,7 +138,7 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
     if (!target) return page(res, 400, 'Invalid link', 'This link is invalid or has been altered.');
 
     if (kind === 'open') {
-      if (!record({ ...target, kind })) return reply(res, 503, 'Busy', { 'Retry-After': '5' });
+      if (!recordRequest({ ...target, kind })) return reply(res, 503, 'Busy', { 'Retry-After': '5' });
       res.writeHead(200, { 'Content-Type': 'image/gif', 'Content-Length': PIXEL.length, 'Cache-Control': 'no-store, private' });
       res.end(req.method === 'HEAD' ? undefined : PIXEL);
       return;
@@ -122,7 +149,7 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
     const data = JSON.parse(recipient.personalization) as Record<string, unknown>;
     if (kind === 'click') return click(res, target, messages, data, req.method === 'HEAD');
     if (kind === 'mirror') {
-      if (req.method !== 'HEAD') record({ ...target, kind });
+      if (req.method !== 'HEAD') recordRequest({ ...target, kind });
       const html = messages.compose(target.sendingLogId, data, { openPixel: false }).html;
       res.writeHead(200, {
         'Content-Type': 'text/html; charset=utf-8',
@@ -140,15 +167,15 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
         `<p>Stop receiving these emails?</p><button type="submit">Unsubscribe</button></form>`, true);
     }
     if (!(await bodyWithin(req, 4096))) return reply(res, 413, 'Request body too large');
-    await events.optOut(recipient.profileId);
-    record({ ...target, kind });
+    await events.optOut(recipient, target.deliveryId);
+    recordRequest({ ...target, kind });
     return page(res, 200, 'Unsubscribed', 'You are unsubscribed: you will not receive these emails any more.');
   }
 
   function click(res: http.ServerResponse, target: TrackedTarget, messages: DeliveryMessages, data: Record<string, unknown>, head: boolean) {
     const to = messages.linkTarget(target.linkId, data);
     if (!to) return page(res, 404, 'Link not available', 'This link does not lead to a web page.');
-    if (!head) record({ ...target, kind: 'click' });
+    if (!head) recordRequest({ ...target, kind: 'click' });
     res.writeHead(302, { Location: to.href, 'Cache-Control': 'no-store, private', 'Referrer-Policy': 'no-referrer' });
     res.end();
   }
@@ -176,6 +203,7 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
     flush,
     async close() {
       clearInterval(flushTimer);
+      clearInterval(forgetRepeats);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -1,30 +1,61 @@
-// The bounce listener: an SMTP server receiving delivery status notifications (RFC 3464). Each DSN
-// is mapped back to its message (VERP return path or original Message-ID), qualified, and applied to
-// the sending log, the quarantine and the delivery's KPIs.
+// The bounce listener: the SMTP server to which BOUNCE_DOMAIN's MX delivers delivery status notifications
+// (RFC 3464). It is reachable from outside, so it trusts nothing a DSN says until its reference checks out:
+// - a DSN names its message only through the signed VERP return path or the signed Message-ID
+//   (domain/bounce-references.ts); anything else is refused (550) and changes nothing;
+// - each (message, final status) counts once: a replayed DSN changes nothing;
+// - a DSN larger than the limit is refused while it is received (552), and memory stays flat;
+// - a DSN about a message handed to SMTP whose outcome is not recorded yet is held until it is (a relay may
+//   bounce within milliseconds of its 250), or answered 451 so that the MTA tries again: never dropped.
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { Client } from '@temporalio/client';
-import { parseDeliveryStatus, qualifyBounce, reportParts, sendingLogIdOf } from '../domain/dsn';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseDeliveryStatus, qualifyBounce, reportParts } from '../domain/dsn';
+import { sendingLogOfBounce, sendingLogOfReturnPath } from '../domain/bounce-references';
 import type { Database } from '../store/prisma';
 import { quarantine } from '../store/quarantine';
 import { retryTransient } from '../store/transient';
 import { sendingLogs } from '../store/sending-logs';
-import { startSmtpServer, type RunningSmtpServer } from '../stack/smtp-capture';
 import { progressSignal } from '../workflows/messages';
 import { callsInFlight } from '../client/calls-in-flight';
 
-export interface BounceOutcome {
-  sendingLogId?: number;
-  kind: 'hard' | 'soft' | 'none' | 'unknown message';
+/** A DSN is a few kilobytes (headers of the original, not its body, are what we read). */
+export const DEFAULT_MAX_DSN_BYTES = 1024 * 1024;
+/** How long a DSN waits for the outcome of its message to be recorded before the MTA is asked to retry. */
+const DEFAULT_HOLD_MS = 5_000;
+
+export interface BounceListenerOptions {
+  db: Database;
+  client: Client;
+  port: number;
+  /** Interface to listen on (BOUNCE_HOST); default loopback, put a relay or a firewall in front. */
+  host?: string;
+  softErrorsBeforeQuarantine: number;
+  /** The key the references were signed with (TRACKING_SECRET, shared by workers and tracking servers). */
+  secret: string;
+  maxMessageBytes?: number;
+  holdMs?: number;
 }
 
-export interface BounceListener extends RunningSmtpServer {
-  /** Applies one raw DSN (also what the SMTP server does for each message it receives). */
-  handle(raw: Buffer, envelopeTo: string[]): Promise<BounceOutcome[]>;
+/** What one DSN did: applied (250), refused for good (5xx), or to be tried again (451). */
+export interface BounceVerdict {
+  code: 250 | 451 | 550 | 552;
+  message: string;
+  /** What was applied per DSN recipient. */
+  applied: Array<{ sendingLogId: number; kind: 'hard' | 'soft' }>;
 }
 
-export async function startBounceListener(options: {
-  db: Database; client: Client; port: number; host?: string; softErrorsBeforeQuarantine: number;
-}): Promise<BounceListener> {
-  const { db, client } = options;
+export interface BounceListener {
+  port: number;
+  url: string;
+  /** Judges and applies one raw DSN as the SMTP server does (tests, tools). */
+  handle(raw: Buffer, envelopeTo: string[]): Promise<BounceVerdict>;
+  close(): Promise<void>;
+}
+
+export async function startBounceListener(options: BounceListenerOptions): Promise<BounceListener> {
+  const { db, client, secret } = options;
+  const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_DSN_BYTES;
+  const holdMs = options.holdMs ?? DEFAULT_HOLD_MS;
   const logs = sendingLogs(db);
   const addresses = quarantine(db);
 
@@ -41,44 +72,91 @@ export async function startBounceListener(options: {
     }, 500));
   }
 
-  async function handle(raw: Buffer, envelopeTo: string[]): Promise<BounceOutcome[]> {
+  const verdict = (code: BounceVerdict['code'], message: string, applied: BounceVerdict['applied'] = []): BounceVerdict => ({ code, message, applied });
+
+  async function handle(raw: Buffer, envelopeTo: string[]): Promise<BounceVerdict> {
     const { deliveryStatus, original = '' } = reportParts(raw.toString('utf8'));
-    if (!deliveryStatus) return [{ kind: 'none' }];
-    const originalMessageId = /^Message-ID:\s*(<[^>]+>)/im.exec(original)?.[1];
-    const outcomes: BounceOutcome[] = [];
-    for (const recipient of parseDeliveryStatus(deliveryStatus)) {
-      const id = sendingLogIdOf({ envelopeTo, originalMessageId });
-      const row = id === undefined ? null : await db.sendingLog.findUnique({ where: { id } });
-      // The recipient must match too: a DSN cannot fail an arbitrary message by guessing ids.
-      if (!row || row.email.toLowerCase() !== recipient.finalRecipient.toLowerCase() || row.sentAt === null) {
-        outcomes.push({ kind: 'unknown message' });
-        continue;
-      }
-      const { kind, failure } = qualifyBounce(recipient);
-      if (failure) await addresses.recordFailures([{ address: row.email, failure, deliveryId: row.deliveryId }], options.softErrorsBeforeQuarantine);
-      if (kind === 'hard' && failure && row.status === 'sent') {
-        await retryTransient(() => db.sendingLog.update({ where: { id: row.id }, data: { status: 'failed', failureType: 'hard', reason: failure.reason, bouncedAt: new Date() } }));
-        feedbackSoon(row.deliveryId);
-      }
-      outcomes.push({ sendingLogId: row.id, kind });
+    const originalMessageId = /^Message-ID:\s*(<[^>\r\n]+>)/im.exec(original)?.[1];
+    const id = sendingLogOfBounce(secret, { envelopeTo, originalMessageId });
+    if (id === undefined) return verdict(550, '5.7.1 Not a bounce of a message sent from here: no genuine return path or Message-ID');
+    if (!deliveryStatus) return verdict(250, '2.0.0 Accepted (not a delivery status notification: nothing to apply)');
+    let row = await retryTransient(() => db.sendingLog.findUnique({ where: { id } }));
+    if (!row) return verdict(550, '5.1.1 Unknown message');
+    // Handed to SMTP, its outcome not recorded yet: hold the DSN until it is.
+    for (const until = Date.now() + holdMs; row?.status === 'sending' && Date.now() < until;) {
+      await sleep(50);
+      row = await retryTransient(() => db.sendingLog.findUnique({ where: { id } }));
     }
-    return outcomes;
+    if (!row) return verdict(550, '5.1.1 Unknown message');
+    if (row.status === 'sending') return verdict(451, '4.3.0 The message is still being recorded: try again later');
+    if (row.sentAt === null) return verdict(250, '2.0.0 Accepted (the relay never accepted this message: nothing to apply)');
+    const applied: BounceVerdict['applied'] = [];
+    // Only what the DSN says about this message's own recipient (a forwarded copy may report others).
+    for (const recipient of parseDeliveryStatus(deliveryStatus).filter((r) => r.finalRecipient.toLowerCase() === row!.email.toLowerCase())) {
+      const { kind, failure } = qualifyBounce(recipient);
+      if (kind === 'none' || !failure) continue;
+      const at = new Date();
+      // Conditional on not having counted this final status for this message yet: a replay changes nothing.
+      const { count } = await retryTransient(() => (kind === 'hard'
+        ? db.sendingLog.updateMany({ where: { id, status: 'sent', bouncedAt: null }, data: { status: 'failed', failureType: 'hard', reason: failure.reason, bouncedAt: at } })
+        : db.sendingLog.updateMany({ where: { id, delayedAt: null, bouncedAt: null }, data: { delayedAt: at } })));
+      if (count === 0) continue;
+      await addresses.recordFailures([{ address: row.email, failure, deliveryId: row.deliveryId }], options.softErrorsBeforeQuarantine);
+      if (kind === 'hard') feedbackSoon(row.deliveryId);
+      applied.push({ sendingLogId: id, kind });
+    }
+    return verdict(250, applied.length ? '2.0.0 Bounce applied' : '2.0.0 Accepted (already counted, or nothing to apply)', applied);
   }
 
-  const server = await startSmtpServer({
-    port: options.port,
-    host: options.host,
-    onMessage: async ({ raw, envelope }) => {
-      await handle(raw, envelope.to);
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    logger: false,
+    banner: 'bounce listener',
+    size: maxBytes, // announced in EHLO and checked against MAIL FROM SIZE=
+    maxClients: 100,
+    onRcptTo(address, _session, callback) {
+      // A return path of ours with a wrong signature is refused at once; others are judged on the whole DSN.
+      if (/^bounces\+/i.test(address.address) && sendingLogOfReturnPath(secret, address.address) === undefined) {
+        return callback(smtpError(550, '5.1.1 No such return path'));
+      }
+      callback();
+    },
+    onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      stream.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size <= maxBytes) chunks.push(chunk); // past the limit the rest is read and dropped
+      });
+      stream.on('end', () => {
+        if (size > maxBytes) return callback(smtpError(552, `5.3.4 Message too big: a DSN here is at most ${maxBytes} bytes`));
+        handle(Buffer.concat(chunks), session.envelope.rcptTo.map((r) => r.address)).then(
+          (v) => (v.code === 250 ? callback(null, v.message) : callback(smtpError(v.code, v.message))),
+          (e: Error) => callback(smtpError(451, `4.3.0 Temporary failure: ${e.message.slice(0, 100)}`)),
+        );
+      });
     },
   });
+  server.on('error', () => undefined); // a client dropping its connection is not the listener's failure
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => resolve());
+  });
+  const port = (server.server.address() as { port: number }).port;
   return {
-    ...server,
+    port,
+    url: `smtp://${host}:${port}`,
     handle,
     async close() {
       for (const t of due.values()) clearTimeout(t);
       await signalling.settled();
-      await server.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+function smtpError(code: number, message: string): Error {
+  return Object.assign(new Error(message), { responseCode: code });
 }

@@ -53,9 +53,14 @@ export function softErrorsBeforeQuarantine(env: NodeJS.ProcessEnv = process.env)
   return n;
 }
 
-/** The bounce listener (BOUNCE_PORT; off when unset) and the VERP domain routed to it (BOUNCE_DOMAIN). */
-export function bounceConfig(env: NodeJS.ProcessEnv = process.env): { port?: number; domain?: string } {
-  return { port: env.BOUNCE_PORT === undefined ? undefined : portFrom('BOUNCE_PORT', env.BOUNCE_PORT), domain: env.BOUNCE_DOMAIN || undefined };
+/**
+ * The bounce listener (BOUNCE_PORT; off when unset) on BOUNCE_HOST (default 127.0.0.1: expose it on purpose),
+ * and the VERP domain routed to it (BOUNCE_DOMAIN).
+ */
+export function bounceConfig(env: NodeJS.ProcessEnv = process.env): { port?: number; host: string; domain?: string } {
+  const host = env.BOUNCE_HOST?.trim() || '127.0.0.1';
+  if (!/^[0-9A-Za-z.:-]+$/.test(host)) throw new Error(`BOUNCE_HOST must be an interface address such as 127.0.0.1 or 0.0.0.0 (got "${env.BOUNCE_HOST}")`);
+  return { port: env.BOUNCE_PORT === undefined ? undefined : portFrom('BOUNCE_PORT', env.BOUNCE_PORT), host, domain: env.BOUNCE_DOMAIN || undefined };
 }
 
 export interface TrackingConfig extends TrackingSetup {

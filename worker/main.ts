@@ -19,8 +19,9 @@ async function main(): Promise<void> {
   const bounces = bounceConfig();
   const quarantineAfter = softErrorsBeforeQuarantine();
   const bundlePath = process.env.WORKFLOW_BUNDLE_PATH;
+  const tracking = trackingConfig();
   const worker = await createDeliveryWorker({
-    temporal, db, smtp, softErrorsBeforeQuarantine: quarantineAfter, bounceDomain: bounces.domain, tracking: trackingConfig(),
+    temporal, db, smtp, softErrorsBeforeQuarantine: quarantineAfter, bounceDomain: bounces.domain, tracking,
     maxConcurrentActivities: maxConcurrentActivities(), databaseRetryMs: databaseRetryMs(),
     progressEveryMs: process.env.PROGRESS_EVERY_MS ? Number(process.env.PROGRESS_EVERY_MS) : undefined,
     ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : {}),
@@ -32,8 +33,8 @@ async function main(): Promise<void> {
   if (bounces.port !== undefined) {
     connection = await Connection.connect({ address: temporal.address });
     const client = new Client({ connection, namespace: temporal.namespace });
-    listener = await startBounceListener({ db, client, port: bounces.port, host: '0.0.0.0', softErrorsBeforeQuarantine: quarantineAfter });
-    console.log(`bounce listener: SMTP on port ${listener.port}${bounces.domain ? `, VERP domain ${bounces.domain}` : ''}`);
+    listener = await startBounceListener({ db, client, port: bounces.port, host: bounces.host, softErrorsBeforeQuarantine: quarantineAfter, secret: tracking.secret });
+    console.log(`bounce listener: ${listener.url}${bounces.domain ? `, VERP domain ${bounces.domain}` : ''}`);
   }
   await worker.run();
   await listener?.close();

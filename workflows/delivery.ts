@@ -363,7 +363,8 @@ export async function emailDelivery(initialSpec: DeliverySpecInput, options: Del
     const failure = e instanceof wf.ActivityFailure && e.cause instanceof wf.ApplicationFailure ? e.cause : undefined;
     if (failure && state === 'preparing') {
       error = failure.message;
-      await wf.CancellationScope.nonCancellable(() => stopDelivery({ deliveryId })); // nothing prepared may be sent
+      // Nothing prepared may be sent; an id taken by an earlier delivery has nothing of this one to stop.
+      if (failure.type !== 'DeliveryIdTaken') await wf.CancellationScope.nonCancellable(() => stopDelivery({ deliveryId }));
       setState('failed');
       log('error', `Preparation failed: ${failure.message}`);
       log('error', '1 error: the delivery cannot be sent; fix the spec and start a new delivery');

@@ -25,7 +25,10 @@ export interface SmtpSink extends RunningSmtpServer {
 }
 
 /** How the test relay behaves (stack/smtp-capture.ts); comeBack() may change it. */
-export type SinkOptions = Omit<SmtpServerOptions, 'onMessage' | 'port' | 'host'>;
+export type SinkOptions = Omit<SmtpServerOptions, 'onMessage' | 'port' | 'host'> & {
+  /** Called as the sink answers 250 (a relay that bounces at once hooks in here). */
+  onAccepted?(message: SinkMessage): void;
+};
 
 export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink> {
   const messages: SinkMessage[] = [];
@@ -36,7 +39,11 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
       // Recorded when the sink answers 250 only: a message cut by goDown() was never accepted, the sender retries it.
       return () => {
         const receivedAt = Date.now();
-        for (const to of envelope.to) messages.push({ from: envelope.from, to, mail, receivedAt, sessionId });
+        for (const to of envelope.to) {
+          const message = { from: envelope.from, to, mail, receivedAt, sessionId };
+          messages.push(message);
+          options.onAccepted?.(message);
+        }
       };
     },
   };

@@ -260,6 +260,9 @@ export function seedManyProfiles(db: Database, n: number): Promise<void> {
 /** Empties profiles and sending logs, and forgets what the SMTP sink received (between tests). */
 export async function clearData(stack: TestStack): Promise<void> {
   await stack.db.trackingEvent.deleteMany();
+  await stack.db.trackingTally.deleteMany();
+  await stack.db.trackingReach.deleteMany();
+  await stack.db.optOut.deleteMany();
   await stack.db.sendingLog.deleteMany();
   await stack.db.profile.deleteMany();
   stack.sink.messages.length = 0;
@@ -277,6 +280,8 @@ export function baseSpec(overrides: Record<string, unknown> = {}) {
     html: '<p>Hi {{firstName}} {{lastName}}</p>',
     text: 'Hi {{firstName}} {{lastName}}',
     audience: { all: true as const },
+    // Tests that wait for the workflow's result end it when sent (the default tracking period is days).
+    trackingHours: 0,
     ...overrides,
   };
 }

@@ -28,9 +28,14 @@ describe('bad input changes nothing; profile data and secrets stay out of Tempor
     await refusedSpec([1, 2], 'spec: must be a JSON object with the delivery fields (name, from, subject, html, audience…)');
     await refusedSpec(baseSpec({ html: 'x'.repeat(600_000) }), 'html: is larger than 524288 characters');
     await refusedSpec(baseSpec({ name: 'n'.repeat(201) }), 'name: Too big: expected string to have <=200 characters');
-    await refusedSpec(baseSpec({ subject: 'Hi\r\nBcc: all@victim.example' }), 'subject: must be one line (no CR or LF): a line break would inject mail headers');
+    await refusedSpec(baseSpec({ subject: 'Hi\r\nBcc: all@victim.example' }), 'subject: must be one line of text without control characters (CR, LF, TAB, NUL, ESC…): they would inject or corrupt mail headers');
     await refusedSpec(baseSpec({ from: 'Shop <a@shop.example>\nBcc: all@victim.example' }),
-      'from: must be one line (no CR or LF): a line break would inject mail headers\n  - from: is not a valid sender: use "name@domain" or "Name <name@domain>"');
+      'from: must be one line of text without control characters (CR, LF, TAB, NUL, ESC…): they would inject or corrupt mail headers\n  - from: is not a valid sender: use "name@domain" or "Name <name@domain>"');
+    await refusedSpec(baseSpec({ subject: 'Sale\u0000\u001b[2J now' }), 'subject: must be one line of text without control characters (CR, LF, TAB, NUL, ESC…): they would inject or corrupt mail headers');
+    await refusedSpec(baseSpec({ name: 'Weekly\u001b]0;pwned\u0007' }), 'name: must be one line of text without control characters (CR, LF, TAB, NUL, ESC…): they would inject or corrupt mail headers');
+    await refusedSpec(baseSpec({ html: '<a href="https://{{attributes.shop}}.shop.example/offers">Offers</a>' }),
+      'html: link 1 "https://{{attributes.shop}}.shop.example/offers" takes its scheme or host from a field; a click may only lead to a host written in the template: ' +
+      'write "https://" and the host literally, and personalize the path or query (e.g. https://shop.example/{{attributes.page}})');
     await refusedSpec(baseSpec({ from: 'Shop <shop@bücher.example>' }), 'from: is not a valid sender: use "name@domain" or "Name <name@domain>"');
     await refusedSpec(baseSpec({ proof: { to: ['qa@team.example', 'not an address'] } }), 'proof.to.1: is not a valid address');
     await refusedSpec(baseSpec({ html: '{{> ../../etc/passwd}}' }), 'html template: partials and decorators are not supported ({{> …}}, {{* …}}); write the content inline');
@@ -44,7 +49,8 @@ describe('bad input changes nothing; profile data and secrets stay out of Tempor
     const cases: Array<[string, string | Buffer, string]> = [
       ['latin1.csv', Buffer.from('email,firstName\nzo\xe9@example.com,Zo\xe9\n', 'latin1'), 'the file is not UTF-8 text: convert it first (e.g. iconv -f latin1 -t utf-8 in.csv > out.csv). Nothing was imported.'],
       ['noheader.csv', 'ann@example.com,Ann\n', 'the header row has no "email" column (found: ann@example.com, Ann); the first row must name the columns. Nothing was imported.'],
-      ['crlf-name.csv', 'email,firstName\nann@example.com,"Ann\r\nBcc: x@y.example"\n', '1 invalid row(s); nothing was imported:\n  row 2: firstName: contains a line break or NUL character'],
+      ['crlf-name.csv', 'email,firstName\nann@example.com,"Ann\r\nBcc: x@y.example"\n', '1 invalid row(s); nothing was imported:\n  row 2: firstName: contains a line break'],
+      ['nul.csv', 'email,firstName,note\nann@example.com,Ann,ok\nbob@example.com,Bob,\u0000\u001b[2J\n', '1 invalid row(s); nothing was imported:\n  row 3: note: contains a control character (NUL, escape…): remove it'],
       ['unicode.csv', 'email\nzoë@example.com\n', '1 invalid row(s); nothing was imported:\n  row 2: email: "zoë@example.com" is not a valid address'],
     ];
     for (const [name, content, error] of cases) {

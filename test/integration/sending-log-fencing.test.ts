@@ -79,10 +79,16 @@ describe('sending-log store: fenced writes of a send attempt', () => {
     expect((await logs.claim('d-orphan', 'r3/0/1/lost-reply', 5)).map((r) => r.email)).toEqual(['user1@example.com', 'user2@example.com']);
   });
 
-  it('a success makes a quarantined address valid again', async () => {
-    await db.quarantine.create({ data: { address: 'back@example.com', status: 'quarantined', failureType: 'soft', reason: 'mailbox full', errorCount: 5, quarantinedAt: new Date(), lastErrorAt: new Date(), deliveryId: 'd' } });
-    await quarantine(db).recordSuccesses(['Back@Example.com']);
+  it('a success makes a quarantined address valid again, unless the error came after the message was accepted', async () => {
+    const errorAt = new Date(Date.now() - 60_000);
+    for (const address of ['back@example.com', 'own-bounce@example.com']) {
+      await db.quarantine.create({ data: { address, status: 'quarantined', failureType: 'hard', reason: 'user unknown', errorCount: 1, quarantinedAt: errorAt, lastErrorAt: errorAt, deliveryId: 'd' } });
+    }
+    await quarantine(db).recordSuccesses(['Back@Example.com'], new Date());
     expect(await db.quarantine.findUnique({ where: { address: 'back@example.com' } })).toMatchObject({ status: 'valid', errorCount: 0, quarantinedAt: null });
+    // accepted before its own bounce was applied: the success recorded afterwards does not lift the quarantine
+    await quarantine(db).recordSuccesses(['own-bounce@example.com'], new Date(errorAt.getTime() - 1000));
+    expect(await db.quarantine.findUnique({ where: { address: 'own-bounce@example.com' } })).toMatchObject({ status: 'quarantined', errorCount: 1 });
   });
 
   it('knows the real errors of a lost database connection as transient', async () => {

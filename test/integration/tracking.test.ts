@@ -4,7 +4,7 @@ import { baseSpec, clearData, eventually, seedProfiles, startTestStack, waitForS
 
 const HTML = '<html><body><p>Hi {{firstName}}</p>' +
   '<a href="https://shop.example/sale?u={{email}}&amp;src=mail">Sale</a> <a href="https://shop.example/about">About</a> ' +
-  '<a href="{{attributes.site}}">Your site</a> <a href="{{mirrorPageUrl}}">View online</a> <a href="{{unsubscribeUrl}}">Unsubscribe</a></body></html>';
+  '<a href="{{mirrorPageUrl}}">View online</a> <a href="{{unsubscribeUrl}}">Unsubscribe</a></body></html>';
 const spec = (overrides: Record<string, unknown> = {}) => baseSpec({ html: HTML, text: 'Unsubscribe: {{unsubscribeUrl}}', trackingHours: 1, ...overrides });
 
 const hrefs = (html: string) => [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]);
@@ -50,22 +50,22 @@ describe('tracking: opens, clicks, mirror page and unsubscribe', () => {
     const click = await fetch(links[0], { redirect: 'manual' });
     expect(click.status).toBe(302);
     expect(click.headers.get('location')).toBe('https://shop.example/sale?u=ann@example.com&src=mail');
-    await fetch(links[0], { redirect: 'manual' });
-    const own = await fetch(links[2], { redirect: 'manual' }); // a link taken from the profile
-    expect(own.headers.get('location')).toBe('https://ann.example/');
-    await kpisReach(kpis, { clicks: 1, totalClicks: 3, clickRate: 33.3, clicksByLink: { 'https://shop.example/sale?u={{email}}&amp;src=mail': 2, '{{attributes.site}}': 1 } });
+    const about = await fetch(links[1], { redirect: 'manual' });
+    expect(about.headers.get('location')).toBe('https://shop.example/about');
+    // the same click again within a minute (a reload, a scanner) is answered and not counted
+    for (let i = 0; i < 5; i++) expect((await fetch(links[0], { redirect: 'manual' })).status).toBe(302);
+    await kpisReach(kpis, { clicks: 1, totalClicks: 2, clickRate: 33.3, clicksByLink: { 'https://shop.example/sale?u={{email}}&amp;src=mail': 1, 'https://shop.example/about': 1 } });
 
     // The mirror page shows Ann's message; it is neither a click nor an open.
-    const mirror = await fetch(links[3]);
+    const mirror = await fetch(links[2]);
     expect(mirror.status).toBe(200);
     expect(await mirror.text()).toContain('Hi Ann');
-    await kpisReach(kpis, { mirrorPageViews: 1, clicks: 1, totalClicks: 3, opens: 1 });
+    await kpisReach(kpis, { mirrorPageViews: 1, clicks: 1, totalClicks: 2, opens: 1 });
   });
 
   it('answers a forged, altered or misused token with a 4xx, never redirects elsewhere, and records nothing', async () => {
     const { mailOf } = await sentDelivery();
-    const [sale, , site] = hrefs(String(mailOf('ann@example.com').html));
-    const bobSite = hrefs(String(mailOf('bob@example.com').html))[2];
+    const [sale] = hrefs(String(mailOf('ann@example.com').html));
     const pixel = pixelOf(String(mailOf('ann@example.com').html));
     const token = sale.split('/').pop()!;
     const [delivery, log, link, tag] = token.split('.');
@@ -79,7 +79,6 @@ describe('tracking: opens, clicks, mirror page and unsubscribe', () => {
       `${base}/u/${pixel.split('/').pop()}`, // a pixel token used to unsubscribe
       `${base}/c/${encodeURIComponent('https://evil.example/')}`,
       `${base}/c/..%2f..%2fetc%2fpasswd`,
-      bobSite, // Bob's "site" attribute is javascript:
     ];
     const statuses: number[] = [];
     for (const url of attempts) {
@@ -89,13 +88,13 @@ describe('tracking: opens, clicks, mirror page and unsubscribe', () => {
       else expect(res.headers.get('location')).toBeNull();
     }
     // Only the genuine token with an extra query (…which redirects to the template's own link) succeeds.
-    expect(statuses).toEqual([400, 400, 400, 302, 400, 400, 400, 400, 404]);
+    expect(statuses).toEqual([400, 400, 400, 302, 400, 400, 400, 400]);
     const post = await fetch(`${base}/u/${token}`, { method: 'POST', body: 'List-Unsubscribe=One-Click' });
     expect(post.status).toBe(400);
     await stack.tracking.flush();
     expect(await stack.db.trackingEvent.count()).toBe(1); // the one genuine click
     expect(await stack.db.profile.count({ where: { optOut: true } })).toBe(0);
-    expect((await fetch(site, { redirect: 'manual' })).status).toBe(302);
+    expect((await fetch(sale, { redirect: 'manual' })).status).toBe(302);
   });
 
   it('unsubscribes with a one-click POST (not with a GET), and the next delivery excludes the profile', async () => {

@@ -9,7 +9,7 @@ describe('always-on typology rules', () => {
     id: 1, email, firstName: '', lastName: '', language: '', country: '', optOut: false, attributes: {}, ...more,
   });
   const context = (more: Partial<ExclusionContext> = {}): ExclusionContext => ({
-    targeted: new Set(['ann@example.com']), quarantined: new Set(), recentMessages: new Map(),
+    targeted: new Set(['ann@example.com']), quarantined: new Set(), optedOut: new Set(), recentMessages: new Map(),
     typology: { filters: [], pressure: null }, ...more,
   });
 
@@ -18,6 +18,8 @@ describe('always-on typology rules', () => {
     expect(exclusionCause(profile('ann@'), context())).toBe('invalid address');
     expect(exclusionCause(profile('bob@example.com', { optOut: true }), context())).toBe('opted out');
     expect(exclusionCause(profile('ANN@example.com'), context())).toBe('duplicate');
+    // opting out belongs to the address: another profile of it, in another case, is out too
+    expect(exclusionCause(profile('Carl@Example.com'), context({ optedOut: new Set(['carl@example.com']) }))).toBe('opted out');
     expect(exclusionCause(profile('bob@example.com'), context())).toBeUndefined();
     expect(exclusionCause(profile('Bob@Example.com'), context({ quarantined: new Set(['bob@example.com']) }))).toBe('address in quarantine');
   });
@@ -59,9 +61,11 @@ describe('KPI arithmetic', () => {
   it('derives pending and delivered from preparation and sending totals', () => {
     const k = kpisAfterPreparation({ targeted: 10, toDeliver: 8, toExclude: 2, exclusions: { duplicate: 2 }, warnings: [] });
     expect(k).toMatchObject({ targeted: 10, toDeliver: 8, toExclude: 2, pending: 8 });
-    expect(kpisWithSending(k, { sent: 5, delivered: 5, failed: 1, possibleDuplicates: 0 })).toMatchObject({ sent: 5, delivered: 5, failed: 1, pending: 2 });
+    expect(kpisWithSending(k, { sent: 5, delivered: 5, failed: 1, possibleDuplicates: 0, excludedAtSend: 0 })).toMatchObject({ sent: 5, delivered: 5, failed: 1, pending: 2 });
     // a later hard bounce: still sent, no longer delivered, counted as an error
-    expect(kpisWithSending(k, { sent: 5, delivered: 4, failed: 2, possibleDuplicates: 0 })).toMatchObject({ sent: 5, delivered: 4, failed: 2, pending: 2 });
+    expect(kpisWithSending(k, { sent: 5, delivered: 4, failed: 2, possibleDuplicates: 0, excludedAtSend: 0 })).toMatchObject({ sent: 5, delivered: 4, failed: 2, pending: 2 });
+    // excluded at send time (opted out or quarantined since the preparation): no longer pending
+    expect(kpisWithSending(k, { sent: 5, delivered: 4, failed: 2, possibleDuplicates: 0, excludedAtSend: 2 })).toMatchObject({ pending: 0, excludedAtSend: 2 });
     expect(percent(1, 3)).toBe('33.3%');
     expect(percent(1, 0)).toBe('0%');
   });

@@ -1,4 +1,5 @@
-import { parseDeliveryStatus, qualifyBounce, reportParts, sendingLogIdOf } from '../../domain/dsn';
+import { parseDeliveryStatus, qualifyBounce, reportParts } from '../../domain/dsn';
+import { sendingLogOfBounce, signedMessageId, verpAddress } from '../../domain/bounce-references';
 import { afterFailure } from '../../domain/quarantine';
 import { nextRetryAt } from '../../domain/retries';
 import { holdoutRank, resolveTypology, selectHoldouts } from '../../domain/typology';
@@ -16,10 +17,21 @@ describe('delivery status notifications', () => {
     expect(reportParts('Subject: hello\r\n\r\nnot a report')).toEqual({});
   });
 
-  it('map back to their sending log by VERP address or original Message-ID', () => {
-    expect(sendingLogIdOf({ envelopeTo: ['bounces+42@b.example'] })).toBe(42);
-    expect(sendingLogIdOf({ envelopeTo: ['postmaster@b.example'], originalMessageId: '<delivery-a.b-c.7@shop.example>' })).toBe(7);
-    expect(sendingLogIdOf({ envelopeTo: ['postmaster@b.example'] })).toBeUndefined();
+  it('map back to their sending log only through a signed VERP address or Message-ID', () => {
+    const secret = 'a-secret-of-the-workers';
+    const verp = verpAddress(secret, 42, 'b.example');
+    expect(verp).toMatch(/^bounces\+42-[0-9a-f]{24}@b\.example$/);
+    expect(sendingLogOfBounce(secret, { envelopeTo: [verp] })).toBe(42);
+    expect(sendingLogOfBounce(secret, { envelopeTo: [verp.toUpperCase()] })).toBe(42); // MTAs may change the case
+    const mid = signedMessageId(secret, 7, 'shop.example');
+    expect(sendingLogOfBounce(secret, { envelopeTo: ['postmaster@b.example'], originalMessageId: mid })).toBe(7);
+    // guessed or altered references name nothing
+    expect(sendingLogOfBounce(secret, { envelopeTo: ['bounces+42@b.example'] })).toBeUndefined();
+    expect(sendingLogOfBounce(secret, { envelopeTo: [verp.replace('bounces+42-', 'bounces+43-')] })).toBeUndefined();
+    expect(sendingLogOfBounce('another-secret-entirely', { envelopeTo: [verp] })).toBeUndefined();
+    expect(sendingLogOfBounce(secret, { envelopeTo: [], originalMessageId: '<delivery-a.7@shop.example>' })).toBeUndefined();
+    expect(sendingLogOfBounce(secret, { envelopeTo: [], originalMessageId: mid.replace('<7.', '<8.') })).toBeUndefined();
+    expect(sendingLogOfBounce(secret, { envelopeTo: ['postmaster@b.example'] })).toBeUndefined();
   });
 
   it('qualify permanent failures as hard bounces and delays as soft', () => {

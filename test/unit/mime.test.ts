@@ -60,4 +60,10 @@ describe('messages built from the skeleton', () => {
     expect(parsed.bcc).toBeUndefined();
     expect(parsed.subject).toBe('Hi Bcc: victim@example.com');
   });
+
+  it('drop NUL, ESC and other control characters that profile data brings to a header', async () => {
+    const raw = mimeSkeleton('news@shop.example', 'welcome')({ ...message, subject: 'Hi \u0000Zoe\u001b[31m, \u0007news' });
+    expect(raw).not.toMatch(/[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]/);
+    expect((await simpleParser(raw)).subject).toBe('Hi Zoe[31m, news');
+  });
 });

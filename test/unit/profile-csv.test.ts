@@ -24,7 +24,16 @@ describe('profile CSV import', () => {
   it('keeps a quoted newline in an attribute but refuses one in a name', () => {
     const r = parseProfileCsv(csv('email,firstName,note\na@example.com,A,"two\nlines"\nb@example.com,"B\nBcc: x@y.example",x\n'));
     expect(r.ok && r.profiles[0].attributes.note).toBe('two\nlines');
-    expect(r.ok && r.rejected).toEqual([{ row: 3, reason: 'firstName: contains a line break or NUL character' }]);
+    expect(r.ok && r.rejected).toEqual([{ row: 3, reason: 'firstName: contains a line break' }]);
+  });
+
+  it('refuses NUL and escape characters in any field, with its row', () => {
+    const r = parseProfileCsv(csv('email,firstName,note\na@example.com,A\u0000,x\nb@example.com,B,\u001b[2Jcleared\nc@example.com,C,fine\n'));
+    expect(r.ok && r.rejected).toEqual([
+      { row: 2, reason: 'firstName: contains a control character (NUL, escape…): remove it' },
+      { row: 3, reason: 'note: contains a control character (NUL, escape…): remove it' },
+    ]);
+    expect(r.ok && r.profiles.map((p) => p.email)).toEqual(['c@example.com']);
   });
 
   it('refuses a file without an email header, a non-UTF-8 file, an empty file', () => {

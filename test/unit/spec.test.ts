@@ -1,4 +1,5 @@
 import { checkDeliverySpec, parseSender } from '../../domain/spec';
+import { judgeSpec } from '../../domain/spec-problems';
 
 const valid = {
   name: 'Spring sale', from: 'Shop <news@shop.example>', subject: 'Hi {{firstName}}', html: '<p>Hi</p>', audience: { all: true },
@@ -27,6 +28,21 @@ describe('delivery spec validation', () => {
   it('refuses line breaks that would inject headers in sender, subject and name', () => {
     expect(errorsOf({ ...valid, subject: 'Hi\r\nBcc: victim@example.com' })[0]).toMatch(/^subject: must be one line/);
     expect(errorsOf({ ...valid, from: 'Shop <a@b.example>\nBcc: x@y.example' })).toContainEqual(expect.stringMatching(/^from: must be one line/));
+  });
+
+  it('refuses NUL, ESC and other control characters in header fields', () => {
+    expect(errorsOf({ ...valid, subject: 'Hi\u0000there' })[0]).toMatch(/^subject: must be one line of text without control characters/);
+    expect(errorsOf({ ...valid, from: 'Shop\u001b[31m <a@b.example>' })).toContainEqual(expect.stringMatching(/^from: must be one line of text without control characters/));
+    expect(errorsOf({ ...valid, name: 'News\u0007' })[0]).toMatch(/^name: must be one line/);
+  });
+
+  it('refuses a tracked link whose host comes from a field, naming the link', () => {
+    const verdict = judgeSpec({ ...valid, html: '<a href="https://shop.example/{{attributes.page}}">ok</a><a href="https://{{attributes.shop}}.shop.example/offers">x</a><a href="{{attributes.site}}">y</a>' }, new Date());
+    expect(verdict.ok).toBe(false);
+    const problems = verdict.ok ? [] : verdict.problems;
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/^html: link 2 "https:\/\/\{\{attributes.shop\}\}.shop.example\/offers" takes its scheme or host from a field/);
+    expect(problems[1]).toMatch(/^html: link 3 "\{\{attributes.site\}\}"/);
   });
 
   it('names an unknown audience field and lists the known ones', () => {

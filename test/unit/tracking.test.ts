@@ -1,6 +1,7 @@
 import { deliveryMessages } from '../../domain/message';
+import { signedMessageId } from '../../domain/bounce-references';
 import { trackingCounts, kpisWithTracking, kpisWithSending, emptyKpis } from '../../domain/delivery';
-import { redirectTarget, signToken, trackLinks, verifyToken, MAX_TRACKED_LINKS } from '../../domain/tracking';
+import { literalOrigin, redirectTarget, signToken, trackLinks, verifyToken, MAX_TRACKED_LINKS } from '../../domain/tracking';
 import { rateLimiter } from '../../tracking/rate-limit';
 
 const SECRET = 'unit-test-secret-0123456789';
@@ -81,7 +82,19 @@ describe('a tracked message', () => {
     expect(m.headers['List-Unsubscribe-Post']).toBe('List-Unsubscribe=One-Click');
     expect(m.html).toContain(`href="${unsubscribe}"`);
     expect(m.text).toBe(`Unsubscribe: ${unsubscribe}`);
-    expect(m.messageId).toBe('<welcome.7@shop.example>');
+    expect(m.messageId).toBe(signedMessageId(SECRET, 7, 'shop.example'));
+    expect(m.messageId).not.toContain('welcome'); // the delivery id (in X-Delivery-Id) does not help to guess it
+  });
+
+  it('redirects only to the scheme and host the template wrote, whatever the profile data', () => {
+    expect(literalOrigin('https://shop.example/p?u={{email}}')).toBe('https://shop.example');
+    expect(literalOrigin('HTTPS://Shop.Example')).toBe('https://shop.example');
+    for (const source of ['https://{{attributes.shop}}.shop.example/offers', 'https://shop.example{{path}}', 'https://shop.example:{{port}}/',
+      'https://{{user}}@shop.example/', '{{attributes.site}}', 'https://shop.example\\{{p}}']) expect(literalOrigin(source)).toBeUndefined();
+    const sneaky = deliveryMessages('d', { from: 'a@shop.example', subject: 's', html: '<a href="https://shop.example/{{attributes.p}}">x</a>' }, { baseUrl: 'https://t', secret: SECRET });
+    expect(sneaky.linkTarget(1, { attributes: { p: 'offers?x=1' } })?.href).toBe('https://shop.example/offers?x=1');
+    // the path may not climb to another host: rendered, it is still shop.example or nothing
+    for (const p of ['/evil.example', '\\evil.example', '@evil.example']) expect(sneaky.linkTarget(1, { attributes: { p } })?.origin ?? 'https://shop.example').toBe('https://shop.example');
   });
 
   it('resolves a click to the link rendered for the recipient, and has no pixel on the mirror page', () => {
@@ -104,7 +117,7 @@ describe('tracking KPIs', () => {
       opens: 4, totalOpens: 9, clicks: 4, totalClicks: 7, unsubscriptions: 1, mirrorPageViews: 3,
       clicksByLink: { 'https://shop.example/a': 5, 'link 2': 2 },
     });
-    const sent = kpisWithSending({ ...emptyKpis(), toDeliver: 10 }, { sent: 10, delivered: 8, failed: 2, possibleDuplicates: 0 });
+    const sent = kpisWithSending({ ...emptyKpis(), toDeliver: 10 }, { sent: 10, delivered: 8, failed: 2, possibleDuplicates: 0, excludedAtSend: 0 });
     expect(kpisWithTracking(sent, counts)).toMatchObject({ openRate: 50, clickRate: 50 });
   });
 });
