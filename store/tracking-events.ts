@@ -74,7 +74,8 @@ export function trackingEvents(db: Database) {
 
     /** Events and distinct recipients per kind and link, plus distinct clickers across links. */
     async tallies(deliveryId: string): Promise<{ tallies: TrackingTally[]; clickers: number }> {
-      const rows = await db.trackingTally.findMany({ where: { deliveryId } });
+      // In link order, so clicksByLink reads the same on every database.
+      const rows = await db.trackingTally.findMany({ where: { deliveryId }, orderBy: [{ kind: 'asc' }, { linkId: 'asc' }] });
       const isClickers = (r: { kind: string; linkId: number }) => r.kind === 'click' && r.linkId === CLICKERS_LINK;
       return {
         tallies: rows.filter((r) => !isClickers(r)).map((r) => ({ kind: r.kind, linkId: r.linkId, total: r.total, recipients: r.recipients })),

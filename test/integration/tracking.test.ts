@@ -1,3 +1,5 @@
+import Database from 'better-sqlite3';
+import { Client as PgClient } from 'pg';
 import { kpisQuery } from '../../workflows/messages';
 import type { Kpis } from '../../domain/delivery';
 import { baseSpec, clearData, eventually, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
@@ -118,6 +120,22 @@ describe('tracking: opens, clicks, mirror page and unsubscribe', () => {
     expect([bob.status, bob.exclusionCause]).toEqual(['ignored', 'opted out']);
   });
 
+  it('loses no event while the database is locked: opens and clicks wait, then count once each', async () => {
+    const { mailOf, kpis } = await sentDelivery();
+    const urls = ['ann@example.com', 'bob@example.com', 'cid@example.com'].flatMap((to) => {
+      const html = String(mailOf(to).html);
+      return [pixelOf(html), hrefs(html)[0]];
+    });
+    const unlock = await lockTrackingEvents(stack.dbUrl);
+    const answers = await Promise.all(urls.map((u) => fetch(u, { redirect: 'manual' }).then((r) => r.status)));
+    await new Promise((r) => setTimeout(r, 3000)); // several flushes meet the lock
+    expect(await stack.db.trackingEvent.count()).toBe(0);
+    await unlock();
+    expect(answers.sort()).toEqual([200, 200, 200, 302, 302, 302]);
+    await kpisReach(kpis, { opens: 3, totalOpens: 3, clicks: 3, totalClicks: 3 }, 10_000);
+    expect(await stack.db.trackingEvent.count()).toBe(6);
+  });
+
   it('keeps the history bounded under 100,000 tracking events, continuing as new while the KPIs carry on', async () => {
     const maxHistoryEvents = 60;
     await seedProfiles(stack.db, [{ email: 'ann@example.com', firstName: 'Ann' }, { email: 'bob@example.com', firstName: 'Bob' }]);
@@ -146,3 +164,23 @@ describe('tracking: opens, clicks, mirror page and unsubscribe', () => {
     expect((await kpis()).sent).toBe(2);
   });
 });
+
+/** Another connection holds the database's write lock (SQLite) or the events table's write lock (Postgres; reads go on). */
+async function lockTrackingEvents(url: string): Promise<() => Promise<void>> {
+  if (url.startsWith('file:')) {
+    const db = new Database(url.slice('file:'.length));
+    db.exec('BEGIN EXCLUSIVE');
+    return async () => {
+      db.exec('COMMIT');
+      db.close();
+    };
+  }
+  const client = new PgClient({ connectionString: url });
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query('LOCK TABLE "TrackingEvent" IN EXCLUSIVE MODE');
+  return async () => {
+    await client.query('COMMIT');
+    await client.end();
+  };
+}
