@@ -1,0 +1,138 @@
+// Records the histories the replay test replays: representative deliveries run on the real stack (Temporal
+// dev server, worker with the real activities, SQLite, loopback SMTP). Run it when a workflow change is
+// meant to be incompatible (behind a new workflow type or worker version), never to make a failing replay pass:
+//   npm run replay:record            (wipes .data/test: not while jest runs in this checkout)
+import fs from 'node:fs';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { Client } from '@temporalio/client';
+import globalSetup from '../helpers/global-setup';
+import { baseSpec, eventually, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
+import { editDelivery, readLogs, readSnapshot, sendCommand } from '../../client/deliveries';
+import { WORKFLOW_TYPE } from '../../workflows/messages';
+
+export const HISTORIES = path.join(__dirname, 'histories');
+
+/** Every run of a delivery (continue-as-new makes several), first to last. */
+async function runsOf(client: Client, workflowId: string, firstRunId: string): Promise<{ runId: string; json: string }[]> {
+  const runs: { runId: string; json: string }[] = [];
+  for (let runId: string | undefined = firstRunId; runId;) {
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    // The same JSON as `temporal workflow show --output json` (ops can add a production history the same way).
+    runs.push({ runId, json: historyToJSON(history) });
+    const last = history.events?.[history.events.length - 1];
+    runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  return runs;
+}
+
+async function record(stack: TestStack, name: string, workflowId: string, firstRunId: string): Promise<void> {
+  const runs = await runsOf(stack.client, workflowId, firstRunId);
+  runs.forEach(({ json }, i) => {
+    const file = path.join(HISTORIES, `${name}${runs.length > 1 ? `.run${i + 1}` : ''}.json`);
+    fs.writeFileSync(file, json);
+    console.log(`${path.relative(process.cwd(), file)}: ${(json.length / 1024).toFixed(0)} KB`);
+  });
+}
+
+const logged = async (stack: TestStack, id: string, text: string) =>
+  eventually(async () => (await readLogs(stack.client, id, { limit: 1000 })).entries.some((e) => e.message.includes(text)), 60_000, `log "${text}"`);
+
+type Scenario = (stack: TestStack, hooks: { refusing: boolean }) => Promise<{ id: string; runId: string }>;
+
+const SCENARIOS: Record<string, Scenario> = {
+  /** Prepared, approved automatically, sent, no tracking period. */
+  'auto-sent': async (stack) => {
+    const d = await stack.start(baseSpec({ name: 'Replay: auto' }));
+    await d.result();
+    return { id: d.workflowId, runId: d.firstExecutionRunId };
+  },
+  /** Manual approval with a required proof; paused and resumed while sending. */
+  'manual-proof-pause-resume': async (stack) => {
+    const d = await stack.start(baseSpec({
+      name: 'Replay: manual', approval: 'manual', messagesPerSecond: 4, proof: { to: ['proof@shop.example'], required: true },
+    }));
+    await waitForState(d, 'prepared');
+    await sendCommand(stack.client, d.workflowId, 'confirm'); // refused by the workflow: no proof yet
+    await sendCommand(stack.client, d.workflowId, 'proof');
+    await logged(stack, d.workflowId, 'Proof #1');
+    await sendCommand(stack.client, d.workflowId, 'confirm');
+    await eventually(async () => (await readSnapshot(stack.client, d.workflowId)).kpis.sent >= 3);
+    await sendCommand(stack.client, d.workflowId, 'pause');
+    await waitForState(d, 'paused');
+    await sendCommand(stack.client, d.workflowId, 'resume');
+    await d.result();
+    return { id: d.workflowId, runId: d.firstExecutionRunId };
+  },
+  /** A contact date an hour ahead, an edit while scheduled (prepared again), then stopped. */
+  'scheduled-edit-stop': async (stack) => {
+    const spec = baseSpec({ name: 'Replay: scheduled', scheduleAt: new Date(Date.now() + 3600_000).toISOString() });
+    const d = await stack.start(spec);
+    await waitForState(d, 'scheduled');
+    await editDelivery(stack.client, d.workflowId, { ...spec, subject: 'Edited {{firstName}}' });
+    await logged(stack, d.workflowId, 'Content changed');
+    await waitForState(d, 'scheduled');
+    await sendCommand(stack.client, d.workflowId, 'stop');
+    await d.result().catch(() => undefined);
+    return { id: d.workflowId, runId: d.firstExecutionRunId };
+  },
+  /** Soft failures retried at their retry time; the guard pauses the delivery and ops resume it. */
+  'soft-retry-guard-resume': async (stack, hooks) => {
+    const d = await stack.start(baseSpec({
+      name: 'Replay: retries and guard', retries: { firstDelaySeconds: 2, maxDelaySeconds: 2, validitySeconds: 600 },
+      guard: { maxHardFailureRate: 0.5, window: 10 },
+    }));
+    await waitForState(d, 'paused');
+    hooks.refusing = false;
+    await sendCommand(stack.client, d.workflowId, 'resume');
+    await d.result();
+    return { id: d.workflowId, runId: d.firstExecutionRunId };
+  },
+  /** A long sending continues as new twice, then a short tracking period collects an open. */
+  'continue-as-new-tracking': async (stack) => {
+    const d = await stack.start(baseSpec({ name: 'Replay: continue-as-new', messagesPerSecond: 6, trackingHours: 0.003 }), { maxHistoryEvents: 40 });
+    await d.result();
+    return { id: d.workflowId, runId: d.firstExecutionRunId };
+  },
+  /** The preparation refuses the spec (a link whose host is a profile field): failed, nothing sent. */
+  'preparation-failed': async (stack) => {
+    const d = await stack.client.workflow.start(WORKFLOW_TYPE, {
+      taskQueue: stack.taskQueue, workflowId: `replay-failed-${Date.now()}`,
+      args: [baseSpec({ name: 'Replay: failed', html: '<a href="{{attributes.site}}">x</a>' })],
+    });
+    await d.result().catch(() => undefined);
+    return { id: d.workflowId, runId: d.firstExecutionRunId };
+  },
+};
+
+async function main(): Promise<void> {
+  await globalSetup();
+  fs.mkdirSync(HISTORIES, { recursive: true });
+  const only = process.argv.slice(2);
+  for (const [name, scenario] of Object.entries(SCENARIOS)) {
+    if (only.length && !only.includes(name)) continue;
+    const hooks = { refusing: true };
+    let soft = 0;
+    const stack = await startTestStack({
+      refuseRecipient: (address) => {
+        if (name !== 'soft-retry-guard-resume') return undefined;
+        if (address === 'user2@example.com' && soft++ < 2) return { code: 451, message: '4.2.1 Mailbox busy, try later' };
+        return hooks.refusing && /^user1\d@/.test(address) ? { code: 550, message: '5.1.1 User unknown' } : undefined;
+      },
+    });
+    try {
+      await seedProfiles(stack.db, manyProfiles(name === 'continue-as-new-tracking' ? 40 : 20));
+      const { id, runId } = await scenario(stack, hooks);
+      await record(stack, name, id, runId);
+    } finally {
+      await stack.close();
+    }
+  }
+}
+
+if (require.main === module) {
+  main().then(() => process.exit(0), (e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
