@@ -4,7 +4,7 @@ import { prepareActivity } from './prepare';
 import { sendActivity } from './send';
 import { stopActivity } from './stop';
 import { proofActivity } from './proof';
-import { judgeSpec } from '../domain/spec-problems';
+import { validateDeliverySpec } from '../domain/spec-problems';
 
 export type { ActivityDeps } from './deps';
 
@@ -16,7 +16,7 @@ export function createActivities(deps: ActivityDeps) {
     sendProof: proofActivity(deps),
     /** Problems of a spec (empty when usable): templates compile outside the workflow sandbox. */
     async checkSpec({ spec }: { spec: unknown }): Promise<string[]> {
-      const verdict = judgeSpec(spec, new Date());
+      const verdict = validateDeliverySpec(spec, new Date());
       return verdict.ok ? [] : verdict.problems;
     },
   };

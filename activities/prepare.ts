@@ -7,7 +7,8 @@ import { EXCLUSION_CAUSES, type ExclusionCause, type PreparationResult } from '.
 import { addressKey } from '../domain/address';
 import { checkContent, describeFinding, MessageChecks, type ControlFinding } from '../domain/control-rules';
 import { exclusionCause } from '../domain/exclusions';
-import { checkDeliverySpec, type DeliverySpec } from '../domain/spec';
+import type { DeliverySpec } from '../domain/spec';
+import { storedSpec } from '../store/deliveries';
 import { deliveryMessages } from '../domain/message';
 import { compileTemplates, personalizationOf, TemplateError, type CompiledTemplates } from '../domain/template';
 import { resolveTypology, selectHoldouts } from '../domain/typology';
@@ -29,13 +30,13 @@ export interface PrepareInput {
   deliveryId: string;
   /** Identifies the workflow run that owns the delivery's rows. */
   runKey: string;
-  spec: unknown;
+  /** Parsed by the workflow (parseDeliverySpec): templates and links are checked here. */
+  spec: DeliverySpec;
 }
 
 export function prepareActivity(deps: ActivityDeps) {
-  return async function prepareDelivery({ deliveryId, runKey, spec: input }: PrepareInput): Promise<PreparationResult> {
+  return async function prepareDelivery({ deliveryId, runKey, spec }: PrepareInput): Promise<PreparationResult> {
     const ctx = Context.current();
-    const spec = validSpec(input);
     const templates = validTemplates(spec);
     const typology = resolveTypology(spec.typology);
     const contentFindings = checkContent({ html: spec.html, text: spec.text, proofTo: spec.proof?.to }, typology);
@@ -56,8 +57,8 @@ export function prepareActivity(deps: ActivityDeps) {
       await logs.forgetPrepared(deliveryId);
       await retryTransient(() => db.delivery.upsert({
         where: { id: deliveryId },
-        create: { id: deliveryId, runKey, name: spec.name, spec: JSON.stringify(spec) },
-        update: { runKey, name: spec.name, spec: JSON.stringify(spec), preparedAt: null, sendingStartedAt: null },
+        create: { id: deliveryId, runKey, name: spec.name, spec: storedSpec(spec) },
+        update: { runKey, name: spec.name, spec: storedSpec(spec), preparedAt: null, sendingStartedAt: null },
       }));
     }
 
@@ -129,12 +130,6 @@ export function prepareActivity(deps: ActivityDeps) {
 /** runKey = <first run id of the workflow>#<content version>. */
 function workflowOf(runKey: string): string {
   return runKey.split('#')[0];
-}
-
-function validSpec(input: unknown): DeliverySpec {
-  const check = checkDeliverySpec(input);
-  if (!check.ok) throw ApplicationFailure.nonRetryable(`invalid delivery spec: ${check.errors.join('; ')}`, 'InvalidDeliverySpec');
-  return check.spec;
 }
 
 function validTemplates(spec: DeliverySpec): CompiledTemplates {

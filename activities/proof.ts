@@ -1,7 +1,7 @@
 // Proofs: the delivery sent to its proof list before the real send, subject prefixed "Proof #N".
 // Proof addresses keep duplicates, opted-out and quarantined addresses (a proof goes to the team);
 // they are logged apart from the sending logs.
-import { parseSender, type DeliverySpec } from '../domain/spec';
+import { parseSender } from '../domain/spec';
 import { domainOf } from '../domain/address';
 import { personalizationOf } from '../domain/template';
 import { proofTemplates } from '../domain/message';
@@ -9,6 +9,7 @@ import { mimeSkeleton } from '../domain/mime';
 import { toProfileRecord } from '../store/profiles';
 import type { ActivityDeps } from './deps';
 import { retryTransient } from '../store/transient';
+import { loadPreparedDelivery } from '../store/deliveries';
 import { describeRelayFault } from '../domain/smtp-faults';
 
 export interface ProofInput {
@@ -19,8 +20,7 @@ export interface ProofInput {
 export function proofActivity(deps: ActivityDeps) {
   return async function sendProof({ deliveryId, number }: ProofInput): Promise<{ sent: number; failed: number }> {
     const { db, mailer } = deps;
-    const delivery = await db.delivery.findUniqueOrThrow({ where: { id: deliveryId } });
-    const spec = JSON.parse(delivery.spec) as DeliverySpec;
+    const { spec } = await loadPreparedDelivery(db, deliveryId);
     const templates = proofTemplates(spec, deps.tracking);
     const sender = parseSender(spec.from).address;
     const senderDomain = domainOf(sender);

@@ -23,6 +23,7 @@ import { optOuts } from '../store/opt-outs';
 import { IN_LIST_MAX } from '../store/json-lists';
 import { databaseHealth, retryTransient } from '../store/transient';
 import { sendingLogs, type ClaimedMessage, type MessageOutcome } from '../store/sending-logs';
+import { loadPreparedDelivery } from '../store/deliveries';
 import type { ActivityDeps } from './deps';
 import type { OutgoingMessage } from './mailer';
 import { outcomeRecorder } from './outcome-recorder';
@@ -51,8 +52,8 @@ export function sendActivity(deps: ActivityDeps) {
     const logs = sendingLogs(db, database.retry);
     const addresses = quarantine(db, database.retry);
     const optOutList = optOuts(db, database.retry);
-    const delivery = await retryTransient(() => db.delivery.findUniqueOrThrow({ where: { id: deliveryId } }), database.retry);
-    const spec = JSON.parse(delivery.spec) as DeliverySpec;
+    const delivery = await loadPreparedDelivery(db, deliveryId, database.retry);
+    const { spec } = delivery;
     const compose = composer(deliveryId, spec, deps.tracking, deps.bounceDomain);
     const sendingStartedAt = delivery.sendingStartedAt ?? new Date();
     if (!delivery.sendingStartedAt) await retryTransient(() => db.delivery.update({ where: { id: deliveryId }, data: { sendingStartedAt } }), database.retry);

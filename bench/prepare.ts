@@ -14,6 +14,7 @@ import { migrate } from '../store/migrate';
 import { openDatabase } from '../store/prisma';
 import { seedNumberedProfiles } from '../store/profiles';
 import { benchDelivery, emptyPostgres } from './delivery';
+import { deliverySpecSchema } from '../domain/spec';
 
 const { values } = parseArgs({ options: { profiles: { type: 'string', default: '100000' }, 'database-url': { type: 'string' }, 'cpu-prof': { type: 'boolean', default: false } } });
 const N = Number(values.profiles);
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
   let peakRss = 0;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 200);
   const started = Date.now();
-  const result: PreparationResult = await new MockActivityEnvironment().run(prepare, { deliveryId: 'bench', runKey: 'bench', spec: benchDelivery(N) });
+  const result: PreparationResult = await new MockActivityEnvironment().run(prepare, { deliveryId: 'bench', runKey: 'bench', spec: deliverySpecSchema.parse(benchDelivery(N)) });
   const seconds = (Date.now() - started) / 1000;
   if (values['cpu-prof']) {
     const { profile } = await post(session, 'Profiler.stop') as { profile: object };

@@ -3,8 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { DeliverySpec } from '../domain/spec';
-import { judgeSpec } from '../domain/spec-problems';
-import type { DeliveryState, Kpis } from '../domain/delivery';
+import { validateDeliverySpec } from '../domain/spec-problems';
+import type { Kpis } from '../domain/delivery';
+import { judgeCommand, type DeliveryCommand as LifecycleCommand } from '../domain/lifecycle';
 import type { emailDelivery } from '../workflows';
 import type { DeliveryRunOptions } from '../workflows/delivery';
 import {
@@ -17,9 +18,9 @@ export type DeliveryHandle = WorkflowHandle<typeof emailDelivery>;
 /** A delivery just started: its first run is known (later runs come from continue-as-new). */
 export type StartedDelivery = WorkflowHandleWithFirstExecutionRunId<typeof emailDelivery>;
 
-/** Validates a spec (fields, templates, contact date) as the preparation will, before anything starts. */
-export function validateSpec(input: unknown): DeliverySpec {
-  const verdict = judgeSpec(input, new Date());
+/** A valid spec, or an input error naming every problem (fields, templates, links, contact date): nothing starts. */
+export function requireValidSpec(input: unknown): DeliverySpec {
+  const verdict = validateDeliverySpec(input, new Date());
   if (!verdict.ok) throw new InputError(`Invalid delivery spec:\n  - ${verdict.problems.join('\n  - ')}`, 'INVALID_SPEC');
   return verdict.spec;
 }
@@ -32,7 +33,7 @@ export function newDeliveryId(name: string): string {
 export async function startDelivery(
   client: Client, taskQueue: string, input: unknown, workflowId?: string, runOptions?: DeliveryRunOptions,
 ): Promise<StartedDelivery> {
-  const spec = validateSpec(input);
+  const spec = requireValidSpec(input);
   const audience = 'all' in spec.audience ? 'all profiles' : `profiles where ${JSON.stringify(spec.audience.where)}`;
   const id = workflowId ?? newDeliveryId(spec.name);
   try {
@@ -61,37 +62,21 @@ export async function startDelivery(
   }
 }
 
-export type DeliveryCommand = 'confirm' | 'proof' | 'pause' | 'resume' | 'stop';
+/** Commands of the CLI: the lifecycle's, but edit (which takes a spec: `editDelivery`). */
+export type DeliveryCommand = Exclude<LifecycleCommand, 'edit'>;
 
-/** The states in which each command makes sense (the workflow ignores the others, with a warning log). */
-const ALLOWED: Record<DeliveryCommand, DeliveryState[]> = {
-  confirm: ['prepared'],
-  proof: ['prepared'],
-  pause: ['sending'],
-  resume: ['paused'],
-  stop: ['preparing', 'prepared', 'scheduled', 'sending', 'paused'],
-};
-const WHY: Record<DeliveryCommand, string> = {
-  confirm: 'confirm applies to a prepared delivery waiting for approval',
-  proof: 'proofs are sent while the delivery is prepared',
-  pause: 'pause applies while sending',
-  resume: 'resume applies to a paused delivery',
-  stop: 'stop applies to a delivery that has not ended',
-};
-
+/** Judges the command by the lifecycle rules on the delivery's status (as the workflow will), then gives it. */
 export async function sendCommand(client: Client, deliveryId: string, command: DeliveryCommand): Promise<void> {
   const handle = client.workflow.getHandle<typeof emailDelivery>(deliveryId);
-  const { state } = await readStatus(handle, deliveryId);
-  if (!ALLOWED[command].includes(state)) {
-    throw new InputError(`Cannot ${command} delivery ${deliveryId}: it is ${state}; ${WHY[command]}.`, 'WRONG_STATE');
-  }
+  const verdict = judgeCommand(command, await readStatus(handle, deliveryId));
+  if (!verdict.ok) throw new InputError(`Cannot ${command} delivery ${deliveryId}: it is ${verdict.reason}.`, 'WRONG_STATE');
   if (command === 'stop') await handle.cancel();
   else await handle.signal({ confirm: confirmSignal, proof: proofSignal, pause: pauseSignal, resume: resumeSignal }[command]);
 }
 
 /** Replaces the content of a prepared or scheduled delivery (validated here, then by the workflow). */
 export async function editDelivery(client: Client, deliveryId: string, input: unknown): Promise<void> {
-  const spec = validateSpec(input);
+  const spec = requireValidSpec(input);
   const handle = client.workflow.getHandle<typeof emailDelivery>(deliveryId);
   await readStatus(handle, deliveryId);
   try {

@@ -1,27 +1,12 @@
 // How KPIs, logs and exclusions read in a terminal.
 import type { Kpis, LogEntry } from '../domain/delivery';
-import { percent } from '../domain/delivery';
+import { kpiLines } from '../domain/kpi-table';
 import type { DeliverySnapshot } from './deliveries';
 
 export function kpiTable(k: Kpis): string {
-  const rows: Array<[string, number, string]> = [
-    ['Targeted', k.targeted, ''],
-    ['To deliver', k.toDeliver, percent(k.toDeliver, k.targeted)],
-    ['To exclude', k.toExclude, percent(k.toExclude, k.targeted)],
-    ['Sent', k.sent, percent(k.sent, k.toDeliver)],
-    ['Delivered', k.delivered, percent(k.delivered, k.sent)],
-    ['Errors', k.failed, percent(k.failed, k.sent + k.failed)],
-    ['Pending', k.pending, percent(k.pending, k.toDeliver)],
-    ['Opens', k.opens, `${k.openRate.toFixed(1)}% of delivered (${k.totalOpens} opens in all)`],
-    ['Clicks', k.clicks, `${k.clickRate.toFixed(1)}% of delivered (${k.totalClicks} clicks in all)`],
-    ['Unsubscriptions', k.unsubscriptions, ''],
-    ['Mirror page views', k.mirrorPageViews, ''],
-  ];
-  if (k.excludedAtSend) rows.push(['Excluded at send', k.excludedAtSend, 'opted out or quarantined since the preparation: not sent']);
-  if (k.possibleDuplicates) rows.push(['Possible duplicates', k.possibleDuplicates, 'may have been received twice (a crash, or a connection lost after sending)']);
   const links = Object.entries(k.clicksByLink ?? {}).sort((a, b) => b[1] - a[1]);
   return [
-    ...rows.map(([label, n, pct]) => `  ${label.padEnd(22)}${String(n).padStart(10)}  ${pct}`),
+    ...kpiLines(k).map(([label, n, note]) => `  ${label.padEnd(22)}${String(n).padStart(10)}  ${note}`),
     ...(links.length ? ['  Clicks by link:', ...links.map(([url, n]) => `  ${String(n).padStart(32)}  ${printable(url)}`)] : []),
   ].join('\n');
 }

@@ -4,7 +4,7 @@ import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { emailDelivery } from '../workflows';
 import { DELIVERY_NAME, DELIVERY_STATE, WORKFLOW_TYPE } from '../workflows/messages';
 import { InputError } from './errors';
-import { newDeliveryId, validateSpec } from './deliveries';
+import { newDeliveryId, requireValidSpec } from './deliveries';
 import type { DeliverySpec } from '../domain/spec';
 
 export interface RecurringDelivery {
@@ -37,7 +37,7 @@ const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const INTERVAL = /^([1-9][0-9]*)(s|m|h|d)$/;
 
 export async function createRecurringDelivery(client: Client, taskQueue: string, input: RecurringDelivery): Promise<string> {
-  const spec = validateSpec(input.spec);
+  const spec = requireValidSpec(input.spec);
   if (spec.scheduleAt) throw new InputError('scheduleAt: a recurring delivery starts at each time of its calendar; remove scheduleAt from the spec', 'INVALID_SPEC');
   const cron = input.cron ?? [];
   if (cron.length === 0 && !input.every) throw new InputError('give a calendar: --cron "<expression>" (e.g. "0 9 * * MON") and/or --every <interval> (e.g. 7d)', 'INVALID_SCHEDULE');

@@ -1,14 +1,13 @@
 // Everything that makes a spec unusable, as messages naming the field and the fix: the schema,
 // the templates, a tracked link whose host is a field, a contact date in the past. The CLI refuses such a spec; an edit is refused.
-import { checkDeliverySpec, type DeliverySpec } from './spec';
+import { parseDeliverySpec, type SpecVerdict } from './spec';
 import { compileTemplates, TemplateError } from './template';
 import { linkHostProblems } from './tracking';
 
-export type SpecVerdict = { ok: true; spec: DeliverySpec } | { ok: false; problems: string[] };
-
-export function judgeSpec(input: unknown, now: Date): SpecVerdict {
-  const check = checkDeliverySpec(input);
-  if (!check.ok) return { ok: false, problems: check.errors };
+/** The one validation of a spec at the edges: the CLI, an edit, the preparation. */
+export function validateDeliverySpec(input: unknown, now: Date): SpecVerdict {
+  const check = parseDeliverySpec(input);
+  if (!check.ok) return check;
   const problems: string[] = [];
   try {
     compileTemplates(check.spec);

@@ -1,5 +1,5 @@
 // The delivery spec: the one argument of the emailDelivery workflow.
-// Validated at every edge (CLI before starting, preparation before doing anything).
+// Parsed once where a spec comes in (CLI, workflow argument, edit); stored parsed with the delivery (store/deliveries.ts).
 import { z } from 'zod';
 import { PROFILE_FIELDS, isProfileField } from './profile-fields';
 import { isValidAddress } from './address';
@@ -96,12 +96,16 @@ export type DeliverySpecInput = z.input<typeof deliverySpecSchema>;
 export type DeliverySpec = z.output<typeof deliverySpecSchema>;
 export type Audience = DeliverySpec['audience'];
 
-export type SpecCheck = { ok: true; spec: DeliverySpec } | { ok: false; errors: string[] };
+export type SpecVerdict = { ok: true; spec: DeliverySpec } | { ok: false; problems: string[] };
 
-export function checkDeliverySpec(input: unknown): SpecCheck {
+/**
+ * The spec's fields and defaults (pure: the workflow parses its argument with it). The full validation,
+ * templates and links included, is `validateDeliverySpec` (spec-problems.ts).
+ */
+export function parseDeliverySpec(input: unknown): SpecVerdict {
   const result = deliverySpecSchema.safeParse(input);
   if (result.success) return { ok: true, spec: result.data };
-  return { ok: false, errors: result.error.issues.map(describeIssue) };
+  return { ok: false, problems: result.error.issues.map(describeIssue) };
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {

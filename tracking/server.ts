@@ -8,9 +8,9 @@ import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import { trackingCounts } from '../domain/delivery';
 import { deliveryMessages, type DeliveryMessages, type TrackingSetup } from '../domain/message';
-import type { DeliverySpec } from '../domain/spec';
 import { TRACKING_PATHS, verifyToken, type TrackedTarget, type TrackingKind } from '../domain/tracking';
 import type { Database } from '../store/prisma';
+import { loadDelivery } from '../store/deliveries';
 import { trackingEvents, type NewTrackingEvent } from '../store/tracking-events';
 import { progressSignal } from '../workflows/messages';
 import { callsInFlight } from '../client/calls-in-flight';
@@ -116,9 +116,9 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
   async function messagesOf(deliveryId: string): Promise<DeliveryMessages | undefined> {
     const cached = specs.get(deliveryId);
     if (cached && Date.now() - cached.at < 60_000) return cached.messages;
-    const delivery = await db.delivery.findUnique({ where: { id: deliveryId }, select: { spec: true } });
+    const delivery = await loadDelivery(db, deliveryId);
     if (!delivery) return undefined;
-    const messages = deliveryMessages(deliveryId, JSON.parse(delivery.spec) as DeliverySpec, tracking);
+    const messages = deliveryMessages(deliveryId, delivery.spec, tracking);
     if (specs.size > 1000) specs.clear();
     specs.set(deliveryId, { messages, at: Date.now() });
     return messages;

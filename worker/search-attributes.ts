@@ -15,9 +15,14 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
   const missing = SEARCH_ATTRIBUTES.filter((k) => !(k.name in (customAttributes ?? {})));
   if (missing.length === 0) return [];
+  await addSearchAttributes(connection, namespace, missing);
+  return missing.map((k) => k.name);
+}
+
+/** Registers the given delivery search attributes (all by default: the time-skipping test server has no list call). */
+export async function addSearchAttributes(connection: Connection, namespace: string, keys = SEARCH_ATTRIBUTES): Promise<void> {
   await connection.operatorService.addSearchAttributes({
     namespace,
-    searchAttributes: Object.fromEntries(missing.map((k) => [k.name, INDEXED_TYPE[k.type as keyof typeof INDEXED_TYPE]])),
+    searchAttributes: Object.fromEntries(keys.map((k) => [k.name, INDEXED_TYPE[k.type as keyof typeof INDEXED_TYPE]])),
   });
-  return missing.map((k) => k.name);
 }

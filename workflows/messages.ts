@@ -2,8 +2,11 @@
 // search attributes. Scripts, the CLI and ops (`temporal workflow signal|query`) rely on these names.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
-import type { DeliveryState, ExclusionCounts, Kpis, LogEntry, PreparationProgress, SendingProgress, TrackingCounts } from '../domain/delivery';
+import type { ExclusionCounts, Kpis, LogEntry } from '../domain/delivery';
+import type { LifecycleStatus, ProgressReport } from '../domain/lifecycle';
 import type { DeliverySpecInput } from '../domain/spec';
+
+export type { ProgressReport };
 
 export const WORKFLOW_TYPE = 'emailDelivery';
 export const DEFAULT_TASK_QUEUE = 'email-deliveries';
@@ -23,13 +26,11 @@ export const editUpdate = defineUpdate<void, [DeliverySpecInput]>('edit');
 /** Sent by the delivery's own activities: totals read from the database (not part of the public contract). */
 export const progressSignal = defineSignal<[ProgressReport]>('progress');
 
-export interface DeliveryStatus {
-  state: DeliveryState;
+/** The state and what the lifecycle rules need (domain/lifecycle.ts), so a client judges commands as the workflow does. */
+export interface DeliveryStatus extends LifecycleStatus {
   error?: string;
   /** Rows processed by the preparation so far (for progress bars). */
   preparedSoFar?: number;
-  /** True while a pause was asked and the sending activity is still winding down. */
-  pausing?: boolean;
   /**
    * Set when the engine paused the delivery by itself, until it is resumed: the cause and the fix, e.g.
    * "the relay refused our credentials (535 5.7.8 …): fix the user and password in SMTP_URL, then resume the delivery".
@@ -54,14 +55,6 @@ export interface ExclusionsReport {
   byCause: ExclusionCounts;
 }
 export const exclusionsQuery = defineQuery<ExclusionsReport>('exclusions');
-
-export type ProgressReport =
-  | ({ phase: 'preparation' } & PreparationProgress)
-  | ({ phase: 'sending' } & SendingProgress)
-  /** Asynchronous feedback (bounces) after a message was sent: totals from the sending logs. */
-  | ({ phase: 'feedback' } & SendingProgress)
-  /** Opens, clicks and unsubscriptions: totals from the tracking events (sent by the tracking server). */
-  | ({ phase: 'tracking' } & TrackingCounts);
 
 /** Custom search attributes, registered by the worker when the server lacks them. */
 export const DELIVERY_STATE = defineSearchAttributeKey('DeliveryState', 'KEYWORD');

@@ -1,9 +1,10 @@
-// Once per test run: the Temporal CLI, a migrated template database (`npm run db:migrate`'s code)
+// Once per test run: the Temporal CLI and the time-skipping test server, a migrated template database (`npm run db:migrate`'s code)
 // and a prebuilt workflow bundle shared by every worker the tests start.
 import fs from 'node:fs';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { Client } from 'pg';
 import { temporalCliPath } from '../../stack/temporal-cli';
+import { timeSkippingServerPath } from '../../stack/time-skipping';
 import { migrate } from '../../store/migrate';
 import { POSTGRES_TEMPLATE_DB, TEMPLATE_DB, TEST_DATA, TEST_POSTGRES_URL, WORKFLOW_BUNDLE, postgresUrlFor } from './paths';
 
@@ -11,6 +12,7 @@ export default async function globalSetup(): Promise<void> {
   fs.rmSync(TEST_DATA, { recursive: true, force: true });
   fs.mkdirSync(TEST_DATA, { recursive: true });
   process.env.TEMPORAL_CLI_PATH = temporalCliPath();
+  process.env.TIME_SKIPPING_SERVER_PATH = timeSkippingServerPath();
   if (TEST_POSTGRES_URL) {
     // Each test stack clones this database (CREATE DATABASE … TEMPLATE), which is much faster than migrating.
     const admin = new Client({ connectionString: TEST_POSTGRES_URL });

@@ -82,7 +82,7 @@ describe('the delivery CLI and bad input', () => {
     await handle.signal('pause');
     expect(await handle.query(statusQuery)).toMatchObject({ state: 'prepared' });
     const messages = (await handle.query(logsQuery)).entries.map((e) => `${e.level}: ${e.message}`);
-    expect(messages).toContain('warning: resume ignored: the delivery is prepared, not paused');
+    expect(messages).toContain('warning: resume ignored: the delivery is prepared; resume applies to a paused delivery');
     expect(messages).toContain('warning: pause ignored: the delivery is prepared; pause applies while sending');
     expect((await runCli(stack, ['stop', handle.workflowId])).code).toBe(0);
     await waitForState(handle, 'stopped');

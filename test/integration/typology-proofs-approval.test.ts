@@ -115,7 +115,7 @@ describe('typology rules, approval and proofs', () => {
     expect(stack.sink.messages.map((m) => [m.to, m.mail.subject]).sort()).toEqual([['ann@example.com', 'Proof #1: Hello Ann'], ['qa@team.example', 'Proof #1: Hello']]);
     expect(await stack.db.proofLog.count({ where: { deliveryId: handle.workflowId, number: 1, status: 'sent' } })).toBe(2);
     expect(await stack.db.sendingLog.count({ where: { deliveryId: handle.workflowId, status: 'sent' } })).toBe(0); // proofs are logged apart
-    expect(await logMessages(handle)).toContain('warning: confirm ignored: a proof of the current content is required first; send one with the proof signal');
+    expect(await logMessages(handle)).toContain('warning: confirm ignored: the delivery is prepared; a proof of the current content is required first: send one with the proof command');
 
     // an invalid edit is refused with its reason and changes nothing
     await expect(handle.executeUpdate(editUpdate, { args: [{ ...spec, html: '{{#if}}' }] })).rejects.toThrow();
@@ -135,7 +135,7 @@ describe('typology rules, approval and proofs', () => {
     expect(real).toEqual([['ann@example.com', 'New offer for Ann'], ['bob@example.com', 'New offer for Bob']]);
     const logs = await logMessages(handle);
     expect(logs).toContainEqual(expect.stringMatching(/^info: Content changed \(version 1\): the delivery is prepared again and needs a new proof$/));
-    expect(logs.filter((l) => l.startsWith('warning: confirm ignored: a proof'))).toHaveLength(2);
+    expect(logs.filter((l) => l.startsWith('warning: confirm ignored: the delivery is prepared; a proof'))).toHaveLength(2);
     expect(logs).toContain('info: Proof #2 sent to 2 address(es)');
   });
 });

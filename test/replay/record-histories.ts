@@ -6,10 +6,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { Client } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
 import globalSetup from '../helpers/global-setup';
 import { baseSpec, eventually, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
 import { editDelivery, readLogs, readSnapshot, sendCommand } from '../../client/deliveries';
 import { WORKFLOW_TYPE } from '../../workflows/messages';
+
+type History = temporal.api.history.v1.IHistory;
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 export const HISTORIES = path.join(__dirname, 'histories');
 
@@ -17,10 +21,10 @@ export const HISTORIES = path.join(__dirname, 'histories');
 async function runsOf(client: Client, workflowId: string, firstRunId: string): Promise<{ runId: string; json: string }[]> {
   const runs: { runId: string; json: string }[] = [];
   for (let runId: string | undefined = firstRunId; runId;) {
-    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const history: History = await client.workflow.getHandle(workflowId, runId).fetchHistory();
     // The same JSON as `temporal workflow show --output json` (ops can add a production history the same way).
     runs.push({ runId, json: historyToJSON(history) });
-    const last = history.events?.[history.events.length - 1];
+    const last: HistoryEvent | undefined = history.events?.[history.events.length - 1];
     runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
   }
   return runs;

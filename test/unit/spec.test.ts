@@ -1,18 +1,18 @@
-import { checkDeliverySpec, parseSender } from '../../domain/spec';
-import { judgeSpec } from '../../domain/spec-problems';
+import { parseDeliverySpec, parseSender } from '../../domain/spec';
+import { validateDeliverySpec } from '../../domain/spec-problems';
 
 const valid = {
   name: 'Spring sale', from: 'Shop <news@shop.example>', subject: 'Hi {{firstName}}', html: '<p>Hi</p>', audience: { all: true },
 };
 
 function errorsOf(input: unknown): string[] {
-  const r = checkDeliverySpec(input);
-  return r.ok ? [] : r.errors;
+  const r = parseDeliverySpec(input);
+  return r.ok ? [] : r.problems;
 }
 
 describe('delivery spec validation', () => {
   it('accepts a minimal spec and defaults approval to auto', () => {
-    const r = checkDeliverySpec(valid);
+    const r = parseDeliverySpec(valid);
     expect(r.ok && r.spec.approval).toBe('auto');
   });
 
@@ -37,7 +37,7 @@ describe('delivery spec validation', () => {
   });
 
   it('refuses a tracked link whose host comes from a field, naming the link', () => {
-    const verdict = judgeSpec({ ...valid, html: '<a href="https://shop.example/{{attributes.page}}">ok</a><a href="https://{{attributes.shop}}.shop.example/offers">x</a><a href="{{attributes.site}}">y</a>' }, new Date());
+    const verdict = validateDeliverySpec({ ...valid, html: '<a href="https://shop.example/{{attributes.page}}">ok</a><a href="https://{{attributes.shop}}.shop.example/offers">x</a><a href="{{attributes.site}}">y</a>' }, new Date());
     expect(verdict.ok).toBe(false);
     const problems = verdict.ok ? [] : verdict.problems;
     expect(problems).toHaveLength(2);
@@ -67,9 +67,9 @@ describe('delivery spec validation', () => {
   });
 
   it('guards against bouncing lists by default, and names what is wrong with a guard', () => {
-    const r = checkDeliverySpec(valid);
+    const r = parseDeliverySpec(valid);
     expect(r.ok && r.spec.guard).toEqual({ maxHardFailureRate: 0.1, window: 1000 });
-    const off = checkDeliverySpec({ ...valid, guard: false });
+    const off = parseDeliverySpec({ ...valid, guard: false });
     expect(off.ok && off.spec.guard).toBe(false);
     expect(errorsOf({ ...valid, guard: { window: 5 } })).toEqual(['guard.window: must be at least 10 messages']);
     expect(errorsOf({ ...valid, guard: { maxHardFailureRate: 10 } })[0]).toMatch(/^guard.maxHardFailureRate: must be at most 1 \(a share: 0.1 is 10%\); use "guard": false/);

@@ -1,0 +1,176 @@
+// What one run of a delivery knows, in one object: the phases and the handlers read and change it, and
+// continue-as-new carries its lasting part (`CarriedState`) to the next run. It also says the state where
+// ops look: the DeliveryState search attribute, key counts, and the Web UI's current details.
+import * as wf from '@temporalio/workflow';
+import { emptyKpis, percent, type DeliveryState, type Kpis, type LogEntry, type LogLevel, type PreparationResult } from '../domain/delivery';
+import { kpiDetails } from '../domain/kpi-table';
+import { canMove, proofMissing, type LifecycleStatus } from '../domain/lifecycle';
+import type { DeliverySpec } from '../domain/spec';
+import { DELIVERY_CONTACT_DATE, DELIVERY_ERRORS, DELIVERY_NAME, DELIVERY_OPENS, DELIVERY_SENT, DELIVERY_STATE, type DeliveryStatus } from './messages';
+
+export const MAX_LOGS = 1000;
+/** Continue-as-new past this many events (progress signals are the only thing that grows). */
+const MAX_HISTORY_EVENTS = 5000;
+/** Key counts in search attributes move at most this often (each update is a history event). */
+const COUNTS_REFRESH_MS = 15_000;
+
+/** Second workflow argument: not part of the public contract (continue-as-new, tests). */
+export interface DeliveryRunOptions {
+  /** What a continued run takes over from the previous one. */
+  carried?: CarriedState;
+  maxHistoryEvents?: number;
+  /** Heartbeat timeout of preparation and sending (default 10 s; fault tests shorten it). */
+  heartbeatTimeoutSeconds?: number;
+  /** Longest wait between two attempts of a failing activity (default 30 s). */
+  retryMaxIntervalSeconds?: number;
+}
+
+/** The lasting part of the context: what continue-as-new carries (its shape is in running histories: only add optional fields). */
+export interface CarriedState {
+  runKey: string;
+  contentVersion: number;
+  preparation: PreparationResult;
+  kpis: Kpis;
+  logs: LogEntry[];
+  logOffset: number;
+  paused: boolean;
+  /** Why the engine paused the delivery by itself, until ops resume it. */
+  pausedBecause?: string;
+  proofsSent: number;
+  /** Set once sent: the run only collects tracking feedback until then (ISO date). */
+  trackingUntil?: string;
+}
+
+export interface DeliveryContext extends Omit<CarriedState, 'preparation'> {
+  readonly deliveryId: string;
+  readonly options: Required<Omit<DeliveryRunOptions, 'carried'>>;
+  spec: DeliverySpec;
+  state: DeliveryState;
+  preparation?: PreparationResult;
+  error?: string;
+  preparedSoFar: number;
+  /** Content version the last proof showed. */
+  proofOfVersion?: number;
+  awaitingConfirm: boolean;
+  confirmed: boolean;
+  proofRequested: boolean;
+  /** The sending round in flight: a stop lets it record what it already sent. */
+  sending?: Promise<unknown>;
+  /** What the search attributes show already. */
+  shown: { announced: boolean; counts: string; at: number };
+}
+
+export function newContext(spec: DeliverySpec, options: DeliveryRunOptions): DeliveryContext {
+  const { carried, maxHistoryEvents = MAX_HISTORY_EVENTS, heartbeatTimeoutSeconds = 10, retryMaxIntervalSeconds = 30 } = options;
+  return {
+    deliveryId: wf.workflowInfo().workflowId,
+    options: { maxHistoryEvents, heartbeatTimeoutSeconds, retryMaxIntervalSeconds },
+    spec,
+    state: carried?.trackingUntil ? 'sent' : carried ? 'sending' : 'preparing',
+    runKey: carried?.runKey ?? wf.workflowInfo().runId,
+    contentVersion: carried?.contentVersion ?? 0,
+    preparation: carried?.preparation,
+    kpis: carried?.kpis ?? emptyKpis(),
+    logs: carried?.logs ?? [],
+    logOffset: carried?.logOffset ?? 0,
+    paused: carried?.paused ?? false,
+    pausedBecause: carried?.pausedBecause,
+    proofsSent: carried?.proofsSent ?? 0,
+    trackingUntil: carried?.trackingUntil,
+    preparedSoFar: 0,
+    awaitingConfirm: false,
+    confirmed: false,
+    proofRequested: false,
+    shown: { announced: false, counts: '', at: 0 },
+  };
+}
+
+export function log(ctx: DeliveryContext, level: LogLevel, message: string): void {
+  ctx.logs.push({ time: new Date().toISOString(), level, message }); // workflow time: deterministic on replay
+  if (ctx.logs.length > MAX_LOGS) {
+    ctx.logs.shift();
+    ctx.logOffset++;
+  }
+}
+
+export const historyIsLong = (ctx: DeliveryContext): boolean =>
+  wf.workflowInfo().continueAsNewSuggested || wf.workflowInfo().historyLength > ctx.options.maxHistoryEvents;
+
+/** Continues as new with the lasting part of the context (the spec as the workflow's argument). */
+export function continueAsNew(ctx: DeliveryContext): Promise<never> {
+  log(ctx, 'info', `Continuing as new after ${wf.workflowInfo().historyLength} history events`);
+  const { runKey, contentVersion, preparation, kpis, logs, logOffset, paused, pausedBecause, proofsSent, trackingUntil } = ctx;
+  return wf.continueAsNew<(spec: DeliverySpec, options: DeliveryRunOptions) => Promise<unknown>>(ctx.spec, {
+    ...ctx.options,
+    carried: { runKey, contentVersion, preparation: preparation!, kpis, logs, logOffset, paused, pausedBecause, proofsSent, trackingUntil },
+  });
+}
+
+/**
+ * Moves to a state (the lifecycle must allow it: anything else is a bug, and fails the workflow task until
+ * fixed) and shows it: search attributes on a change, key counts, current details.
+ */
+export function moveTo(ctx: DeliveryContext, next: DeliveryState): void {
+  if (!canMove(ctx.state, next)) throw new Error(`a delivery cannot move from ${ctx.state} to ${next}`);
+  if (next !== ctx.state || !ctx.shown.announced) {
+    wf.upsertSearchAttributes([
+      { key: DELIVERY_STATE, value: next },
+      ...(ctx.shown.announced ? [] : [{ key: DELIVERY_NAME, value: ctx.spec.name.slice(0, 200) }]),
+      ...countsToShow(ctx, true),
+    ]);
+    ctx.state = next;
+    ctx.shown.announced = true;
+  }
+  showDetails(ctx);
+}
+
+/** Key counts in search attributes: on state changes, and at most every COUNTS_REFRESH_MS while they move. */
+export function showCounts(ctx: DeliveryContext): void {
+  const counts = countsToShow(ctx, false);
+  if (counts.length) wf.upsertSearchAttributes(counts);
+  showDetails(ctx);
+}
+
+function countsToShow(ctx: DeliveryContext, now: boolean) {
+  const { kpis } = ctx;
+  const key = `${kpis.sent}/${kpis.failed}/${kpis.opens}`;
+  if (key === ctx.shown.counts || (!now && Date.now() - ctx.shown.at < COUNTS_REFRESH_MS)) return [];
+  ctx.shown.counts = key;
+  ctx.shown.at = Date.now();
+  return [{ key: DELIVERY_SENT, value: kpis.sent }, { key: DELIVERY_ERRORS, value: kpis.failed }, { key: DELIVERY_OPENS, value: kpis.opens }];
+}
+
+export const showContactDate = (date: Date): void => wf.upsertSearchAttributes([{ key: DELIVERY_CONTACT_DATE, value: date }]);
+
+/** The Web UI's current details: the state (and the engine's pause cause), then the KPIs. */
+function showDetails(ctx: DeliveryContext): void {
+  wf.setCurrentDetails(kpiDetails(`**${ctx.state}**${ctx.pausedBecause ? ` — paused by the engine: ${ctx.pausedBecause}` : ''}`, ctx.kpis));
+}
+
+/** What the rules of domain/lifecycle.ts need, as the `status` query answers it. */
+export function lifecycleStatus(ctx: DeliveryContext): LifecycleStatus {
+  const { state, spec } = ctx;
+  return {
+    state,
+    ...(state === 'prepared' && ctx.awaitingConfirm && !ctx.confirmed ? { awaitingConfirm: true } : {}),
+    ...(state === 'prepared' && proofMissing(spec, ctx.contentVersion, ctx.proofOfVersion) ? { proofMissing: true } : {}),
+    ...(state === 'prepared' && spec.proof ? { proofList: true } : {}),
+    ...(ctx.paused && state === 'sending' ? { pausing: true } : {}),
+    ...(state === 'sent' && ctx.trackingUntil && Date.parse(ctx.trackingUntil) > Date.now() ? { trackingUntil: ctx.trackingUntil } : {}),
+  };
+}
+
+export function deliveryStatus(ctx: DeliveryContext): DeliveryStatus {
+  return {
+    ...lifecycleStatus(ctx),
+    ...(ctx.error ? { error: ctx.error } : {}),
+    ...(ctx.state === 'preparing' ? { preparedSoFar: ctx.preparedSoFar } : {}),
+    ...(ctx.pausedBecause ? { pausedBecause: ctx.pausedBecause } : {}),
+  };
+}
+
+/** "Delivery sent: 98 sent (98.0%), …": the last log line of a sending. */
+export function sentSummary(k: Kpis): string {
+  return `Delivery sent: ${k.sent} sent (${percent(k.sent, k.toDeliver)})` +
+    (k.possibleDuplicates ? `, ${k.possibleDuplicates} possibly received twice (in flight at a crash, or a connection lost after sending)` : '');
+}

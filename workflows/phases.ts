@@ -1,0 +1,183 @@
+// The phases of a delivery, in the order the workflow runs them. Each waits on the context and calls
+// activities; per-recipient work and progress live in the activities and the database.
+import * as wf from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import { errorSummary, kpisAfterPreparation, kpisWithSending, type Halt, type PreparationResult, type SendingResult } from '../domain/delivery';
+import { awaitsConfirm } from '../domain/lifecycle';
+import { continueAsNew, historyIsLong, log, moveTo, sentSummary, showContactDate, type DeliveryContext } from './context';
+
+export type Activities = ReturnType<typeof createActivities>;
+type Outcome = 'done' | 'edited';
+
+/** Prepares the current content; false when there is nothing to deliver. */
+export async function prepare(ctx: DeliveryContext, acts: Activities, version: number): Promise<boolean> {
+  moveTo(ctx, 'preparing');
+  log(ctx, 'info', `Preparation started for delivery "${ctx.spec.name}"`);
+  const prepared = await acts.prepareDelivery({ deliveryId: ctx.deliveryId, runKey: `${ctx.runKey}#${version}`, spec: ctx.spec });
+  ctx.preparation = prepared;
+  ctx.kpis = kpisAfterPreparation(prepared);
+  logPreparation(ctx, prepared);
+  if (prepared.toDeliver > 0) return true;
+  log(ctx, 'warning', 'Nothing to deliver: every targeted recipient was excluded');
+  return false;
+}
+
+/** Prepared: sends the proofs asked for, and waits for `confirm` when the approval rules want it. */
+export async function approve(ctx: DeliveryContext, acts: Activities, version: number): Promise<Outcome> {
+  moveTo(ctx, 'prepared');
+  const edited = () => ctx.contentVersion !== version;
+  ctx.awaitingConfirm = awaitsConfirm(ctx.spec, ctx.preparation!);
+  ctx.confirmed = false;
+  if (ctx.awaitingConfirm) {
+    log(ctx, 'info', `Waiting for approval${ctx.spec.approval === 'semi' ? ' (the preparation logged warnings)' : ''}: send the confirm signal to start sending` +
+      (ctx.spec.proof?.required ? ', after a proof' : ''));
+  }
+  for (;;) {
+    await wf.condition(() => ctx.proofRequested || edited() || !ctx.awaitingConfirm || ctx.confirmed);
+    if (edited() || !ctx.proofRequested) break;
+    ctx.proofRequested = false;
+    const number = ++ctx.proofsSent;
+    const proof = await acts.sendProof({ deliveryId: ctx.deliveryId, number });
+    ctx.proofOfVersion = version;
+    log(ctx, proof.failed ? 'warning' : 'info', `Proof #${number} sent to ${proof.sent} address(es)${proof.failed ? `, ${proof.failed} failed` : ''}`);
+  }
+  if (edited()) return 'edited';
+  ctx.awaitingConfirm = false;
+  return 'done';
+}
+
+/** Waits for the contact date, if it is ahead; an edit meanwhile prepares again. */
+export async function waitForContactDate(ctx: DeliveryContext, version: number): Promise<Outcome> {
+  const contactDate = ctx.spec.scheduleAt ? Date.parse(ctx.spec.scheduleAt) : NaN;
+  if (!(contactDate > Date.now())) {
+    showContactDate(new Date());
+    return 'done';
+  }
+  const at = new Date(contactDate).toISOString();
+  showContactDate(new Date(contactDate));
+  moveTo(ctx, 'scheduled');
+  log(ctx, 'info', `Scheduled: sending starts at ${at}`);
+  const edited = await wf.condition(() => ctx.contentVersion !== version, contactDate - Date.now(), { summary: `Contact date: ${at}` });
+  return edited ? 'edited' : 'done';
+}
+
+/** The engine pauses the delivery by itself (a relay fault only ops can fix, the failure-rate guard). */
+function halt(ctx: DeliveryContext, h: Halt): void {
+  if (ctx.pausedBecause) return; // the first cause is the one to fix
+  ctx.paused = true;
+  ctx.pausedBecause = h.reason;
+  log(ctx, 'error', `Paused by the engine: ${h.reason}`);
+}
+
+/**
+ * Sending rounds: pause cancels the round (its activities stop within seconds, recording every message
+ * they handed to SMTP); resume starts a new one that continues from the database. Soft failures come back
+ * at their retry time until the validity period ends. A long run continues as new between rounds.
+ */
+export async function sendRounds(ctx: DeliveryContext, acts: Activities): Promise<void> {
+  let result: SendingResult | undefined;
+  for (let round = 1; ; round++) {
+    if (ctx.paused) {
+      moveTo(ctx, 'paused');
+      log(ctx, 'info', `Paused after ${ctx.kpis.sent} sent, ${ctx.kpis.pending} pending`);
+      await wf.condition(() => !ctx.paused);
+    }
+    moveTo(ctx, 'sending');
+    log(ctx, 'info', ctx.kpis.sent + ctx.kpis.failed > 0 ? 'Sending resumed' : `Sending ${ctx.kpis.toDeliver} messages`);
+    result = await sendRound(ctx, acts, `${wf.workflowInfo().runId}.${round}`);
+    if (result) ctx.kpis = kpisWithSending(ctx.kpis, result);
+    if (ctx.paused) continue; // by ops or by the engine: the loop waits for resume at its top
+    if (result) {
+      if (!result.nextRetryAt) break;
+      log(ctx, 'info', `${ctx.kpis.pending} message(s) waiting to retry after a soft failure; next retry at ${result.nextRetryAt}`);
+      await wf.condition(() => ctx.paused || historyIsLong(ctx), Math.max(0, Date.parse(result.nextRetryAt) - Date.now()), { summary: `Retry soft failures at ${result.nextRetryAt}` });
+    }
+    if (!ctx.paused && historyIsLong(ctx)) await continueAsNew(ctx);
+  }
+  log(ctx, ctx.kpis.failed > 0 ? 'warning' : 'info', `${sentSummary(ctx.kpis)}; ${errorSummary(result.errorsByReason)}`);
+}
+
+/**
+ * One round: every parallel sender (each possibly on another worker) claims its own rows; all settle before
+ * the round ends, so the next round re-queues what this one left claimed. Undefined when interrupted.
+ */
+async function sendRound(ctx: DeliveryContext, acts: Activities, round: string): Promise<SendingResult | undefined> {
+  const lanes = ctx.spec.parallelSenders;
+  const scope = new wf.CancellationScope();
+  const running = scope.run(async () => {
+    const settled = await Promise.allSettled(Array.from({ length: lanes }, (_, lane) =>
+      acts.sendDelivery({ deliveryId: ctx.deliveryId, lane, lanes, round }).then((r) => {
+        if (r.halted) halt(ctx, r.halted);
+        return r;
+      })));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return latestResult(settled.map((r) => (r as PromiseFulfilledResult<SendingResult>).value));
+  });
+  ctx.sending = running;
+  const interrupted = await Promise.race([
+    running.then(() => false),
+    wf.condition(() => ctx.paused || historyIsLong(ctx)).then(() => true),
+  ]);
+  if (interrupted) {
+    scope.cancel();
+    await running.catch((e) => {
+      if (!wf.isCancellation(e)) throw e;
+    });
+  }
+  const result = await running.then((r) => r, () => undefined);
+  ctx.sending = undefined;
+  return result;
+}
+
+/**
+ * Sent: opens, clicks, unsubscriptions and bounces keep moving the KPIs until the tracking period ends;
+ * steady traffic over a long period continues as new, as sending does.
+ */
+export async function collectFeedback(ctx: DeliveryContext): Promise<void> {
+  ctx.trackingUntil ??= new Date(Date.now() + ctx.spec.trackingHours * 3600_000).toISOString();
+  moveTo(ctx, 'sent');
+  for (let left = Date.parse(ctx.trackingUntil) - Date.now(); left > 0; left = Date.parse(ctx.trackingUntil) - Date.now()) {
+    if (!(await wf.condition(() => historyIsLong(ctx), left, { summary: `Tracking period until ${ctx.trackingUntil}` }))) break;
+    await continueAsNew(ctx);
+  }
+}
+
+/** Stop (workflow cancellation): the round in flight records what it sent, every unsent message is cancelled. */
+export async function stop(ctx: DeliveryContext, acts: Activities): Promise<void> {
+  await wf.CancellationScope.nonCancellable(async () => {
+    await ctx.sending?.catch(() => undefined);
+    const { cancelled, ...counts } = await acts.stopDelivery({ deliveryId: ctx.deliveryId });
+    ctx.kpis = { ...kpisWithSending(ctx.kpis, counts), pending: 0 };
+    moveTo(ctx, 'stopped');
+    log(ctx, 'warning', `Delivery stopped: ${ctx.kpis.sent} sent, ${cancelled} messages cancelled and never sent`);
+  });
+}
+
+/** A critical error in the preparation: nothing prepared may be sent; the delivery fails with the cause. */
+export async function failPreparation(ctx: DeliveryContext, acts: Activities, failure: wf.ApplicationFailure): Promise<never> {
+  ctx.error = failure.message;
+  // An id taken by an earlier delivery has nothing of this one to stop.
+  if (failure.type !== 'DeliveryIdTaken') await wf.CancellationScope.nonCancellable(() => acts.stopDelivery({ deliveryId: ctx.deliveryId }));
+  moveTo(ctx, 'failed');
+  log(ctx, 'error', `Preparation failed: ${failure.message}`);
+  log(ctx, 'error', '1 error: the delivery cannot be sent; fix the spec and start a new delivery');
+  throw wf.ApplicationFailure.nonRetryable(`Preparation failed: ${failure.message}`, 'PreparationFailed');
+}
+
+/**
+ * One result for the parallel senders of a round. Each reports the delivery's totals when it finished:
+ * the last to finish saw the most; a retry time any of them found must still be honoured.
+ */
+function latestResult(results: SendingResult[]): SendingResult {
+  const settled = (r: SendingResult) => r.sent + r.failed;
+  const latest = results.reduce((a, b) => (settled(b) > settled(a) ? b : a));
+  const retries = results.flatMap((r) => (r.nextRetryAt ? [r.nextRetryAt] : [])).sort();
+  return { ...latest, nextRetryAt: retries[0] };
+}
+
+function logPreparation(ctx: DeliveryContext, p: PreparationResult): void {
+  const causes = Object.entries(p.exclusions).map(([cause, n]) => `${cause}: ${n}`).join(', ');
+  log(ctx, 'info', `Preparation done: ${p.targeted} targeted, ${p.toDeliver} to deliver, ${p.toExclude} to exclude${causes ? ` (${causes})` : ''}`);
+  for (const w of p.warnings) log(ctx, 'warning', w);
+}
