@@ -103,10 +103,6 @@ export interface SendingResult extends SendingProgress {
   errorsByReason: Record<string, number>;
 }
 
-export interface PreparationProgress {
-  processed: number;
-}
-
 export function emptyKpis(): Kpis {
   return {
     targeted: 0, toDeliver: 0, toExclude: 0, sent: 0, delivered: 0, failed: 0, pending: 0,
