@@ -57,11 +57,9 @@ export function installHandlers(ctx: DeliveryContext, checkSpec: CheckSpec): voi
     return verdict.ok ? undefined : `edit refused: the delivery is ${verdict.reason}`;
   };
   wf.setHandler(editUpdate, async (input: DeliverySpecInput) => {
-    const problems = await checkSpec({ spec: input });
+    const problems = await checkSpec({ spec: input }); // the full validation: its problems include the schema's
     const parsed = parseDeliverySpec(input);
-    if (problems.length || !parsed.ok) {
-      throw wf.ApplicationFailure.nonRetryable(`edit refused, the delivery is unchanged: ${(problems.length ? problems : parsed.ok ? [] : parsed.problems).join('; ')}`, 'InvalidDeliverySpec');
-    }
+    if (problems.length || !parsed.ok) throw wf.ApplicationFailure.nonRetryable(`edit refused, the delivery is unchanged: ${problems.join('; ')}`, 'InvalidDeliverySpec');
     const refusal = editRefusal(); // the state may have moved while the spec was checked
     if (refusal) throw wf.ApplicationFailure.nonRetryable(refusal, 'WrongState');
     ctx.spec = parsed.spec;
