@@ -16,9 +16,13 @@ export interface StoredDelivery {
   sendingStartedAt: Date | null;
 }
 
-/** The delivery, or undefined when it was never prepared (through transient database errors). */
+/**
+ * The delivery, or undefined when it was never prepared. With `retry`, transient database errors are waited
+ * out (a sending attempt); without, they throw at once (an HTTP request of the tracking server must not hang).
+ */
 export async function loadDelivery(db: Database, deliveryId: string, retry?: TransientRetry): Promise<StoredDelivery | undefined> {
-  const row = await retryTransient(() => db.delivery.findUnique({ where: { id: deliveryId } }), retry);
+  const find = () => db.delivery.findUnique({ where: { id: deliveryId } });
+  const row = await (retry ? retryTransient(find, retry) : find());
   if (!row) return undefined;
   const parsed = parseDeliverySpec(JSON.parse(row.spec));
   if (!parsed.ok) throw new Error(`the stored spec of delivery ${deliveryId} is not valid: ${parsed.problems.join('; ')}`);
