@@ -13,7 +13,8 @@ import { deliveryMessages } from '../domain/message';
 import { compileTemplates, personalizationOf, TemplateError, type CompiledTemplates } from '../domain/template';
 import { resolveTypology, selectHoldouts } from '../domain/typology';
 import { linkHostProblems } from '../domain/tracking';
-import { audiencePage } from '../store/audience';
+import { AudienceError, audiencePage, targetOf, type Target } from '../store/audience';
+import { lists } from '../store/lists';
 import { quarantine } from '../store/quarantine';
 import { optOuts } from '../store/opt-outs';
 import { sendingLogs, type NewSendingLog } from '../store/sending-logs';
@@ -62,6 +63,14 @@ export function prepareActivity(deps: ActivityDeps) {
       }));
     }
 
+    const target = await audienceOf(db, spec);
+    // Who left the list this delivery unsubscribes from is out of it, as an opt-out is out of everything.
+    const leftList = spec.unsubscribeFrom === 'everything' ? undefined : await lists(db).idOf(spec.unsubscribeFrom.list);
+    const optedOutAmong = async (keys: string[]) => {
+      const out = await optedOut.among(keys);
+      if (leftList !== undefined) for (const k of await lists(db).unsubscribedAmong(leftList, keys)) out.add(k);
+      return out;
+    };
     const checks = new MessageChecks(typology);
     let cursor = await logs.preparationCursor(deliveryId);
     let processed = cursor === 0 ? 0 : await db.sendingLog.count({ where: { deliveryId } });
@@ -74,7 +83,7 @@ export function prepareActivity(deps: ActivityDeps) {
         // cancellation and the workflow tasks of this worker.
         await yieldToEventLoop();
         if (ctx.cancellationSignal.aborted) await ctx.cancelled; // throws CancelledFailure
-        const profiles = await audiencePage(db, spec.audience, cursor, PROFILES_PER_BATCH);
+        const profiles = await audiencePage(db, target, cursor, PROFILES_PER_BATCH);
         if (profiles.length === 0) break;
         const keys = profiles.map((p) => addressKey(p.email));
         // Addresses kept by earlier pages, then by this page as it goes (the first eligible profile wins).
@@ -83,7 +92,7 @@ export function prepareActivity(deps: ActivityDeps) {
           targeted,
           typology,
           quarantined: await quarantined.quarantinedAmong(keys),
-          optedOut: await optedOut.among(keys),
+          optedOut: await optedOutAmong(keys),
           recentMessages: pressureSince ? await logs.sentCountsSince(profiles.map((p) => p.id), pressureSince, deliveryId) : new Map<number, number>(),
         };
         const rows = profiles.map((p, i): NewSendingLog => {
@@ -125,6 +134,20 @@ export function prepareActivity(deps: ActivityDeps) {
       }
     }
   };
+}
+
+/** The audience resolved now: an unknown segment or list, or a cycle, fails the preparation with its path. */
+async function audienceOf(db: ActivityDeps['db'], spec: DeliverySpec): Promise<Target> {
+  try {
+    const listName = spec.unsubscribeFrom === 'everything' ? undefined : spec.unsubscribeFrom.list;
+    if (listName !== undefined && (await lists(db).idOf(listName)) === undefined) {
+      throw new AudienceError([`unsubscribeFrom.list: unknown list "${listName}"; create it with "delivery lists create ${listName}"`]);
+    }
+    return await retryTransient(() => targetOf(db, spec.audience));
+  } catch (e) {
+    if (e instanceof AudienceError) throw ApplicationFailure.nonRetryable(e.message, 'InvalidAudience');
+    throw e;
+  }
 }
 
 /** runKey = <first run id of the workflow>#<content version>. */

@@ -20,6 +20,7 @@ import { mimeSkeleton } from '../domain/mime';
 import { verpAddress } from '../domain/bounce-references';
 import { quarantine } from '../store/quarantine';
 import { optOuts } from '../store/opt-outs';
+import { lists } from '../store/lists';
 import { IN_LIST_MAX } from '../store/json-lists';
 import { databaseHealth, retryTransient } from '../store/transient';
 import { sendingLogs, type ClaimedMessage, type MessageOutcome } from '../store/sending-logs';
@@ -55,6 +56,9 @@ export function sendActivity(deps: ActivityDeps) {
     const delivery = await loadPreparedDelivery(db, deliveryId, database.retry);
     const { spec } = delivery;
     const compose = composer(deliveryId, spec, deps.tracking, deps.bounceDomain);
+    // A delivery that unsubscribes from a list does not reach who left that list since its preparation.
+    const leftList = spec.unsubscribeFrom === 'everything' ? undefined
+      : await retryTransient(() => lists(db).idOf((spec.unsubscribeFrom as { list: string }).list), database.retry);
     const sendingStartedAt = delivery.sendingStartedAt ?? new Date();
     if (!delivery.sendingStartedAt) await retryTransient(() => db.delivery.update({ where: { id: deliveryId }, data: { sendingStartedAt } }), database.retry);
 
@@ -203,7 +207,9 @@ export function sendActivity(deps: ActivityDeps) {
     async function withoutBarred(rows: ClaimedMessage[]): Promise<ClaimedMessage[]> {
       if (rows.length === 0) return rows;
       const keys = rows.map((r) => addressKey(r.email));
-      const [optedOut, quarantined] = await Promise.all([optOutList.among(keys), addresses.quarantinedAmong(keys)]);
+      const [optedOut, quarantined, unsubscribed] = await Promise.all([optOutList.among(keys), addresses.quarantinedAmong(keys),
+        leftList === undefined ? new Set<string>() : retryTransient(() => lists(db).unsubscribedAmong(leftList, keys), database.retry)]);
+      for (const k of unsubscribed) optedOut.add(k);
       const barred = rows.flatMap((r, i): Array<{ id: number; cause: ExclusionCause }> => (optedOut.has(keys[i]) ? [{ id: r.id, cause: EXCLUSION_CAUSES.optedOutSincePreparation }]
         : quarantined.has(keys[i]) ? [{ id: r.id, cause: EXCLUSION_CAUSES.quarantinedSincePreparation }] : []));
       if (barred.length === 0) return rows;

@@ -12,5 +12,5 @@ export function benchDelivery(profiles: number, parallelSenders = 1) {
  * this run's audience as duplicates. SQLite runs use a new file each time.
  */
 export async function emptyPostgres(db: Database): Promise<void> {
-  await db.$executeRawUnsafe('TRUNCATE "TrackingEvent", "SendingLog", "ProofLog", "Delivery", "Profile", "Quarantine"');
+  await db.$executeRawUnsafe('TRUNCATE "TrackingEvent", "SendingLog", "ProofLog", "Delivery", "Profile", "Quarantine", "OptOut", "Segment", "List", "ListSubscription"');
 }

@@ -2,12 +2,10 @@
 import fs from 'node:fs';
 import { Command } from 'commander';
 import { Connection, Client } from '@temporalio/client';
-import { SingleBar, Presets } from 'cli-progress';
 import { temporalConfig } from '../worker/config';
 import { openDatabase } from '../store/prisma';
-import { insertProfiles } from '../store/profiles';
-import { parseProfileCsv } from '../domain/profile-csv';
-import { editDelivery, readExclusions, readLogs, readSnapshot, sendCommand, startDelivery, type DeliveryCommand } from './deliveries';
+import { checkAudience, importAudienceFile, registerAudienceCommands } from './audience-cli';
+import { editDelivery, newDeliveryId, requireValidSpec, readExclusions, readLogs, readSnapshot, sendCommand, startDelivery, type DeliveryCommand } from './deliveries';
 import { quarantine } from '../store/quarantine';
 import { recipientLogs } from '../store/recipients';
 import { table } from './format';
@@ -50,11 +48,19 @@ function readJsonFile(file: string): unknown {
 program.command('start <spec>')
   .description('start a delivery from a JSON spec file; prints its id (the workflow id)')
   .option('--id <id>', 'workflow id to use instead of a generated one')
+  .option('--audience-file <csv>', 'target the addresses of this profile file (imported, upserted, into the list "file.<delivery id>") instead of the spec\'s audience')
   .option('--watch', 'follow its progress until it settles')
-  .action(async (specFile: string, opts: { id?: string; watch?: boolean }) => {
-    const spec = readJsonFile(specFile);
+  .action(async (specFile: string, opts: { id?: string; audienceFile?: string; watch?: boolean }) => {
+    let spec = readJsonFile(specFile);
+    let id = opts.id;
+    await checkAudience(spec);
+    if (opts.audienceFile) {
+      const valid = requireValidSpec(spec); // bad input changes nothing: the spec is checked before the file is imported
+      id ??= newDeliveryId(valid.name);
+      spec = { ...(spec as object), audience: { where: { list: await importAudienceFile(opts.audienceFile, id) } } };
+    }
     await withClient(async (client, taskQueue) => {
-      const handle = await startDelivery(client, taskQueue, spec, opts.id);
+      const handle = await startDelivery(client, taskQueue, spec, id);
       console.log(handle.workflowId);
       if (opts.watch) console.log(snapshotText(await watchDelivery(client, handle.workflowId)));
     });
@@ -207,35 +213,7 @@ for (const [command, help] of [
   });
 }
 
-const profiles = program.command('profiles').description('the profiles deliveries target');
-profiles.command('import <csv>')
-  .description('import profiles from a CSV file with a header row (email, firstName, lastName, language, country, optOut; other columns become attributes)')
-  .option('--skip-invalid', 'import the valid rows and report the rejected ones (default: import nothing when a row is invalid)')
-  .action(async (file: string, opts: { skipInvalid?: boolean }) => {
-    let content: Buffer;
-    try {
-      content = fs.readFileSync(file);
-    } catch (e) {
-      throw new InputError(`Cannot read ${file}: ${(e as Error).message}`, 'FILE');
-    }
-    const check = parseProfileCsv(content);
-    if (!check.ok) throw new InputError(`${file}: ${check.error}. Nothing was imported.`, 'INVALID_CSV');
-    const rejectedText = check.rejected.slice(0, 50).map((r) => `  row ${r.row}: ${r.reason}`).join('\n') +
-      (check.rejected.length > 50 ? `\n  … and ${check.rejected.length - 50} more` : '');
-    if (check.rejected.length > 0 && !opts.skipInvalid) {
-      throw new InputError(`${file}: ${check.rejected.length} invalid row(s); nothing was imported:\n${rejectedText}\nFix them, or pass --skip-invalid to import the ${check.profiles.length} valid rows.`, 'INVALID_CSV');
-    }
-    const db = await openDatabase();
-    try {
-      const bar = new SingleBar({ format: ' Importing |{bar}| {value}/{total} profiles' }, Presets.shades_classic);
-      bar.start(check.profiles.length, 0);
-      await insertProfiles(db, check.profiles, (done) => bar.update(done));
-      bar.stop();
-    } finally {
-      await db.$disconnect();
-    }
-    console.log(`${check.profiles.length} profiles imported, ${check.rejected.length} rejected${check.rejected.length ? `:\n${rejectedText}` : ''}`);
-  });
+registerAudienceCommands(program);
 
 function wholeNumber(option: string, v: string): number {
   if (!/^\d+$/.test(v)) throw new InputError(`${option} must be a whole number (got "${v}")`);

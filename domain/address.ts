@@ -20,3 +20,9 @@ export function domainOf(address: string): string {
 export function addressKey(address: string): string {
   return address.trim().toLowerCase();
 }
+
+/** A profile's stored address key: "" when the address is missing or invalid (such a profile is never targeted). */
+export function profileAddressKey(email: string): string {
+  const trimmed = email.trim();
+  return isValidAddress(trimmed) ? addressKey(trimmed) : '';
+}

@@ -6,6 +6,9 @@ export function isProfileField(name: string): name is ProfileField {
   return (PROFILE_FIELDS as readonly string[]).includes(name);
 }
 
+/** An attribute's value: text, or a number (dates are ISO text: domain/profile-csv.ts attributeValue). */
+export type AttributeValue = string | number;
+
 /** A profile's data, as imported and as stored. */
 export interface ProfileData {
   email: string;
@@ -14,7 +17,7 @@ export interface ProfileData {
   language: string;
   country: string;
   optOut: boolean;
-  attributes: Record<string, string>;
+  attributes: Record<string, AttributeValue>;
 }
 
 /** A stored profile. */

@@ -1,7 +1,7 @@
 // The delivery spec: the one argument of the emailDelivery workflow.
 // Parsed once where a spec comes in (CLI, workflow argument, edit); stored parsed with the delivery (store/deliveries.ts).
 import { z } from 'zod';
-import { PROFILE_FIELDS, isProfileField } from './profile-fields';
+import { NAME, NAME_RULE, parseCondition } from './audience';
 import { isValidAddress } from './address';
 import { typologySchema } from './typology';
 import { DEFAULT_RETRY_POLICY } from './retries';
@@ -30,21 +30,29 @@ const domainLimitsSchema = z.record(
 );
 export type DomainLimits = z.output<typeof domainLimitsSchema>;
 
-const filterValue = z.union([z.string(), z.boolean(), z.array(z.string()).min(1)]);
-
+/** `audience.where`: the condition grammar of domain/audience.ts, kept as written (segments resolve at preparation). */
 const audienceSchema = z.union([
   z.strictObject({ all: z.literal(true) }),
   z.strictObject({
-    where: z.record(z.string(), filterValue).superRefine((where, ctx) => {
-      if (Object.keys(where).length === 0) ctx.addIssue({ code: 'custom', message: 'needs at least one profile field; use { "all": true } to target every profile' });
-      for (const field of Object.keys(where)) {
-        if (!isProfileField(field)) {
-          ctx.addIssue({ code: 'custom', path: [field], message: `unknown profile field "${field}"; use one of ${PROFILE_FIELDS.join(', ')}` });
-        }
+    where: z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
+      error: 'must be a condition object, e.g. { "country": ["GB", "FR"] } or { "and": [ … ] }; use { "all": true } to target every profile',
+    }).superRefine((where, ctx) => {
+      if (Object.keys(where).length === 0) {
+        ctx.addIssue({ code: 'custom', message: 'needs at least one condition; use { "all": true } to target every profile' });
+        return;
       }
+      const check = parseCondition(where, '');
+      // Problems carry their own path below `where` (".and[1].attributes.score.gte: …").
+      if (!check.ok) for (const problem of check.problems) ctx.addIssue({ code: 'custom', message: problem, params: { nested: true } });
     }),
   }),
-], { error: 'must be { "all": true } or { "where": { <profile field>: <value>, … } }' });
+], { error: 'must be { "all": true } or { "where": <condition> }' });
+
+/** What the unsubscribe link of the delivery's messages does: opt out of everything, or leave one list. */
+const unsubscribeSchema = z.union([
+  z.literal('everything'),
+  z.strictObject({ list: z.string().regex(NAME, `must be a list name (${NAME_RULE})`) }),
+], { error: 'must be "everything" (opt out of every delivery) or { "list": "<list name>" } (leave that list only)' });
 
 export const deliverySpecSchema = z.strictObject({
   name: z.string().trim().min(1, 'is required: give the delivery a name').max(200).refine(...ONE_LINE),
@@ -55,6 +63,8 @@ export const deliverySpecSchema = z.strictObject({
   html: z.string().min(1, 'is required: the HTML template of the message').max(MAX_TEMPLATE_BYTES, `is larger than ${MAX_TEMPLATE_BYTES} characters`),
   text: z.string().max(MAX_TEMPLATE_BYTES, `is larger than ${MAX_TEMPLATE_BYTES} characters`).optional(),
   audience: audienceSchema,
+  /** Default "everything"; a list: the link unsubscribes from it alone (an address opted out of everything stays out). */
+  unsubscribeFrom: unsubscribeSchema.default('everything'),
   approval: z.enum(['auto', 'semi', 'manual'], {
     error: 'must be "auto" (send after a clean preparation), "semi" (send unless the preparation logged warnings) or "manual" (wait for confirm)',
   }).default('auto'),
@@ -117,6 +127,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   }
   if (issue.path.length === 0 && issue.code === 'invalid_type') return 'spec: must be a JSON object with the delivery fields (name, from, subject, html, audience…)';
   if (issue.code === 'invalid_type' && / received undefined$/.test(issue.message)) return `${where}: is required`;
+  if (issue.code === 'custom' && issue.params?.nested) return `${where}${issue.message}`;
   return `${where}: ${issue.message}`;
 }
 

@@ -102,7 +102,7 @@ export function matchingFilter(profile: ProfileRecord, filters: Typology['filter
 
 function fieldValue(profile: ProfileRecord, key: string): string | boolean {
   if (key === 'domain') return domainOf(profile.email);
-  if (key.startsWith('attributes.')) return profile.attributes[key.slice('attributes.'.length)] ?? '';
+  if (key.startsWith('attributes.')) return String(profile.attributes[key.slice('attributes.'.length)] ?? '');
   return profile[key as keyof ProfileRecord] as string | boolean;
 }
 

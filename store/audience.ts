@@ -1,11 +1,93 @@
-// The audience: profiles matching the delivery's filter, read in id order, one page at a time.
+// The audience: profiles matching the delivery's condition, read in id order, one page at a time, with the
+// condition evaluated by the database as one parameterised statement (store/audience-sql.ts).
 // Raw SQL rather than Prisma's query builder: a profiled preparation spent ~70% of its CPU in Prisma's
 // query compiler and result mapping for these pages and the sending-log inserts (bench/prepare.ts).
 import { Prisma } from './generated/sqlite/client';
 import type { Audience } from '../domain/spec';
-import { isProfileField, type ProfileRecord } from '../domain/profile-fields';
+import { parseCondition, type Condition } from '../domain/audience';
+import { EXCLUSION_CAUSES } from '../domain/delivery';
+import type { ProfileRecord } from '../domain/profile-fields';
 import { isPostgres, type Database } from './prisma';
 import { toProfileRecord } from './profiles';
+import { conditionSql, type ResolvedCondition } from './audience-sql';
+
+/** An audience that cannot be evaluated: an unknown segment or list, a cycle of segments, a bad condition. */
+export class AudienceError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+  }
+}
+
+/** An audience ready to query: its predicate over `"Profile" p`. */
+export interface Target {
+  predicate: Prisma.Sql;
+}
+
+interface ResolveOptions {
+  /** Segments being resolved, outermost first (a name met again is a cycle). */
+  chain?: string[];
+  /** A segment being saved, seen with its new condition. */
+  pending?: { name: string; condition: Condition };
+}
+
+/** Replaces segments by their conditions and lists by their ids; every problem is reported with its path. */
+export async function resolveCondition(db: Database, condition: Condition, options: ResolveOptions = {}): Promise<ResolvedCondition> {
+  const problems: string[] = [];
+  const walk = async (c: Condition, chain: string[]): Promise<ResolvedCondition | undefined> => {
+    switch (c.kind) {
+      case 'and': case 'or': {
+        const items = [];
+        for (const i of c.items) items.push(await walk(i, chain));
+        return items.every((i) => i) ? { kind: c.kind, items: items as ResolvedCondition[] } : undefined;
+      }
+      case 'not': {
+        const item = await walk(c.item, chain);
+        return item && { kind: 'not', item };
+      }
+      case 'list': {
+        const row = await db.list.findUnique({ where: { name: c.name }, select: { id: true } });
+        if (!row) problems.push(`${c.path}: unknown list "${c.name}"; create it with "delivery lists create ${c.name}" (see "delivery lists list")`);
+        return row ? { kind: 'list', listId: row.id } : undefined;
+      }
+      case 'segment': {
+        if (chain.includes(c.name)) {
+          problems.push(`${c.path}: segment "${c.name}" would contain itself (${[...chain, c.name].join(' → ')}): a segment cannot refer back to one that uses it`);
+          return undefined;
+        }
+        let inner: Condition;
+        if (options.pending?.name === c.name) inner = options.pending.condition;
+        else {
+          const row = await db.segment.findUnique({ where: { name: c.name } });
+          if (!row) {
+            problems.push(`${c.path}: unknown segment "${c.name}"; create it with "delivery segments create ${c.name} <condition.json>" (see "delivery segments list")`);
+            return undefined;
+          }
+          const parsed = parseCondition(JSON.parse(row.condition), `segment "${c.name}"`);
+          if (!parsed.ok) {
+            problems.push(...parsed.problems);
+            return undefined;
+          }
+          inner = parsed.condition;
+        }
+        return walk(inner, [...chain, c.name]);
+      }
+      default:
+        return c;
+    }
+  };
+  const resolved = await walk(condition, options.chain ?? []);
+  if (!resolved || problems.length) throw new AudienceError(problems.length ? problems : ['the audience cannot be resolved']);
+  return resolved;
+}
+
+/** The delivery's audience, resolved now (segments, lists, relative dates counted from `now`). */
+export async function targetOf(db: Database, audience: Audience, now = new Date()): Promise<Target> {
+  if ('all' in audience) return { predicate: Prisma.raw('1 = 1') };
+  const parsed = parseCondition(audience.where, 'audience.where');
+  if (!parsed.ok) throw new AudienceError(parsed.problems);
+  const resolved = await resolveCondition(db, parsed.condition);
+  return { predicate: conditionSql(resolved, { postgres: isPostgres(db), now }) };
+}
 
 interface ProfileRow {
   id: number;
@@ -19,22 +101,53 @@ interface ProfileRow {
 }
 
 /** Up to `take` profiles of the audience with an id above `afterId`, in id order. */
-export async function audiencePage(db: Database, audience: Audience, afterId: number, take: number): Promise<ProfileRecord[]> {
+export async function audiencePage(db: Database, target: Target, afterId: number, take: number): Promise<ProfileRecord[]> {
   const rows = await db.$queryRaw<ProfileRow[]>`
-    SELECT "id", "email", "firstName", "lastName", "language", "country", "optOut", "attributes" FROM "Profile"
-    WHERE "id" > ${afterId} ${audienceFilter(audience, isPostgres(db))}
-    ORDER BY "id" LIMIT ${take}`;
+    SELECT p."id", p."email", p."firstName", p."lastName", p."language", p."country", p."optOut", p."attributes" FROM "Profile" p
+    WHERE p."id" > ${afterId} AND ${target.predicate}
+    ORDER BY p."id" LIMIT ${take}`;
   // SQLite has no booleans (0/1), and Postgres' driver may give ids of big tables as bigint.
   return rows.map((r) => toProfileRecord({ ...r, id: Number(r.id), optOut: Boolean(Number(r.optOut)) }));
 }
 
-/** `AND "field" = value` per filter field; the field names were checked against the profile fields by the spec. */
-function audienceFilter(audience: Audience, postgres: boolean): Prisma.Sql {
-  if ('all' in audience) return Prisma.empty;
-  const value = (v: string | boolean) => (typeof v === 'boolean' && !postgres ? Number(v) : v);
-  return Prisma.join(Object.entries(audience.where).map(([field, v]) => {
-    if (!isProfileField(field)) throw new Error(`audience: unknown profile field "${field}"`); // never spliced into SQL
-    const column = Prisma.raw(`"${field}"`);
-    return Array.isArray(v) ? Prisma.sql`AND ${column} IN (${Prisma.join(v)})` : Prisma.sql`AND ${column} = ${value(v)}`;
-  }), ' ');
+export interface AudienceCount {
+  /** Profiles matching the condition (the preparation's Targeted). */
+  targeted: number;
+  toDeliver: number;
+  toExclude: number;
+  /** By exclusion cause, in the preparation's words. */
+  exclusions: Record<string, number>;
+}
+
+/**
+ * What a preparation would find, without preparing: the same causes in the same order (domain/exclusions.ts)
+ * for the rules that do not depend on a delivery (no address, invalid, quarantine, opted out, duplicate),
+ * counted by the database in one statement. A delivery's own typology rules (filters, pressure, control
+ * group, capacity) apply at its preparation.
+ */
+export async function audienceCount(db: Database, target: Target): Promise<AudienceCount> {
+  const C = EXCLUSION_CAUSES;
+  const rows = await db.$queryRaw<Array<{ cause: string | null; n: number | bigint; keys: number | bigint }>>`
+    WITH t AS (
+      SELECT p."addressKey" AS k, CASE
+        WHEN trim(p."email") = '' THEN ${C.noAddress}
+        WHEN p."addressKey" = '' THEN ${C.invalidAddress}
+        WHEN EXISTS (SELECT 1 FROM "Quarantine" q WHERE q."address" = p."addressKey" AND q."status" = 'quarantined') THEN ${C.quarantine}
+        WHEN p."optOut" OR EXISTS (SELECT 1 FROM "OptOut" o WHERE o."address" = p."addressKey") THEN ${C.optedOut}
+      END AS cause
+      FROM "Profile" p WHERE ${target.predicate}
+    )
+    SELECT cause, COUNT(*) AS n, COUNT(DISTINCT k) AS keys FROM t GROUP BY cause`;
+  const exclusions: Record<string, number> = {};
+  let targeted = 0;
+  let toDeliver = 0;
+  for (const r of rows) {
+    const n = Number(r.n);
+    targeted += n;
+    if (r.cause === null) {
+      toDeliver = Number(r.keys); // the first profile of each address is kept
+      if (n > toDeliver) exclusions[C.duplicate] = n - toDeliver;
+    } else exclusions[r.cause] = n;
+  }
+  return { targeted, toDeliver, toExclude: targeted - toDeliver, exclusions };
 }

@@ -12,7 +12,7 @@ export function jsonStrings(values: string[], postgres: boolean): Prisma.Sql {
     : Prisma.sql`SELECT "value" FROM json_each(${json})`;
 }
 
-export type JsonColumns = Record<string, 'text' | 'int'>;
+export type JsonColumns = Record<string, 'text' | 'int' | 'bool'>;
 
 /**
  * A table `"r"` of these rows for `FROM …`: each row is an array of its values in `columns` order, each
@@ -22,7 +22,7 @@ export function jsonTable(columns: JsonColumns, rows: unknown[][], postgres: boo
   const json = JSON.stringify(rows);
   const names = Object.entries(columns);
   if (postgres) {
-    const cells = names.map(([name, type], i) => `(e.value ->> ${i})${type === 'int' ? '::int' : ''} AS "${name}"`).join(', ');
+    const cells = names.map(([name, type], i) => `(e.value ->> ${i})${type === 'int' ? '::int' : type === 'bool' ? '::boolean' : ''} AS "${name}"`).join(', ');
     return Prisma.sql`(SELECT ${Prisma.raw(cells)} FROM jsonb_array_elements(${json}::jsonb) AS e(value)) AS "r"`;
   }
   const cells = names.map(([name], i) => `json_extract("value", '$[${i}]') AS "${name}"`).join(', ');

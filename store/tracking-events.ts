@@ -7,6 +7,7 @@ import { isPostgres, type Database } from './prisma';
 import { jsonTable } from './json-lists';
 import { transientTolerant } from './transient';
 import { optOuts } from './opt-outs';
+import { lists } from './lists';
 import type { TrackingTally } from '../domain/delivery';
 import type { TrackingKind } from '../domain/tracking';
 
@@ -89,10 +90,20 @@ export function trackingEvents(db: Database) {
       return row && row.deliveryId === deliveryId ? row : undefined;
     },
 
-    /** An unsubscription opts out the address, for every profile that has it (and flags the profile). */
-    async optOut(recipient: { profileId: number; email: string }, deliveryId: string): Promise<void> {
+    /**
+     * An unsubscription opts out the address, for every profile that has it (and flags the profile); a delivery
+     * sent with `unsubscribeFrom: { list }` unsubscribes it from that list only. Returns the list left, if any.
+     */
+    async optOut(recipient: { profileId: number; email: string }, deliveryId: string, fromList?: string): Promise<string | undefined> {
+      const listId = fromList === undefined ? undefined : await lists(db).idOf(fromList);
+      if (listId !== undefined) {
+        await lists(db).setStatus(listId, [recipient.email], 'unsubscribed', 'unsubscribe link', deliveryId);
+        return fromList;
+      }
+      // No list, or a list deleted since: the request is honoured in full.
       await optOuts(db).add([recipient.email], 'unsubscribe link', deliveryId);
       await db.profile.updateMany({ where: { id: recipient.profileId }, data: { optOut: true } });
+      return undefined;
     },
   });
 }

@@ -55,7 +55,7 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
   let writing: Promise<void> = Promise.resolve();
   const signalDue = new Map<string, NodeJS.Timeout>();
   const signalling = callsInFlight(); // close() waits for them
-  const specs = new Map<string, { messages: DeliveryMessages; at: number }>();
+  const specs = new Map<string, { messages: DeliveryMessages; unsubscribeFrom?: string; at: number }>();
 
   // Repeats of one event (a mail client reloading its pixel, a scanner, a script) count once a minute.
   const counted = new Map<string, number>();
@@ -114,14 +114,19 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
 
   /** A delivery's templates with tracking, from its stored spec (cached for a minute). */
   async function messagesOf(deliveryId: string): Promise<DeliveryMessages | undefined> {
+    return (await deliveryOf(deliveryId))?.messages;
+  }
+
+  async function deliveryOf(deliveryId: string) {
     const cached = specs.get(deliveryId);
-    if (cached && Date.now() - cached.at < 60_000) return cached.messages;
+    if (cached && Date.now() - cached.at < 60_000) return cached;
     const delivery = await loadDelivery(db, deliveryId);
     if (!delivery) return undefined;
-    const messages = deliveryMessages(deliveryId, delivery.spec, tracking);
+    const { unsubscribeFrom } = delivery.spec;
+    const entry = { messages: deliveryMessages(deliveryId, delivery.spec, tracking), unsubscribeFrom: unsubscribeFrom === 'everything' ? undefined : unsubscribeFrom.list, at: Date.now() };
     if (specs.size > 1000) specs.clear();
-    specs.set(deliveryId, { messages, at: Date.now() });
-    return messages;
+    specs.set(deliveryId, entry);
+    return entry;
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -167,9 +172,10 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
         `<p>Stop receiving these emails?</p><button type="submit">Unsubscribe</button></form>`, true);
     }
     if (!(await bodyWithin(req, 4096))) return reply(res, 413, 'Request body too large');
-    await events.optOut(recipient, target.deliveryId);
+    const list = await events.optOut(recipient, target.deliveryId, (await deliveryOf(target.deliveryId))?.unsubscribeFrom);
     recordRequest({ ...target, kind });
-    return page(res, 200, 'Unsubscribed', 'You are unsubscribed: you will not receive these emails any more.');
+    return page(res, 200, 'Unsubscribed', list === undefined ? 'You are unsubscribed: you will not receive these emails any more.'
+      : `You are unsubscribed from the list “${list}”: you will not receive its emails any more.`);
   }
 
   function click(res: http.ServerResponse, target: TrackedTarget, messages: DeliveryMessages, data: Record<string, unknown>, head: boolean) {

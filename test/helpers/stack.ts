@@ -11,6 +11,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Client as PgClient } from 'pg';
 import { isPostgres, openDatabase, type Database } from '../../store/prisma';
 import { seedNumberedProfiles } from '../../store/profiles';
+import { profileAddressKey } from '../../domain/address';
 import { createDeliveryWorker, type DeliveryWorker } from '../../worker/worker';
 import { startTrackingServer, type TrackingServer } from '../../tracking/server';
 import type { TrackingSetup } from '../../domain/message';
@@ -243,12 +244,13 @@ export interface ProfileSeed {
   country?: string;
   language?: string;
   optOut?: boolean;
-  attributes?: Record<string, string>;
+  attributes?: Record<string, string | number>;
+  createdAt?: Date;
 }
 
 export async function seedProfiles(db: Database, profiles: ProfileSeed[]): Promise<void> {
   for (let i = 0; i < profiles.length; i += 5000) {
-    await db.profile.createMany({ data: profiles.slice(i, i + 5000).map((p) => ({ ...p, attributes: JSON.stringify(p.attributes ?? {}) })) });
+    await db.profile.createMany({ data: profiles.slice(i, i + 5000).map((p) => ({ ...p, attributes: JSON.stringify(p.attributes ?? {}), addressKey: profileAddressKey(p.email) })) });
   }
 }
 

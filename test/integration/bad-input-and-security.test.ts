@@ -61,7 +61,7 @@ describe('bad input changes nothing; profile data and secrets stay out of Tempor
     }
     expect(await stack.db.profile.count()).toBe(before);
     const quoted = await runCli(stack, ['profiles', 'import', file('quoted.csv', 'email,note\nidn@xn--bcher-kva.example,"two\nlines"\n')]);
-    expect(quoted.stdout).toContain('1 profiles imported, 0 rejected');
+    expect(quoted.stdout).toContain('1 profiles added, 0 updated, 0 skipped, 0 rejected');
     expect((await stack.db.profile.findFirst({ where: { email: 'idn@xn--bcher-kva.example' } }))?.attributes).toBe('{"note":"two\\nlines"}');
     await stack.db.profile.deleteMany();
   });

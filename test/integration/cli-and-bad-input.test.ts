@@ -22,7 +22,7 @@ describe('the delivery CLI and bad input', () => {
   it('refuses a spec with an unknown audience field and a bad template, listing each problem, and starts nothing', async () => {
     const r = await runCli(stack, ['start', file('bad.json', JSON.stringify(baseSpec({ audience: { where: { town: 'Paris' } } })))]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('audience.where.town: unknown profile field "town"; use one of email, firstName, lastName, language, country, optOut');
+    expect(r.stderr).toContain('audience.where.town: unknown field "town"; use email, firstName, lastName, language, country, optOut, createdAt');
     const t = await runCli(stack, ['start', file('bad-template.json', JSON.stringify(baseSpec({ html: '{{firstNam}}' })))]);
     expect(t.code).toBe(2);
     expect(t.stderr).toMatch(/html template: unknown field \{\{firstNam\}\}/);
@@ -42,7 +42,7 @@ describe('the delivery CLI and bad input', () => {
     expect(missingHeader.stderr).toMatch(/no "email" column/);
     const skip = await runCli(stack, ['profiles', 'import', '--skip-invalid', csv]);
     expect(skip.code).toBe(0);
-    expect(skip.stdout).toContain('1 profiles imported, 1 rejected');
+    expect(skip.stdout).toContain('1 profiles added, 0 updated, 0 skipped, 1 rejected');
     expect(await stack.db.profile.count()).toBe(1);
     await stack.db.profile.deleteMany();
   });

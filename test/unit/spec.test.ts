@@ -47,13 +47,13 @@ describe('delivery spec validation', () => {
 
   it('names an unknown audience field and lists the known ones', () => {
     expect(errorsOf({ ...valid, audience: { where: { town: 'Paris' } } })).toEqual([
-      'audience.where.town: unknown profile field "town"; use one of email, firstName, lastName, language, country, optOut',
+      'audience.where.town: unknown field "town"; use email, firstName, lastName, language, country, optOut, createdAt, updatedAt, attributes.<name>, and/or/not, segment, list or received/opened/clicked/bounced/unsubscribed',
     ]);
   });
 
   it('refuses a malformed audience', () => {
     expect(errorsOf({ ...valid, audience: { all: false } })[0]).toMatch(/^audience: must be \{ "all": true \}/);
-    expect(errorsOf({ ...valid, audience: { where: {} } })[0]).toMatch(/^audience.where: needs at least one profile field/);
+    expect(errorsOf({ ...valid, audience: { where: {} } })[0]).toMatch(/^audience.where: needs at least one condition/);
   });
 
   it('names unknown top-level fields', () => {

@@ -1,0 +1,117 @@
+// An audience condition as ONE parameterised SQL predicate over `"Profile" p`, the same on SQLite and Postgres.
+// Values (and attribute names) are always bound; only column names from fixed lists are written into the SQL.
+// Every leaf is two-valued (a missing attribute compares false, never NULL), so `not` is the exact complement:
+// `{ "not": { "attributes.plan": "pro" } }` keeps the profiles with no plan.
+import { Prisma } from './generated/sqlite/client';
+import { momentAt, type Condition, type FieldRef, type Operand } from '../domain/audience';
+
+/** A condition whose segments are replaced by their conditions and whose lists are known by id. */
+export type ResolvedCondition = Exclude<Condition, { kind: 'segment' | 'list' | 'and' | 'or' | 'not' }>
+  | { kind: 'and' | 'or'; items: ResolvedCondition[] }
+  | { kind: 'not'; item: ResolvedCondition }
+  | { kind: 'list'; listId: number };
+
+export interface SqlContext {
+  postgres: boolean;
+  /** What relative dates and `within` periods count from (one instant for a whole preparation). */
+  now: Date;
+}
+
+const FALSE = Prisma.raw('FALSE');
+const sql = Prisma.sql;
+
+export function conditionSql(c: ResolvedCondition, ctx: SqlContext): Prisma.Sql {
+  switch (c.kind) {
+    case 'and': case 'or':
+      return sql`(${Prisma.join(c.items.map((i) => conditionSql(i, ctx)), c.kind === 'and' ? ' AND ' : ' OR ')})`;
+    case 'not':
+      return sql`(NOT ${conditionSql(c.item, ctx)})`;
+    case 'flag':
+      return sql`(p."optOut" = ${ctx.postgres ? c.value : Number(c.value)})`;
+    case 'exists':
+      return twoValued(sql`${textOf(c.field, ctx)} <> ''`);
+    case 'compare':
+      return twoValued(comparison(c.field, c.op, c.operand, ctx));
+    case 'list':
+      return sql`p."addressKey" IN (SELECT "address" FROM "ListSubscription" WHERE "listId" = ${c.listId} AND "status" = 'subscribed')`;
+    case 'behaviour':
+      return behaviourSql(c, ctx);
+  }
+}
+
+/** NULL (a missing attribute, a value of another type) reads as false. */
+function twoValued(predicate: Prisma.Sql): Prisma.Sql {
+  return sql`COALESCE((${predicate}), ${FALSE})`;
+}
+
+function column(name: string): Prisma.Sql {
+  return Prisma.raw(`p."${name}"`); // names from the grammar's fixed lists only
+}
+
+/** The field as text (numbers in their JSON form), NULL when an attribute is missing. */
+function textOf(field: FieldRef, ctx: SqlContext): Prisma.Sql {
+  if (field.kind === 'text') return column(field.column);
+  if (field.kind !== 'attribute') throw new Error(`${field.kind} has no text form`);
+  return ctx.postgres
+    ? sql`(p."attributes"::jsonb ->> ${field.name})`
+    : sql`CAST(json_extract(p."attributes", ${jsonPath(field.name)}) AS TEXT)`;
+}
+
+function jsonPath(name: string): string {
+  return `$."${name}"`; // the grammar refuses quotes and backslashes in attribute names; the path is bound anyway
+}
+
+const OPS: Record<'eq' | 'gt' | 'gte' | 'lt' | 'lte', string> = { eq: '=', gt: '>', gte: '>=', lt: '<', lte: '<=' };
+
+function comparison(field: FieldRef, op: keyof typeof OPS | 'contains' | 'startsWith' | 'endsWith', operand: Operand, ctx: SqlContext): Prisma.Sql {
+  if (op === 'contains' || op === 'startsWith' || op === 'endsWith') {
+    const text = textOf(field, ctx);
+    const value = String(operand.value);
+    const length = [...value].length; // characters, as both databases count them
+    if (op === 'contains') return ctx.postgres ? sql`strpos(${text}, ${value}) > 0` : sql`instr(${text}, ${value}) > 0`;
+    if (op === 'startsWith') return sql`substr(${text}, 1, ${length}) = ${value}`;
+    return ctx.postgres ? sql`right(${text}, ${length}) = ${value}` : sql`substr(${text}, ${-length}) = ${value}`;
+  }
+  const symbol = Prisma.raw(OPS[op]);
+  if (field.kind === 'date') {
+    const at = momentAt(operand.value as never, ctx.now).toISOString();
+    return ctx.postgres
+      ? sql`${column(field.column)} ${symbol} (${at}::timestamptz AT TIME ZONE 'UTC')`
+      // Prisma writes "2026-01-31T09:00:00.000+00:00", SQL defaults "2026-01-31 09:00:00": julianday reads both.
+      : sql`julianday(${column(field.column)}) ${symbol} julianday(${at})`;
+  }
+  if (field.kind === 'text') return sql`${column(field.column)} ${symbol} ${operand.value}`;
+  if (field.kind !== 'attribute') throw new Error('optOut is compared as a flag');
+  if (operand.type === 'text') return sql`${textOf(field, ctx)} ${symbol} ${operand.value}`;
+  if (operand.type === 'number') {
+    // Only values stored as numbers compare as numbers: "10" imported as text is not 10.
+    return ctx.postgres
+      ? sql`(CASE WHEN jsonb_typeof(p."attributes"::jsonb -> ${field.name}) = 'number' THEN (p."attributes"::jsonb ->> ${field.name})::numeric END) ${symbol} ${operand.value}`
+      : sql`(CASE WHEN json_type(p."attributes", ${jsonPath(field.name)}) IN ('integer', 'real') THEN json_extract(p."attributes", ${jsonPath(field.name)}) END) ${symbol} ${operand.value}`;
+  }
+  // Dates are stored as ISO text (a day "2026-01-31", or a UTC time "2026-01-31T09:00:00.000Z"): as text in
+  // that one form they order as time, byte by byte (COLLATE "C" on Postgres, whose default collation may not).
+  const at = momentAt(operand.value, ctx.now).toISOString();
+  const text = textOf(field, ctx);
+  return ctx.postgres
+    ? sql`(CASE WHEN ${text} ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}' THEN (CASE WHEN length(${text}) = 10 THEN ${text} || 'T00:00:00.000Z' ELSE ${text} END) END) COLLATE "C" ${symbol} ${at}`
+    : sql`(CASE WHEN ${text} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' THEN (CASE WHEN length(${text}) = 10 THEN ${text} || 'T00:00:00.000Z' ELSE ${text} END) END) ${symbol} ${at}`;
+}
+
+/** Whether the profile received, opened… (one delivery or any, within a period), from its sending logs and tracking events. */
+function behaviourSql(c: Extract<Condition, { kind: 'behaviour' }>, ctx: SqlContext): Prisma.Sql {
+  const since = c.withinMs === undefined ? undefined : new Date(ctx.now.getTime() - c.withinMs).toISOString();
+  const after = (col: Prisma.Sql) => (since === undefined ? Prisma.empty
+    : ctx.postgres ? sql` AND ${col} >= (${since}::timestamptz AT TIME ZONE 'UTC')` : sql` AND julianday(${col}) >= julianday(${since})`);
+  const ofDelivery = (col: Prisma.Sql) => (c.delivery === undefined ? Prisma.empty : sql` AND ${col} = ${c.delivery}`);
+  if (c.behaviour === 'received') {
+    return sql`EXISTS (SELECT 1 FROM "SendingLog" s WHERE s."profileId" = p."id" AND s."status" = 'sent'${ofDelivery(sql`s."deliveryId"`)}${after(sql`s."sentAt"`)})`;
+  }
+  if (c.behaviour === 'bounced') {
+    // A failure's time: its asynchronous bounce, else its sending (a synchronous refusal: when its delivery started sending).
+    const at = sql`COALESCE(s."bouncedAt", s."sentAt", (SELECT d."sendingStartedAt" FROM "Delivery" d WHERE d."id" = s."deliveryId"))`;
+    return sql`EXISTS (SELECT 1 FROM "SendingLog" s WHERE s."profileId" = p."id" AND s."status" = 'failed' AND s."failureType" IN ('hard', 'soft')${ofDelivery(sql`s."deliveryId"`)}${after(at)})`;
+  }
+  const kind = { opened: 'open', clicked: 'click', unsubscribed: 'unsubscribe' }[c.behaviour];
+  return sql`EXISTS (SELECT 1 FROM "SendingLog" s JOIN "TrackingEvent" t ON t."sendingLogId" = s."id" WHERE s."profileId" = p."id" AND t."kind" = ${kind}${ofDelivery(sql`t."deliveryId"`)}${after(sql`t."at"`)})`;
+}
