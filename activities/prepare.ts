@@ -26,6 +26,8 @@ import { startProgress } from './progress';
 // (Its insert and lookups bind one JSON parameter each, so the size is not bound by SQLite's parameter cap.)
 const PROFILES_PER_BATCH = 1000;
 const DAY_MS = 24 * 3600 * 1000;
+/** Pages after which the sending logs' statistics are refreshed (store/sending-logs.ts refreshStatistics). */
+const STATISTICS_AFTER_PAGES = new Set([1, 10, 100]);
 
 export interface PrepareInput {
   deliveryId: string;
@@ -77,6 +79,7 @@ export function prepareActivity(deps: ActivityDeps) {
     const progress = startProgress(ctx, () => ({ phase: 'preparation', processed, cursor }), deps.signalProgress, deps.progressEveryMs);
     try {
       if (cursor > 0) await recheckPrepared(); // this attempt resumes: the checks must still see every message
+      let pages = 0;
       const pressureSince = typology.pressure ? new Date(Date.now() - typology.pressure.periodDays * DAY_MS) : undefined;
       for (;;) {
         // better-sqlite3 answers synchronously: without this the loop would starve heartbeats,
@@ -104,6 +107,7 @@ export function prepareActivity(deps: ActivityDeps) {
           return { deliveryId, profileId: p.id, email: p.email, status: 'pending', personalization: JSON.stringify(personalization) };
         });
         await logs.insert(rows);
+        if (STATISTICS_AFTER_PAGES.has(++pages)) await logs.refreshStatistics();
         cursor = profiles[profiles.length - 1].id;
         processed += rows.length;
       }

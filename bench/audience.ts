@@ -41,9 +41,9 @@ async function main(): Promise<void> {
   const seq = pg ? `generate_series(1, ${N}) AS n` : `(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ${N}) SELECT n FROM s)`;
   await db.$executeRawUnsafe(`INSERT INTO "Profile" ("email", "addressKey", "firstName", "country", "attributes")
     SELECT 'user' || n || '@example.com', 'user' || n || '@example.com', 'User' || n, CASE WHEN n % 20 = 0 THEN 'DE' ELSE 'FR' END, '{"score":' || (n % 100) || '}' FROM ${seq}`);
-  await db.list.create({ data: { name: 'bench-news' } });
+  const list = await db.list.create({ data: { name: 'bench-news' } });
   await db.$executeRawUnsafe(`INSERT INTO "ListSubscription" ("listId", "address", "status", "source")
-    SELECT 1, "addressKey", 'subscribed', 'import' FROM "Profile" WHERE "id" % 20 <> 7`);
+    SELECT ${list.id}, "addressKey", 'subscribed', 'import' FROM "Profile" WHERE "id" % 20 <> 7`);
   const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600_000).toISOString();
   await db.$executeRawUnsafe(`INSERT INTO "SendingLog" ("deliveryId", "profileId", "email", "addressKey", "status", "sentAt")
     SELECT 'last-week', "id", "email", "addressKey", 'sent', ${pg ? `'${twoDaysAgo}'::timestamp` : `'${twoDaysAgo.replace('Z', '+00:00')}'`} FROM "Profile"`);

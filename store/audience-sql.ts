@@ -15,6 +15,12 @@ export interface SqlContext {
   postgres: boolean;
   /** What relative dates and `within` periods count from (one instant for a whole preparation). */
   now: Date;
+  /**
+   * The statement reads profiles in id order, a page at a time: each subquery is then looked up per profile.
+   * Postgres would otherwise join it whole (a merge or hash semi-join) on every page, which makes a long
+   * preparation quadratic; `OFFSET 0` keeps a subquery from being pulled up into a join.
+   */
+  paged?: boolean;
 }
 
 const FALSE = Prisma.raw('FALSE');
@@ -33,10 +39,17 @@ export function conditionSql(c: ResolvedCondition, ctx: SqlContext): Prisma.Sql 
     case 'compare':
       return twoValued(comparison(c.field, c.op, c.operand, ctx));
     case 'list':
-      return sql`p."addressKey" IN (SELECT "address" FROM "ListSubscription" WHERE "listId" = ${c.listId} AND "status" = 'subscribed')`;
+      // Correlated (a primary-key lookup per profile): an IN list would let SQLite drive the scan from the
+      // address index and sort every page, instead of reading profiles in id order.
+      // SQLite would pick the primary key and read each row for its status: the covering index halves the time.
+      return sql`EXISTS (SELECT 1 FROM "ListSubscription" l${ctx.postgres ? Prisma.empty : Prisma.raw(' INDEXED BY "ListSubscription_listId_address_status_idx"')} WHERE l."listId" = ${c.listId} AND l."address" = p."addressKey" AND l."status" = 'subscribed'${fence(ctx)})`;
     case 'behaviour':
       return behaviourSql(c, ctx);
   }
+}
+
+function fence(ctx: SqlContext): Prisma.Sql {
+  return ctx.paged && ctx.postgres ? Prisma.raw(' OFFSET 0') : Prisma.empty;
 }
 
 /** NULL (a missing attribute, a value of another type) reads as false. */
@@ -101,17 +114,19 @@ function comparison(field: FieldRef, op: keyof typeof OPS | 'contains' | 'starts
 /** Whether the profile received, opened… (one delivery or any, within a period), from its sending logs and tracking events. */
 function behaviourSql(c: Extract<Condition, { kind: 'behaviour' }>, ctx: SqlContext): Prisma.Sql {
   const since = c.withinMs === undefined ? undefined : new Date(ctx.now.getTime() - c.withinMs).toISOString();
+  // Sending and tracking times are written by this code only, on SQLite as Prisma writes dates
+  // ("2026-01-31T09:00:00.000+00:00"): compared as text in that form, they compare from the index.
   const after = (col: Prisma.Sql) => (since === undefined ? Prisma.empty
-    : ctx.postgres ? sql` AND ${col} >= (${since}::timestamptz AT TIME ZONE 'UTC')` : sql` AND julianday(${col}) >= julianday(${since})`);
+    : ctx.postgres ? sql` AND ${col} >= (${since}::timestamptz AT TIME ZONE 'UTC')` : sql` AND ${col} >= ${since.replace('Z', '+00:00')}`);
   const ofDelivery = (col: Prisma.Sql) => (c.delivery === undefined ? Prisma.empty : sql` AND ${col} = ${c.delivery}`);
   if (c.behaviour === 'received') {
-    return sql`EXISTS (SELECT 1 FROM "SendingLog" s WHERE s."profileId" = p."id" AND s."status" = 'sent'${ofDelivery(sql`s."deliveryId"`)}${after(sql`s."sentAt"`)})`;
+    return sql`EXISTS (SELECT 1 FROM "SendingLog" s WHERE s."profileId" = p."id" AND s."status" = 'sent'${ofDelivery(sql`s."deliveryId"`)}${after(sql`s."sentAt"`)}${fence(ctx)})`;
   }
   if (c.behaviour === 'bounced') {
     // A failure's time: its asynchronous bounce, else its sending (a synchronous refusal: when its delivery started sending).
     const at = sql`COALESCE(s."bouncedAt", s."sentAt", (SELECT d."sendingStartedAt" FROM "Delivery" d WHERE d."id" = s."deliveryId"))`;
-    return sql`EXISTS (SELECT 1 FROM "SendingLog" s WHERE s."profileId" = p."id" AND s."status" = 'failed' AND s."failureType" IN ('hard', 'soft')${ofDelivery(sql`s."deliveryId"`)}${after(at)})`;
+    return sql`EXISTS (SELECT 1 FROM "SendingLog" s WHERE s."profileId" = p."id" AND s."status" = 'failed' AND s."failureType" IN ('hard', 'soft')${ofDelivery(sql`s."deliveryId"`)}${after(at)}${fence(ctx)})`;
   }
   const kind = { opened: 'open', clicked: 'click', unsubscribed: 'unsubscribe' }[c.behaviour];
-  return sql`EXISTS (SELECT 1 FROM "SendingLog" s JOIN "TrackingEvent" t ON t."sendingLogId" = s."id" WHERE s."profileId" = p."id" AND t."kind" = ${kind}${ofDelivery(sql`t."deliveryId"`)}${after(sql`t."at"`)})`;
+  return sql`EXISTS (SELECT 1 FROM "SendingLog" s JOIN "TrackingEvent" t ON t."sendingLogId" = s."id" WHERE s."profileId" = p."id" AND t."kind" = ${kind}${ofDelivery(sql`t."deliveryId"`)}${after(sql`t."at"`)}${fence(ctx)})`;
 }

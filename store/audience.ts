@@ -18,9 +18,10 @@ export class AudienceError extends Error {
   }
 }
 
-/** An audience ready to query: its predicate over `"Profile" p`. */
+/** An audience ready to query: its predicate over `"Profile" p`, for reading pages and for counting all at once. */
 export interface Target {
-  predicate: Prisma.Sql;
+  paged: Prisma.Sql;
+  whole: Prisma.Sql;
 }
 
 interface ResolveOptions {
@@ -82,11 +83,12 @@ export async function resolveCondition(db: Database, condition: Condition, optio
 
 /** The delivery's audience, resolved now (segments, lists, relative dates counted from `now`). */
 export async function targetOf(db: Database, audience: Audience, now = new Date()): Promise<Target> {
-  if ('all' in audience) return { predicate: Prisma.raw('1 = 1') };
+  if ('all' in audience) return { paged: Prisma.raw('1 = 1'), whole: Prisma.raw('1 = 1') };
   const parsed = parseCondition(audience.where, 'audience.where');
   if (!parsed.ok) throw new AudienceError(parsed.problems);
   const resolved = await resolveCondition(db, parsed.condition);
-  return { predicate: conditionSql(resolved, { postgres: isPostgres(db), now }) };
+  const postgres = isPostgres(db);
+  return { paged: conditionSql(resolved, { postgres, now, paged: true }), whole: conditionSql(resolved, { postgres, now }) };
 }
 
 interface ProfileRow {
@@ -104,7 +106,7 @@ interface ProfileRow {
 export async function audiencePage(db: Database, target: Target, afterId: number, take: number): Promise<ProfileRecord[]> {
   const rows = await db.$queryRaw<ProfileRow[]>`
     SELECT p."id", p."email", p."firstName", p."lastName", p."language", p."country", p."optOut", p."attributes" FROM "Profile" p
-    WHERE p."id" > ${afterId} AND ${target.predicate}
+    WHERE p."id" > ${afterId} AND ${target.paged}
     ORDER BY p."id" LIMIT ${take}`;
   // SQLite has no booleans (0/1), and Postgres' driver may give ids of big tables as bigint.
   return rows.map((r) => toProfileRecord({ ...r, id: Number(r.id), optOut: Boolean(Number(r.optOut)) }));
@@ -122,7 +124,7 @@ export interface AudienceCount {
 /**
  * What a preparation would find, without preparing: the same causes in the same order (domain/exclusions.ts)
  * for the rules that do not depend on a delivery (no address, invalid, quarantine, opted out, duplicate),
- * counted by the database in one statement. A delivery's own typology rules (filters, pressure, control
+ * counted by the database in one statement (the quarantine and the opt-outs read once, as hashed sets). A delivery's own typology rules (filters, pressure, control
  * group, capacity) apply at its preparation.
  */
 export async function audienceCount(db: Database, target: Target): Promise<AudienceCount> {
@@ -132,10 +134,10 @@ export async function audienceCount(db: Database, target: Target): Promise<Audie
       SELECT p."addressKey" AS k, CASE
         WHEN trim(p."email") = '' THEN ${C.noAddress}
         WHEN p."addressKey" = '' THEN ${C.invalidAddress}
-        WHEN EXISTS (SELECT 1 FROM "Quarantine" q WHERE q."address" = p."addressKey" AND q."status" = 'quarantined') THEN ${C.quarantine}
-        WHEN p."optOut" OR EXISTS (SELECT 1 FROM "OptOut" o WHERE o."address" = p."addressKey") THEN ${C.optedOut}
+        WHEN p."addressKey" IN (SELECT q."address" FROM "Quarantine" q WHERE q."status" = 'quarantined') THEN ${C.quarantine}
+        WHEN p."optOut" OR p."addressKey" IN (SELECT o."address" FROM "OptOut" o) THEN ${C.optedOut}
       END AS cause
-      FROM "Profile" p WHERE ${target.predicate}
+      FROM "Profile" p WHERE ${target.whole}
     )
     SELECT cause, COUNT(*) AS n, COUNT(DISTINCT k) AS keys FROM t GROUP BY cause`;
   const exclusions: Record<string, number> = {};

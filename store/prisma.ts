@@ -18,7 +18,10 @@ export function isPostgres(db: Database): boolean {
 
 export async function openDatabase(url: string = databaseUrl()): Promise<Database> {
   if (databaseKind(url) === 'postgres') {
-    const db = new PostgresPrismaClient({ adapter: new PrismaPg({ connectionString: url }) });
+    // JIT off: the statements here are short and many (a page of 1,000 profiles); Postgres would compile each one
+    // whose estimated cost passes jit_above_cost (an audience's subqueries do), for more time than it runs:
+    // 1M recipients prepared in 49 s instead of 76 s (BENCHMARKS.md).
+    const db = new PostgresPrismaClient({ adapter: new PrismaPg({ connectionString: url, options: '-c jit=off' }) });
     postgresClients.add(db);
     return db as unknown as Database;
   }

@@ -11,7 +11,7 @@ import { isPostgres, type Database } from './prisma';
 import { transientTolerant, type TransientRetry } from './transient';
 import { EXCLUSION_CAUSES, type ExclusionCounts, type ExclusionCause, type SendingProgress } from '../domain/delivery';
 import { addressKey } from '../domain/address';
-import { inSlices, IN_LIST_MAX, jsonInts, jsonStrings, jsonTable, type JsonColumns } from './json-lists';
+import { inSlices, IN_LIST_MAX, jsonInts, jsonTable, type JsonColumns } from './json-lists';
 
 const AT_SEND_CAUSES: string[] = [EXCLUSION_CAUSES.optedOutSincePreparation, EXCLUSION_CAUSES.quarantinedSincePreparation];
 
@@ -74,10 +74,24 @@ export function sendingLogs(db: Database, retry?: TransientRetry) {
      */
     async targetedAmong(deliveryId: string, keys: string[]): Promise<Set<string>> {
       if (keys.length === 0) return new Set();
+      // One index lookup per key. On Postgres the planner, with statistics taken before this delivery had rows
+      // (a big table of other deliveries' logs), would scan all of the delivery's rows for every page instead:
+      // a preparation quadratic in its audience. OFFSET 0 keeps the lookup per key.
+      const postgres = isPostgres(db);
       const rows = await db.$queryRaw<Array<{ addressKey: string }>>`
-        SELECT DISTINCT "addressKey" FROM "SendingLog"
-        WHERE "deliveryId" = ${deliveryId} AND "addressKey" IN (${jsonStrings(keys, isPostgres(db))}) AND "status" <> 'ignored'`;
+        SELECT r."key" AS "addressKey" FROM ${jsonTable({ key: 'text' }, keys.map((k) => [k]), postgres)}
+        WHERE EXISTS (SELECT 1 FROM "SendingLog" s WHERE s."deliveryId" = ${deliveryId} AND s."addressKey" = r."key" AND s."status" <> 'ignored'${postgres ? Prisma.raw(' OFFSET 0') : Prisma.empty})`;
       return new Set(rows.map((r) => r.addressKey));
+    },
+
+    /**
+     * Postgres: refreshes the table's statistics. A new delivery's rows are unknown to statistics taken before it
+     * started: the planner then reads "deliveryId = this one" as a handful of rows and looks duplicates up through
+     * (deliveryId, profileId), scanning the whole delivery for each address, a preparation quadratic in its audience.
+     * The preparation calls this after its first pages (SQLite plans these lookups without statistics).
+     */
+    async refreshStatistics(): Promise<void> {
+      if (isPostgres(db)) await db.$executeRawUnsafe('ANALYZE "SendingLog"');
     },
 
     /** Messages sent to each of these profiles since a date by other deliveries (pressure rule). */

@@ -1,3 +1,9 @@
+-- DropIndex
+DROP INDEX "SendingLog_deliveryId_addressKey_idx";
+
+-- DropIndex
+DROP INDEX "SendingLog_profileId_sentAt_idx";
+
 -- CreateTable
 CREATE TABLE "Segment" (
     "name" TEXT NOT NULL PRIMARY KEY,
@@ -58,6 +64,15 @@ CREATE UNIQUE INDEX "List_name_key" ON "List"("name");
 
 -- CreateIndex
 CREATE INDEX "ListSubscription_listId_status_idx" ON "ListSubscription"("listId", "status");
+
+-- CreateIndex
+CREATE INDEX "ListSubscription_listId_address_status_idx" ON "ListSubscription"("listId", "address", "status");
+
+-- CreateIndex
+CREATE INDEX "SendingLog_addressKey_deliveryId_idx" ON "SendingLog"("addressKey", "deliveryId");
+
+-- CreateIndex
+CREATE INDEX "SendingLog_profileId_status_sentAt_idx" ON "SendingLog"("profileId", "status", "sentAt");
 
 -- CreateIndex
 CREATE INDEX "TrackingEvent_sendingLogId_kind_idx" ON "TrackingEvent"("sendingLogId", "kind");

@@ -1,3 +1,9 @@
+-- DropIndex
+DROP INDEX "SendingLog_deliveryId_addressKey_idx";
+
+-- DropIndex
+DROP INDEX "SendingLog_profileId_sentAt_idx";
+
 -- AlterTable
 ALTER TABLE "Profile" ADD COLUMN     "addressKey" TEXT NOT NULL DEFAULT '',
 ADD COLUMN     "updatedAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP;
@@ -46,7 +52,16 @@ CREATE UNIQUE INDEX "List_name_key" ON "List"("name");
 CREATE INDEX "ListSubscription_listId_status_idx" ON "ListSubscription"("listId", "status");
 
 -- CreateIndex
+CREATE INDEX "ListSubscription_listId_address_status_idx" ON "ListSubscription"("listId", "address", "status");
+
+-- CreateIndex
 CREATE INDEX "Profile_addressKey_idx" ON "Profile"("addressKey");
+
+-- CreateIndex
+CREATE INDEX "SendingLog_addressKey_deliveryId_idx" ON "SendingLog"("addressKey", "deliveryId");
+
+-- CreateIndex
+CREATE INDEX "SendingLog_profileId_status_sentAt_idx" ON "SendingLog"("profileId", "status", "sentAt");
 
 -- CreateIndex
 CREATE INDEX "TrackingEvent_sendingLogId_kind_idx" ON "TrackingEvent"("sendingLogId", "kind");
