@@ -58,7 +58,7 @@ export function sendActivity(deps: ActivityDeps) {
     const compose = composer(deliveryId, spec, deps.tracking, deps.bounceDomain);
     // A delivery that unsubscribes from a list does not reach who left that list since its preparation.
     const leftList = spec.unsubscribeFrom === 'everything' ? undefined
-      : await retryTransient(() => lists(db).idOf((spec.unsubscribeFrom as { list: string }).list), database.retry);
+      : await lists(db, database.retry).idOf(spec.unsubscribeFrom.list);
     const sendingStartedAt = delivery.sendingStartedAt ?? new Date();
     if (!delivery.sendingStartedAt) await retryTransient(() => db.delivery.update({ where: { id: deliveryId }, data: { sendingStartedAt } }), database.retry);
 
@@ -208,7 +208,7 @@ export function sendActivity(deps: ActivityDeps) {
       if (rows.length === 0) return rows;
       const keys = rows.map((r) => addressKey(r.email));
       const [optedOut, quarantined, unsubscribed] = await Promise.all([optOutList.among(keys), addresses.quarantinedAmong(keys),
-        leftList === undefined ? new Set<string>() : retryTransient(() => lists(db).unsubscribedAmong(leftList, keys), database.retry)]);
+        leftList === undefined ? new Set<string>() : lists(db, database.retry).unsubscribedAmong(leftList, keys)]);
       for (const k of unsubscribed) optedOut.add(k);
       const barred = rows.flatMap((r, i): Array<{ id: number; cause: ExclusionCause }> => (optedOut.has(keys[i]) ? [{ id: r.id, cause: EXCLUSION_CAUSES.optedOutSincePreparation }]
         : quarantined.has(keys[i]) ? [{ id: r.id, cause: EXCLUSION_CAUSES.quarantinedSincePreparation }] : []));

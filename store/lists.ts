@@ -2,6 +2,7 @@
 import { addressKey } from '../domain/address';
 import { isPostgres, type Database } from './prisma';
 import { jsonTable } from './json-lists';
+import { transientTolerant, type TransientRetry } from './transient';
 
 export type SubscriptionSource = 'cli' | 'import' | 'unsubscribe link' | 'file audience';
 
@@ -13,9 +14,10 @@ export interface ListSummary {
   unsubscribed: number;
 }
 
-export function lists(db: Database) {
+/** Every call waits out transient database errors (with `retry`: the sending attempt's bound). */
+export function lists(db: Database, retry?: TransientRetry) {
   const postgres = isPostgres(db);
-  const self = {
+  const self = transientTolerant({
     async create(name: string, description = ''): Promise<boolean> {
       if (await db.list.findUnique({ where: { name } })) return false;
       await db.list.create({ data: { name, description } });
@@ -71,6 +73,6 @@ export function lists(db: Database) {
       await db.$transaction([db.listSubscription.deleteMany({ where: { listId: id } }), db.list.delete({ where: { id } })]);
       return true;
     },
-  };
+  }, retry);
   return self;
 }
