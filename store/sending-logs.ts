@@ -153,6 +153,8 @@ export function sendingLogs(db: Database, retry?: TransientRetry) {
       const groups = await db.sendingLog.groupBy({ by: ['status', 'exclusionCause'], where: { deliveryId }, _count: { _all: true } });
       const exclusions: ExclusionCounts = {};
       let toDeliver = 0;
+      // Largest cause first (then by name): the order the log and the CLI show, whatever order the database groups in.
+      groups.sort((a, b) => b._count._all - a._count._all || String(a.exclusionCause).localeCompare(String(b.exclusionCause)));
       for (const g of groups) {
         if (g.status === 'ignored') exclusions[g.exclusionCause as ExclusionCause] = g._count._all;
         else toDeliver += g._count._all;
