@@ -65,9 +65,8 @@ export function prepareActivity(deps: ActivityDeps) {
       }));
     }
 
-    const target = await audienceOf(db, spec);
+    const { target, leftList } = await audienceOf(db, spec);
     // Who left the list this delivery unsubscribes from is out of it, as an opt-out is out of everything.
-    const leftList = spec.unsubscribeFrom === 'everything' ? undefined : await lists(db).idOf(spec.unsubscribeFrom.list);
     const optedOutAmong = async (keys: string[]) => {
       const out = await optedOut.among(keys);
       if (leftList !== undefined) for (const k of await lists(db).unsubscribedAmong(leftList, keys)) out.add(k);
@@ -140,14 +139,18 @@ export function prepareActivity(deps: ActivityDeps) {
   };
 }
 
-/** The audience resolved now: an unknown segment or list, or a cycle, fails the preparation with its path. */
-async function audienceOf(db: ActivityDeps['db'], spec: DeliverySpec): Promise<Target> {
+/**
+ * The audience resolved now, and the list its unsubscribe link leaves (if any): an unknown segment or list, or a
+ * cycle, fails the preparation with its path.
+ */
+async function audienceOf(db: ActivityDeps['db'], spec: DeliverySpec): Promise<{ target: Target; leftList?: number }> {
   try {
     const listName = spec.unsubscribeFrom === 'everything' ? undefined : spec.unsubscribeFrom.list;
-    if (listName !== undefined && (await lists(db).idOf(listName)) === undefined) {
+    const leftList = listName === undefined ? undefined : await lists(db).idOf(listName);
+    if (listName !== undefined && leftList === undefined) {
       throw new AudienceError([`unsubscribeFrom.list: unknown list "${listName}"; create it with "delivery lists create ${listName}"`]);
     }
-    return await retryTransient(() => targetOf(db, spec.audience));
+    return { target: await retryTransient(() => targetOf(db, spec.audience)), leftList };
   } catch (e) {
     if (e instanceof AudienceError) throw ApplicationFailure.nonRetryable(e.message, 'InvalidAudience');
     throw e;

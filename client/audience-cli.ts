@@ -11,7 +11,7 @@ import { eraseAddress } from '../store/erasure';
 import { addressKey } from '../domain/address';
 import { NAME, NAME_RULE } from '../domain/audience';
 import { checkProfileFile, importProfileFile, type ImportReport } from './profile-file';
-import { InputError } from './errors';
+import { InputError, wholeNumber } from './errors';
 import { requireValidSpec } from './deliveries';
 import { printable, table } from './format';
 
@@ -95,7 +95,7 @@ export function registerAudienceCommands(program: Command): void {
     .option('--mode <mode>', `${IMPORT_MODES.join(' | ')}: upsert adds new addresses and updates known ones (default), insert only adds, update only updates`, 'upsert')
     .option('--list <name>', 'also subscribe the imported addresses to this list (those who unsubscribed from it stay unsubscribed)')
     .option('--skip-invalid', 'import the valid rows and report the rejected ones (default: import nothing when a row is invalid)')
-    .option('--batch <rows>', 'rows per transaction', (v) => positive('--batch', v), 1000)
+    .option('--batch <rows>', 'rows per transaction', (v) => wholeNumber('--batch', v, 1), 1000)
     .action(async (file: string, opts: { mode: string; list?: string; skipInvalid?: boolean; batch: number }) => {
       if (!(IMPORT_MODES as readonly string[]).includes(opts.mode)) throw new InputError(`--mode must be one of ${IMPORT_MODES.join(', ')} (got "${opts.mode}")`);
       await withDatabase(async (db) => {
@@ -122,7 +122,7 @@ export function registerAudienceCommands(program: Command): void {
     .description('profiles, in id order (with --where, those matching a condition)')
     .option('--where <condition>', 'a condition as a JSON file or inline JSON (the grammar of audience.where)')
     .option('--after <id>', 'profiles with an id above this one (the next page)', (v) => wholeNumber('--after', v), 0)
-    .option('--limit <n>', 'how many', (v) => positive('--limit', v), 50)
+    .option('--limit <n>', 'how many', (v) => wholeNumber('--limit', v, 1), 50)
     .option('--json', 'print as JSON')
     .action(async (opts: { where?: string; after: number; limit: number; json?: boolean }) => {
       const where = opts.where === undefined ? undefined : readCondition(opts.where);
@@ -263,15 +263,4 @@ export function registerAudienceCommands(program: Command): void {
       });
     });
   }
-}
-
-function wholeNumber(option: string, v: string): number {
-  if (!/^\d+$/.test(v)) throw new InputError(`${option} must be a whole number (got "${v}")`);
-  return Number(v);
-}
-
-function positive(option: string, v: string): number {
-  const n = wholeNumber(option, v);
-  if (n < 1) throw new InputError(`${option} must be at least 1 (got "${v}")`);
-  return n;
 }

@@ -9,7 +9,7 @@ import { editDelivery, newDeliveryId, requireValidSpec, readExclusions, readLogs
 import { quarantine } from '../store/quarantine';
 import { recipientLogs } from '../store/recipients';
 import { table } from './format';
-import { InputError } from './errors';
+import { InputError, wholeNumber } from './errors';
 import { logLines, snapshotText } from './format';
 import { watchDelivery } from './watch';
 import { commandRecurringDelivery, createRecurringDelivery, listRecurringDeliveries, type OverlapChoice, type ScheduleCommand } from './schedules';
@@ -214,11 +214,6 @@ for (const [command, help] of [
 }
 
 registerAudienceCommands(program);
-
-function wholeNumber(option: string, v: string): number {
-  if (!/^\d+$/.test(v)) throw new InputError(`${option} must be a whole number (got "${v}")`);
-  return Number(v);
-}
 
 export async function main(argv: string[]): Promise<number> {
   try {

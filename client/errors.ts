@@ -5,3 +5,9 @@ export class InputError extends Error {
     this.name = 'InputError';
   }
 }
+
+/** A `--option <n>` value that must be a whole number (at least `min`). */
+export function wholeNumber(option: string, v: string, min = 0): number {
+  if (!/^\d+$/.test(v) || Number(v) < min) throw new InputError(`${option} must be a whole number${min ? ` of at least ${min}` : ''} (got "${v}")`);
+  return Number(v);
+}

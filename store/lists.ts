@@ -17,7 +17,7 @@ export interface ListSummary {
 /** Every call waits out transient database errors (with `retry`: the sending attempt's bound). */
 export function lists(db: Database, retry?: TransientRetry) {
   const postgres = isPostgres(db);
-  const self = transientTolerant({
+  return transientTolerant({
     async create(name: string, description = ''): Promise<boolean> {
       if (await db.list.findUnique({ where: { name } })) return false;
       await db.list.create({ data: { name, description } });
@@ -66,13 +66,5 @@ export function lists(db: Database, retry?: TransientRetry) {
         WHERE s."listId" = ${listId} AND s."status" = 'unsubscribed'`;
       return new Set(rows.map((r) => r.address));
     },
-
-    async remove(name: string): Promise<boolean> {
-      const id = await self.idOf(name);
-      if (id === undefined) return false;
-      await db.$transaction([db.listSubscription.deleteMany({ where: { listId: id } }), db.list.delete({ where: { id } })]);
-      return true;
-    },
   }, retry);
-  return self;
 }
