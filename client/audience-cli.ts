@@ -10,6 +10,7 @@ import { lists } from '../store/lists';
 import { eraseAddress } from '../store/erasure';
 import { addressKey } from '../domain/address';
 import { NAME, NAME_RULE } from '../domain/audience';
+import type { DeliverySpec } from '../domain/spec';
 import { checkProfileFile, importProfileFile, type ImportReport } from './profile-file';
 import { InputError, wholeNumber } from './errors';
 import { requireValidSpec } from './deliveries';
@@ -77,14 +78,18 @@ export async function importAudienceFile(file: string, deliveryId: string): Prom
   });
 }
 
-/** The audience of a spec resolved against the database before anything starts: unknown segments and lists, cycles. */
-export async function checkAudience(input: unknown): Promise<void> {
+/**
+ * The spec, validated, with its audience resolved against the database before anything starts (unknown segments
+ * and lists, cycles: exit 2).
+ */
+export async function checkAudience(input: unknown): Promise<DeliverySpec> {
   const spec = requireValidSpec(input);
-  if ('all' in spec.audience && spec.unsubscribeFrom === 'everything') return; // nothing to look up
+  if ('all' in spec.audience && spec.unsubscribeFrom === 'everything') return spec; // nothing to look up
   await withDatabase(async (db) => {
     if (spec.unsubscribeFrom !== 'everything') await listId(db, spec.unsubscribeFrom.list);
     await targetOf(db, spec.audience);
   });
+  return spec;
 }
 
 export function registerAudienceCommands(program: Command): void {

@@ -5,7 +5,7 @@ import { Connection, Client } from '@temporalio/client';
 import { temporalConfig } from '../worker/config';
 import { openDatabase } from '../store/prisma';
 import { checkAudience, importAudienceFile, registerAudienceCommands } from './audience-cli';
-import { editDelivery, newDeliveryId, requireValidSpec, readExclusions, readLogs, readSnapshot, sendCommand, startDelivery, type DeliveryCommand } from './deliveries';
+import { editDelivery, newDeliveryId, readExclusions, readLogs, readSnapshot, sendCommand, startDelivery, type DeliveryCommand } from './deliveries';
 import { quarantine } from '../store/quarantine';
 import { recipientLogs } from '../store/recipients';
 import { table } from './format';
@@ -53,9 +53,8 @@ program.command('start <spec>')
   .action(async (specFile: string, opts: { id?: string; audienceFile?: string; watch?: boolean }) => {
     let spec = readJsonFile(specFile);
     let id = opts.id;
-    await checkAudience(spec);
+    const valid = await checkAudience(spec); // bad input changes nothing: checked before a file is imported
     if (opts.audienceFile) {
-      const valid = requireValidSpec(spec); // bad input changes nothing: the spec is checked before the file is imported
       id ??= newDeliveryId(valid.name);
       spec = { ...(spec as object), audience: { where: { list: await importAudienceFile(opts.audienceFile, id) } } };
     }

@@ -214,6 +214,32 @@ describe('audiences: conditions, behaviour, segments and lists', () => {
     expect(insertOnly.stdout).toMatch(/0 profiles added, 0 updated, 2 skipped/);
   }, 60_000);
 
+  it('targets a file for one delivery, and lists, shows and deletes profiles from the CLI', async () => {
+    const audienceFile = file('audience.csv', 'email,firstName\nuser11@example.com,Eleven\nfresh@example.com,Fresh\n');
+    const started = await runCli(stack, ['start', file('from-file.json', JSON.stringify(baseSpec({ name: 'From file' }))), '--audience-file', audienceFile]);
+    expect(started.code).toBe(0);
+    const id = started.stdout.trim();
+    const handle = stack.client.workflow.getHandle(id);
+    await waitForState(handle, 'sent');
+    expect(await handle.query(kpisQuery)).toMatchObject({ targeted: 2, toDeliver: 2 });
+    expect(stack.sink.messages.filter((m) => ['user11@example.com', 'fresh@example.com'].includes(m.to))).toHaveLength(2);
+    expect(await lists(stack.db).idOf(`file.${id}`)).toBeDefined();
+    const bad = await runCli(stack, ['start', file('from-bad-file.json', JSON.stringify(baseSpec())), '--audience-file', file('bad-audience.csv', 'email\nnot-an-address\n')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('row 2: email: "not-an-address" is not a valid address');
+
+    const listed = await runCli(stack, ['profiles', 'list', '--where', '{"attributes.score":{"between":[41,43]}}', '--json']);
+    expect(listed.code).toBe(0);
+    expect((JSON.parse(listed.stdout) as Array<{ email: string }>).map((p) => p.email)).toEqual(['user41@example.com', 'user42@example.com', 'user43@example.com']);
+    const badWhere = await runCli(stack, ['profiles', 'list', '--where', '{"attributes.score":{"gte":"ten"}}']);
+    expect(badWhere.code).toBe(2);
+    expect(badWhere.stderr).toContain('audience.where.attributes.score.gte: expects a number');
+    const shown = await runCli(stack, ['profiles', 'show', 'User42@example.com', '--json']);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ profiles: [{ email: 'user42@example.com', attributes: { score: 42 } }] });
+    expect((await runCli(stack, ['profiles', 'delete', 'user42@example.com'])).stdout).toContain('1 profile(s) of user42@example.com deleted');
+    expect((await runCli(stack, ['profiles', 'delete', 'user42@example.com'])).code).toBe(2);
+  }, 120_000);
+
   it('erases an address: profile gone, logs scrubbed, opt-out kept as a hash and back in force on re-import', async () => {
     await stack.db.optOut.upsert({ where: { address: 'user10@example.com' }, create: { address: 'user10@example.com', source: 'unsubscribe link' }, update: {} });
     const erased = await runCli(stack, ['profiles', 'erase', 'User10@example.com']);
