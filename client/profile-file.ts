@@ -9,6 +9,10 @@ import { CSV_OPTIONS, EMPTY_FILE, NOT_UTF8, csvColumns, csvProfile, type CsvColu
 import { writeProfileBatch, type ImportMode, type ProfileColumnName } from '../store/profiles';
 import type { Database } from '../store/prisma';
 import { InputError } from './errors';
+import { collectGarbage } from './memory';
+
+/** Batches written between two garbage collections (client/memory.ts): the import's memory stays flat and low. */
+const BATCHES_PER_COLLECTION = 10;
 
 /** How many rejected rows a report lists (all are counted). */
 const REJECTED_SHOWN = 100;
@@ -122,6 +126,7 @@ export async function importProfileFile(db: Database, file: string, options: Imp
   const size = options.batchSize ?? 1000;
   const report: ImportReport = { rows: 0, inserted: 0, updated: 0, skipped: 0, rejected: 0, rowsPerSecond: 0, rejectedRows: [], seconds: 0 };
   let batch: ImportedProfile[] = [];
+  let batches = 0;
   const flush = async () => {
     if (batch.length === 0) return;
     const result = await writeProfileBatch(db, batch, { mode: options.mode, columns, listId: options.listId });
@@ -130,6 +135,7 @@ export async function importProfileFile(db: Database, file: string, options: Imp
     // Rows of an address met twice in one batch count once (the last one wins).
     report.skipped += result.skipped + (batch.length - result.inserted - result.updated - result.skipped);
     batch = [];
+    if (++batches % BATCHES_PER_COLLECTION === 0) collectGarbage();
     report.seconds = (Date.now() - started) / 1000;
     report.rowsPerSecond = Math.round(report.rows / Math.max(report.seconds, 0.001));
     options.onProgress?.(report);

@@ -129,7 +129,7 @@ export interface AudienceCount {
  */
 export async function audienceCount(db: Database, target: Target): Promise<AudienceCount> {
   const C = EXCLUSION_CAUSES;
-  const rows = await db.$queryRaw<Array<{ cause: string | null; n: number | bigint; keys: number | bigint }>>`
+  const query = db.$queryRaw<Array<{ cause: string | null; n: number | bigint; keys: number | bigint }>>`
     WITH t AS (
       SELECT p."addressKey" AS k, CASE
         WHEN trim(p."email") = '' THEN ${C.noAddress}
@@ -140,6 +140,11 @@ export async function audienceCount(db: Database, target: Target): Promise<Audie
       FROM "Profile" p WHERE ${target.whole}
     )
     SELECT cause, COUNT(*) AS n, COUNT(DISTINCT k) AS keys FROM t GROUP BY cause`;
+  // Postgres's default 4 MB spilled the hash join and the sort of a 1M-profile count to disk (3.4 s → 3.0 s):
+  // more for this one statement, which runs once per preview.
+  const rows = isPostgres(db)
+    ? (await db.$transaction([db.$executeRaw`SET LOCAL work_mem = '64MB'`, query]))[1]
+    : await query;
   const exclusions: Record<string, number> = {};
   let targeted = 0;
   let toDeliver = 0;
