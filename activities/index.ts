@@ -2,7 +2,7 @@
 import type { ActivityDeps } from './deps';
 import { prepareActivity } from './prepare';
 import { sendActivity } from './send';
-import { stopActivity } from './stop';
+import { reconcileActivity, stopActivity } from './stop';
 import { proofActivity } from './proof';
 import { validateDeliverySpec } from '../domain/spec-problems';
 
@@ -13,6 +13,7 @@ export function createActivities(deps: ActivityDeps) {
     prepareDelivery: prepareActivity(deps),
     sendDelivery: sendActivity(deps),
     stopDelivery: stopActivity(deps),
+    reconcileDelivery: reconcileActivity(deps),
     sendProof: proofActivity(deps),
     /** Problems of a spec (empty when usable): templates compile outside the workflow sandbox. */
     async checkSpec({ spec }: { spec: unknown }): Promise<string[]> {

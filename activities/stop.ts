@@ -14,3 +14,12 @@ export function stopActivity(deps: ActivityDeps) {
     return { cancelled, ...(await logs.sendingCounts(deliveryId)) };
   };
 }
+
+/** A delivery whose workflow was terminated in Temporal: cancelled as a stop would, with the preparation's counts read back. */
+export function reconcileActivity(deps: ActivityDeps) {
+  return async function reconcileDelivery({ deliveryId }: StopInput): Promise<SendingProgress & { cancelled: number; targeted: number; toExclude: number }> {
+    const logs = sendingLogs(deps.db);
+    const cancelled = await logs.cancelUnsent(deliveryId);
+    return { cancelled, ...(await logs.preparedCounts(deliveryId)), ...(await logs.sendingCounts(deliveryId)) };
+  };
+}

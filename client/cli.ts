@@ -10,8 +10,9 @@ import { quarantine } from '../store/quarantine';
 import { recipientLogs } from '../store/recipients';
 import { table } from './format';
 import { InputError, wholeNumber } from './errors';
-import { logLines, snapshotText } from './format';
-import { watchDelivery } from './watch';
+import { deliveryTable, logLines, snapshotText } from './format';
+import { watchDeliveries, watchDelivery } from './watch';
+import { LIST_STATES, listDeliveries } from './delivery-list';
 import { commandRecurringDelivery, createRecurringDelivery, listRecurringDeliveries, type OverlapChoice, type ScheduleCommand } from './schedules';
 
 const program = new Command('delivery').description('Prepare, send and follow email deliveries running on Temporal').showHelpAfterError();
@@ -74,8 +75,7 @@ for (const [command, help] of [
 ] as Array<[DeliveryCommand, string]>) {
   program.command(`${command} <id>`).description(help).action(async (id: string) => {
     await withClient(async (client) => {
-      await sendCommand(client, id, command);
-      console.log(`${command} sent to ${id}`);
+      console.log(`${id}: ${await sendCommand(client, id, command)}`);
     });
   });
 }
@@ -87,6 +87,31 @@ program.command('status <id>')
     await withClient(async (client) => {
       if (opts.json) console.log(JSON.stringify(await readSnapshot(client, id), null, 2));
       else console.log(snapshotText(await watchDelivery(client, id)));
+    });
+  });
+
+program.command('list')
+  .description('deliveries of this task queue, newest first: name, id, state, contact date, targeted, sent, errors, open and click rates')
+  .option('--state <state>', `only this state: ${LIST_STATES.join(', ')}`)
+  .option('--name <text>', 'only names containing this text (any case)')
+  .option('--limit <n>', 'how many (default 20)', (v) => wholeNumber('--limit', v))
+  .option('--offset <n>', 'skip this many first (the next page)', (v) => wholeNumber('--offset', v))
+  .option('--json', 'print as JSON')
+  .action(async (opts: { state?: string; name?: string; limit?: number; offset?: number; json?: boolean }) => {
+    await withClient(async (client, taskQueue) => {
+      const rows = await listDeliveries(client, { taskQueue, ...opts });
+      if (opts.json) console.log(JSON.stringify(rows, null, 2));
+      else console.log(deliveryTable(rows));
+    });
+  });
+
+program.command('watch')
+  .description('follow every running delivery at once, one progress bar each (Ctrl-C to leave; the deliveries go on)')
+  .option('--once', 'print the running deliveries once, as a table, and return')
+  .action(async (opts: { once?: boolean }) => {
+    await withClient(async (client, taskQueue) => {
+      if (opts.once) console.log(deliveryTable(await listDeliveries(client, { taskQueue, running: true, limit: 50 })));
+      else await watchDeliveries(client, taskQueue);
     });
   });
 

@@ -1,15 +1,20 @@
 // Programmatic client of deliveries: start with a validated spec, signal with state checks, read status.
 // The CLI, the embedded stack and the tests all go through here.
 import { randomBytes } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import type { DeliverySpec } from '../domain/spec';
 import { validateDeliverySpec } from '../domain/spec-problems';
 import type { Kpis } from '../domain/delivery';
 import { judgeCommand, type DeliveryCommand as LifecycleCommand } from '../domain/lifecycle';
+import { FINAL_STATES } from '../domain/delivery';
+import { reconcileDelivery } from './reconcile';
 import type { emailDelivery } from '../workflows';
 import type { DeliveryRunOptions } from '../workflows/delivery';
+import { specSummary } from '../domain/situation';
 import {
-  confirmSignal, editUpdate, exclusionsQuery, kpisQuery, logsQuery, pauseSignal, proofSignal, resumeSignal, statusQuery,
+  confirmUpdate, editUpdate, exclusionsQuery, kpisQuery, logsQuery, pauseUpdate, proofUpdate, resumeUpdate, statusQuery,
   DELIVERY_NAME, DELIVERY_STATE, WORKFLOW_TYPE, type DeliveryStatus, type ExclusionsReport, type LogsPage,
 } from '../workflows/messages';
 import { InputError } from './errors';
@@ -34,7 +39,6 @@ export async function startDelivery(
   client: Client, taskQueue: string, input: unknown, workflowId?: string, runOptions?: DeliveryRunOptions,
 ): Promise<StartedDelivery> {
   const spec = requireValidSpec(input);
-  const audience = 'all' in spec.audience ? 'all profiles' : `profiles where ${JSON.stringify(spec.audience.where)}`;
   const id = workflowId ?? newDeliveryId(spec.name);
   try {
     return await client.workflow.start<typeof emailDelivery>(WORKFLOW_TYPE, {
@@ -48,11 +52,7 @@ export async function startDelivery(
         { key: DELIVERY_NAME, value: spec.name },
       ],
       staticSummary: `Delivery "${spec.name}"`,
-      staticDetails: [
-        `**Subject:** ${spec.subject}`, `**Audience:** ${audience}`, `**Approval:** ${spec.approval}`,
-        `**Contact date:** ${spec.scheduleAt ?? 'now'}`,
-        spec.messagesPerSecond ? `**Rate cap:** ${spec.messagesPerSecond} messages/s` : '',
-      ].filter(Boolean).join('\n\n'),
+      staticDetails: specSummary(spec).split(' · ').join('\n\n'),
     });
   } catch (e) {
     if (e instanceof WorkflowExecutionAlreadyStartedError) {
@@ -65,13 +65,39 @@ export async function startDelivery(
 /** Commands of the CLI: the lifecycle's, but edit (which takes a spec: `editDelivery`). */
 export type DeliveryCommand = Exclude<LifecycleCommand, 'edit'>;
 
-/** Judges the command by the lifecycle rules on the delivery's status (as the workflow will), then gives it. */
-export async function sendCommand(client: Client, deliveryId: string, command: DeliveryCommand): Promise<void> {
+const UPDATES = { confirm: confirmUpdate, proof: proofUpdate, pause: pauseUpdate, resume: resumeUpdate };
+/** How long a command given as an update waits for a worker to answer. */
+const ANSWER_TIMEOUT_MS = 15_000;
+
+/**
+ * Judges the command by the lifecycle rules on the delivery's status (as the workflow will), then gives it as an
+ * update: the workflow's answer ("confirm applied: sending starts") or its refusal (an InputError with the reason,
+ * for a state that moved meanwhile). Stop is the workflow's cancellation.
+ */
+export async function sendCommand(client: Client, deliveryId: string, command: DeliveryCommand): Promise<string> {
   const handle = client.workflow.getHandle<typeof emailDelivery>(deliveryId);
-  const verdict = judgeCommand(command, await readStatus(handle, deliveryId));
+  const { status, reconciled } = await statusOf(handle, deliveryId);
+  // Stopping a delivery whose workflow was terminated is what reconciling it did: say so, it is not a refusal.
+  if (reconciled && command === 'stop') return `${status.situation ?? 'terminated'} (its workflow had been terminated in Temporal: reconciled now)`;
+  const verdict = judgeCommand(command, status);
   if (!verdict.ok) throw new InputError(`Cannot ${command} delivery ${deliveryId}: it is ${verdict.reason}.`, 'WRONG_STATE');
-  if (command === 'stop') await handle.cancel();
-  else await handle.signal({ confirm: confirmSignal, proof: proofSignal, pause: pauseSignal, resume: resumeSignal }[command]);
+  if (command === 'stop') {
+    await handle.cancel();
+    return 'stop requested: the sending in flight records what it sent, every unsent message is cancelled';
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const noAnswer = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`No worker answered the ${command} within ${ANSWER_TIMEOUT_MS / 1000} s: is a worker running (npm run worker)? ` +
+      'The command may still apply when one starts: check with "delivery status".')), ANSWER_TIMEOUT_MS);
+  });
+  try {
+    return (await Promise.race([handle.executeUpdate(UPDATES[command]), noAnswer])).message;
+  } catch (e) {
+    if (e instanceof WorkflowUpdateFailedError) throw new InputError(`Cannot ${command} delivery ${deliveryId}: ${rootMessage(e)}.`, 'WRONG_STATE');
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Replaces the content of a prepared or scheduled delivery (validated here, then by the workflow). */
@@ -117,8 +143,18 @@ export async function readLogs(client: Client, deliveryId: string, page: { offse
 }
 
 async function readStatus(handle: DeliveryHandle, deliveryId: string): Promise<DeliveryStatus> {
+  return (await statusOf(handle, deliveryId)).status;
+}
+
+/**
+ * The delivery's status. A delivery that has not ended but whose workflow Temporal closed (terminated, timed out)
+ * is reconciled first (client/reconcile.ts): the status is then the reconciling run's, `terminated`.
+ */
+async function statusOf(handle: DeliveryHandle, deliveryId: string): Promise<{ status: DeliveryStatus; reconciled: boolean }> {
   try {
-    return await handle.query(statusQuery);
+    const status = await handle.query(statusQuery);
+    if (FINAL_STATES.includes(status.state) || !(await reconcileDelivery(handle.client, deliveryId))) return { status, reconciled: false };
+    return { status: await handle.query(statusQuery), reconciled: true };
   } catch (e) {
     if (e instanceof WorkflowNotFoundError) throw new InputError(`No delivery with id ${deliveryId}: check the id printed by "delivery start"`, 'NOT_FOUND');
     throw e;

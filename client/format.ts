@@ -2,6 +2,7 @@
 import type { Kpis, LogEntry } from '../domain/delivery';
 import { kpiLines } from '../domain/kpi-table';
 import type { DeliverySnapshot } from './deliveries';
+import type { DeliveryRow } from './delivery-list';
 
 export function kpiTable(k: Kpis): string {
   const links = Object.entries(k.clicksByLink ?? {}).sort((a, b) => b[1] - a[1]);
@@ -12,9 +13,12 @@ export function kpiTable(k: Kpis): string {
 }
 
 export function snapshotText(s: DeliverySnapshot): string {
-  const error = s.status.error ? `\n  Error: ${printable(s.status.error)}` : '';
-  const paused = s.status.pausedBecause ? `\n  Paused by the engine: ${printable(s.status.pausedBecause)}` : '';
-  return `Delivery ${s.id}: ${s.status.state}${error}${paused}\n${kpiTable(s.kpis)}`;
+  // The situation says the error and the engine's pause cause already (a delivery from an older worker may lack it).
+  const error = s.status.error && !s.status.situation ? `\n  Error: ${printable(s.status.error)}` : '';
+  const paused = s.status.pausedBecause && !s.status.situation ? `\n  Paused by the engine: ${printable(s.status.pausedBecause)}` : '';
+  const situation = s.status.situation ? `\n  ${printable(s.status.situation)}` : '';
+  const command = s.status.lastCommand ? `\n  Last command: ${printable(s.status.lastCommand.message)} (${s.status.lastCommand.at})` : '';
+  return `Delivery ${s.id}: ${s.status.state}${situation}${command}${error}${paused}\n${kpiTable(s.kpis)}`;
 }
 
 export function logLines(entries: LogEntry[]): string {
@@ -35,4 +39,14 @@ export function table(header: string[], data: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** `delivery list`: one line per delivery; counts the kpis query could not give read "?". */
+export function deliveryTable(rows: DeliveryRow[]): string {
+  const n = (v: number | undefined) => (v === undefined ? '?' : String(v));
+  const rate = (v: number | undefined) => (v === undefined ? '?' : `${v.toFixed(1)}%`);
+  if (rows.length === 0) return 'No delivery found.';
+  return table(['Name', 'Id', 'State', 'Contact date', 'Targeted', 'Sent', 'Errors', 'Opens', 'Clicks'], rows.map((r) => [
+    r.name, r.id, r.state, r.contactDate?.slice(0, 16).replace('T', ' ') ?? '', n(r.targeted), String(r.sent), String(r.errors), rate(r.openRate), rate(r.clickRate),
+  ]));
 }

@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { FINAL_STATES, type DeliveryState } from '../domain/delivery';
 import { readSnapshot, type DeliverySnapshot } from './deliveries';
+import { listDeliveries, type DeliveryRow } from './delivery-list';
 
 /** States where nothing moves until someone acts (or the contact date comes). */
 const WAITING: DeliveryState[] = ['prepared', 'scheduled', 'paused'];
@@ -35,6 +36,31 @@ export async function watchDelivery(client: Client, deliveryId: string, options:
       }
       if (FINAL_STATES.includes(state) || (options.untilSettled !== false && WAITING.includes(state))) return s;
       await new Promise((r) => setTimeout(r, options.everyMs ?? 500));
+    }
+  } finally {
+    bars.stop();
+  }
+}
+
+/** `delivery watch`: one bar per running delivery of the task queue (sent + errors of to deliver), until interrupted. */
+export async function watchDeliveries(client: Client, taskQueue: string, options: { everyMs?: number; rounds?: number } = {}): Promise<DeliveryRow[]> {
+  const bars = new MultiBar({
+    format: ' {name} |{bar}| {value}/{total} {state} sent {sent}, errors {errors}', hideCursor: true, clearOnComplete: false, stopOnComplete: false,
+  }, Presets.shades_classic);
+  const shown = new Map<string, SingleBar>();
+  let rows: DeliveryRow[] = [];
+  try {
+    for (let round = 1; ; round++) {
+      rows = await listDeliveries(client, { taskQueue, running: true, limit: 50 });
+      for (const r of rows) {
+        const payload = { name: (r.name || r.id).slice(0, 30).padEnd(30), state: r.state.padEnd(9), sent: r.sent, errors: r.errors };
+        const bar = shown.get(r.id) ?? bars.create(Math.max(r.toDeliver ?? 0, 1), 0, payload);
+        shown.set(r.id, bar);
+        bar.setTotal(Math.max(r.toDeliver ?? 0, 1));
+        bar.update(r.sent + r.errors, payload);
+      }
+      if (options.rounds !== undefined && round >= options.rounds) return rows;
+      await new Promise((r) => setTimeout(r, options.everyMs ?? 1000));
     }
   } finally {
     bars.stop();

@@ -2,11 +2,12 @@
 // Pure types and arithmetic: imported by the workflow, the activities and the CLI.
 
 export const DELIVERY_STATES = [
-  'preparing', 'prepared', 'scheduled', 'sending', 'paused', 'sent', 'stopped', 'failed',
+  'preparing', 'prepared', 'scheduled', 'sending', 'paused', 'sent', 'stopped', 'failed', 'terminated',
 ] as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[number];
 
-export const FINAL_STATES: readonly DeliveryState[] = ['sent', 'stopped', 'failed'];
+/** `terminated`: its workflow was terminated or timed out in Temporal; a run of its own then reconciled it. */
+export const FINAL_STATES: readonly DeliveryState[] = ['sent', 'stopped', 'failed', 'terminated'];
 
 /** Why a targeted recipient is not sent to: one of these, or `filter: <rule name>`. */
 export const EXCLUSION_CAUSES = {
@@ -56,6 +57,8 @@ export interface Kpis {
   possibleDuplicates: number;
   /** Recipients not sent because they opted out or were quarantined after the preparation (checked at send time). */
   excludedAtSend: number;
+  /** Messages never sent because the delivery was stopped (absent from runs started before it existed). */
+  cancelled: number;
 }
 
 export type LogLevel = 'info' | 'warning' | 'error';
@@ -107,7 +110,7 @@ export function emptyKpis(): Kpis {
   return {
     targeted: 0, toDeliver: 0, toExclude: 0, sent: 0, delivered: 0, failed: 0, pending: 0,
     opens: 0, clicks: 0, openRate: 0, clickRate: 0, totalOpens: 0, totalClicks: 0, unsubscriptions: 0, mirrorPageViews: 0,
-    clicksByLink: {}, possibleDuplicates: 0, excludedAtSend: 0,
+    clicksByLink: {}, possibleDuplicates: 0, excludedAtSend: 0, cancelled: 0,
   };
 }
 

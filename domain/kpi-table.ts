@@ -27,6 +27,7 @@ export const KPI_TABLE: readonly KpiRow[] = [
   { key: 'delivered', label: 'Delivered', short: 'delivered', base: { of: (k) => k.sent, label: 'sent' }, meaning: 'sent and not hard-bounced later' },
   { key: 'failed', label: 'Errors', short: 'errors', base: { of: (k) => k.sent + k.failed, label: 'sent + errors' }, meaning: 'failed for good: refused by the relay, soft failures past the validity period, hard bounces' },
   { key: 'pending', label: 'Pending', short: 'pending', base: { of: (k) => k.toDeliver, label: 'to deliver' }, meaning: 'to deliver and without an outcome yet (waiting, or waiting to retry)' },
+  { key: 'cancelled', label: 'Cancelled', short: 'cancelled', onlyWhenSet: true, base: { of: (k) => k.toDeliver, label: 'to deliver' }, meaning: 'never sent: the delivery was stopped before their turn' },
   { key: 'opens', label: 'Opens', short: 'opens', base: { of: (k) => k.delivered, label: 'delivered' }, events: { key: 'totalOpens', noun: 'opens' }, meaning: 'distinct recipients who loaded the open pixel' },
   { key: 'clicks', label: 'Clicks', short: 'clicks', base: { of: (k) => k.delivered, label: 'delivered' }, events: { key: 'totalClicks', noun: 'clicks' }, meaning: 'distinct recipients who clicked a tracked link (unsubscribe and mirror page excluded)' },
   { key: 'unsubscriptions', label: 'Unsubscriptions', short: 'unsubscriptions', meaning: 'distinct recipients who used the unsubscribe link' },
@@ -46,13 +47,13 @@ function share(row: KpiRow, k: Kpis): string {
 export function kpiLines(k: Kpis): [label: string, count: number, note: string][] {
   return KPI_TABLE.filter((row) => !row.onlyWhenSet || k[row.key] > 0).map((row) => {
     const of = row.events ? `${share(row, k)} of ${row.base!.label} (${k[row.events.key]} ${row.events.noun} in all)` : share(row, k);
-    return [row.label, k[row.key], row.onlyWhenSet ? row.meaning.split(';')[0] : of];
+    return [row.label, k[row.key], row.onlyWhenSet && !row.base ? row.meaning.split(';')[0] : of];
   });
 }
 
 /** The Web UI's current details line: the situation first, then the KPIs. */
 export function kpiDetails(situation: string, k: Kpis): string {
-  const parts = KPI_TABLE.filter((row) => row.short).map((row) => `${row.short} ${k[row.key]}${row.events ? ` (${share(row, k)})` : ''}`);
+  const parts = KPI_TABLE.filter((row) => row.short && (!row.onlyWhenSet || k[row.key] > 0)).map((row) => `${row.short} ${k[row.key]}${row.events ? ` (${share(row, k)})` : ''}`);
   return [situation, ...parts].join(' · ');
 }
 

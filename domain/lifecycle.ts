@@ -4,6 +4,8 @@
 //
 //   preparing → prepared (approval, proofs; an edit prepares again) → scheduled (contact date) → sending ⇄ paused
 //   → sent (tracking period) | stopped (stop, i.e. workflow cancellation) | failed (critical error in the preparation)
+//   terminated: the workflow was terminated (or timed out) in Temporal, where no code of ours runs; a new run of the
+//   same id reconciles it (workflows/reconcile.ts) and starts in that state, so no move leads there.
 import { FINAL_STATES as FINAL, kpisWithSending, kpisWithTracking, type DeliveryState, type Kpis, type PreparationResult, type SendingProgress, type TrackingCounts } from './delivery';
 
 /** Where each state may lead (a preparation with nothing to deliver ends `sent` at once). */
@@ -16,6 +18,7 @@ export const TRANSITIONS: Readonly<Record<DeliveryState, readonly DeliveryState[
   sent: [],
   stopped: [],
   failed: [],
+  terminated: [],
 };
 
 export const canMove = (from: DeliveryState, to: DeliveryState): boolean => from === to || TRANSITIONS[from].includes(to);
@@ -111,4 +114,20 @@ export function kpisWithProgress(kpis: Kpis, report: ProgressReport, state: Deli
     case 'sending':
       return state === 'sending' || state === 'paused' ? kpisWithSending(kpis, report) : kpis;
   }
+}
+
+const COUNTS_OF: Record<ProgressReport['phase'], readonly string[]> = {
+  preparation: ['processed'],
+  sending: ['sent', 'delivered', 'failed', 'possibleDuplicates', 'excludedAtSend'],
+  feedback: ['sent', 'delivered', 'failed', 'possibleDuplicates', 'excludedAtSend'],
+  tracking: ['opens', 'totalOpens', 'clicks', 'totalClicks', 'unsubscriptions', 'mirrorPageViews'],
+};
+
+/** Whether a signal's argument is a progress report the KPIs can take (anyone can send a signal by name). */
+export function isProgressReport(x: unknown): x is ProgressReport {
+  if (typeof x !== 'object' || x === null) return false;
+  const r = x as Record<string, unknown>;
+  const counts = COUNTS_OF[r.phase as ProgressReport['phase']];
+  if (!counts || !counts.every((c) => Number.isSafeInteger(r[c]) && (r[c] as number) >= 0)) return false;
+  return r.phase !== 'tracking' || (typeof r.clicksByLink === 'object' && r.clicksByLink !== null);
 }

@@ -316,12 +316,21 @@ export function sendingLogs(db: Database, retry?: TransientRetry) {
       return { sent, delivered, failed, possibleDuplicates, excludedAtSend };
     },
 
-    /** A stopped delivery: whatever was not sent is cancelled and will never be. */
+    /** What the preparation decided, read back from the rows (a delivery whose workflow is gone). */
+    async preparedCounts(deliveryId: string): Promise<{ targeted: number; toExclude: number }> {
+      const [targeted, toExclude] = await Promise.all([
+        db.sendingLog.count({ where: { deliveryId } }),
+        db.sendingLog.count({ where: { deliveryId, status: 'ignored', NOT: { exclusionCause: { in: AT_SEND_CAUSES } } } }),
+      ]);
+      return { targeted, toExclude };
+    },
+
+    /** A stopped delivery: whatever was not sent is cancelled and will never be. How many are cancelled in all (a retry reports the same). */
     async cancelUnsent(deliveryId: string): Promise<number> {
-      const r = await db.sendingLog.updateMany({
+      await db.sendingLog.updateMany({
         where: { deliveryId, status: { in: ['pending', 'sending'] } }, data: { status: 'cancelled', claim: null },
       });
-      return r.count;
+      return db.sendingLog.count({ where: { deliveryId, status: 'cancelled' } });
     },
   }, retry);
 }

@@ -27,6 +27,8 @@ export interface TrackingServerOptions {
   requestsPerSecond?: number;
   /** How often buffered events are written (ms). */
   flushEveryMs?: number;
+  /** A delivery's KPIs are signalled at most this often (ms, default 10 s: each signal is a history event). */
+  signalEveryMs?: number;
 }
 
 export interface TrackingServer {
@@ -109,7 +111,7 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
         const counts = trackingCounts(tallies, clickers, (id) => messages?.links.find((l) => l.id === id)?.source);
         await client.workflow.getHandle(deliveryId).signal(progressSignal, { phase: 'tracking', ...counts });
       })().catch(() => undefined)); // a delivery whose workflow has ended keeps its events in the database
-    }, 500));
+    }, options.signalEveryMs ?? 10_000));
   }
 
   /** A delivery's templates with tracking, from its stored spec (cached for a minute). */

@@ -34,6 +34,8 @@ export interface BounceListenerOptions {
   secret: string;
   maxMessageBytes?: number;
   holdMs?: number;
+  /** A delivery's KPIs are signalled at most this often (ms, default 10 s: each signal is a history event). */
+  signalEveryMs?: number;
 }
 
 /** What one DSN did: applied (250), refused for good (5xx), or to be tried again (451). */
@@ -59,7 +61,7 @@ export async function startBounceListener(options: BounceListenerOptions): Promi
   const logs = sendingLogs(db);
   const addresses = quarantine(db);
 
-  // KPIs reach the workflow at most twice a second per delivery, however many DSNs arrive.
+  // KPIs reach the workflow at most every signalEveryMs per delivery, however many DSNs arrive.
   const due = new Map<string, NodeJS.Timeout>();
   const signalling = callsInFlight(); // close() waits for them
   function feedbackSoon(deliveryId: string) {
@@ -69,7 +71,7 @@ export async function startBounceListener(options: BounceListenerOptions): Promi
       void signalling.track(logs.sendingCounts(deliveryId)
         .then((totals) => client.workflow.getHandle(deliveryId).signal(progressSignal, { phase: 'feedback', ...totals }))
         .catch(() => undefined)); // a delivery that ended keeps its bounces in the database
-    }, 500));
+    }, options.signalEveryMs ?? 10_000));
   }
 
   const verdict = (code: BounceVerdict['code'], message: string, applied: BounceVerdict['applied'] = []): BounceVerdict => ({ code, message, applied });

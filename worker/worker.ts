@@ -9,6 +9,7 @@ import { progressSignal } from '../workflows/messages';
 import type { TemporalConfig } from './config';
 import { ensureSearchAttributes } from './search-attributes';
 import { callsInFlight } from '../client/calls-in-flight';
+import { reconcileClosedDeliveries } from '../client/reconcile';
 
 /** A worker told to stop exits within this time (see stop_grace_period in docker-compose.yml). */
 export const SHUTDOWN_FORCE = '25 seconds';
@@ -28,6 +29,8 @@ export interface DeliveryWorkerOptions {
   maxConcurrentActivities?: number;
   /** How long a sending attempt waits for a failing database before it gives up (ms, default 10 minutes). */
   databaseRetryMs?: number;
+  /** How often the worker looks for deliveries whose workflow Temporal terminated, to reconcile them (ms, default 1 minute). */
+  reconcileEveryMs?: number;
 }
 
 export interface DeliveryWorker {
@@ -76,12 +79,23 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
     // A worker that died holds its workflows' sticky task queue: fall back to the shared queue soon.
     stickyQueueScheduleToStartTimeout: '3 seconds',
   });
+  // Terminate in the Web UI leaves a delivery's messages pending: a new run of it cancels them (client/reconcile.ts).
+  let reconciling = false;
+  const reconciler = setInterval(() => {
+    if (reconciling) return;
+    reconciling = true;
+    reconcileClosedDeliveries(client.workflow, temporal.taskQueue)
+      .then((ids) => ids.forEach((id) => console.log(`worker: delivery ${id} was terminated in Temporal: reconciled`)))
+      .catch((e: Error) => console.error(`worker: reconciling terminated deliveries failed (tried again later): ${e.message}`))
+      .finally(() => (reconciling = false));
+  }, options.reconcileEveryMs ?? 60_000);
   return {
     worker,
     async run() {
       try {
         await worker.run();
       } finally {
+        clearInterval(reconciler);
         mailer.close();
         await connection.close();
         await signalling.settled();

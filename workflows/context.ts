@@ -5,8 +5,9 @@ import * as wf from '@temporalio/workflow';
 import { emptyKpis, percent, type DeliveryState, type Kpis, type LogEntry, type LogLevel, type PreparationResult } from '../domain/delivery';
 import { kpiDetails } from '../domain/kpi-table';
 import { canMove, proofMissing, type LifecycleStatus } from '../domain/lifecycle';
+import { situation, specSummary } from '../domain/situation';
 import type { DeliverySpec } from '../domain/spec';
-import { DELIVERY_CONTACT_DATE, DELIVERY_ERRORS, DELIVERY_NAME, DELIVERY_OPENS, DELIVERY_SENT, DELIVERY_STATE, type DeliveryStatus } from './messages';
+import { DELIVERY_CONTACT_DATE, DELIVERY_ERRORS, DELIVERY_NAME, DELIVERY_OPENS, DELIVERY_SENT, DELIVERY_STATE, type CommandOutcome, type DeliveryStatus } from './messages';
 
 export const MAX_LOGS = 1000;
 /** Continue-as-new past this many events (progress signals are the only thing that grows). */
@@ -23,6 +24,17 @@ export interface DeliveryRunOptions {
   heartbeatTimeoutSeconds?: number;
   /** Longest wait between two attempts of a failing activity (default 30 s). */
   retryMaxIntervalSeconds?: number;
+  /** Set for the run that reconciles a delivery whose previous run was terminated or timed out (client/reconcile.ts). */
+  reconcile?: Reconciliation;
+}
+
+/** A run that Temporal closed without our code (Terminate in the Web UI, `temporal workflow terminate`, a run timeout). */
+export interface Reconciliation {
+  runId: string;
+  closedAs: 'terminated' | 'timed out';
+  /** When it was closed (ISO). */
+  at: string;
+  reason?: string;
 }
 
 /** The lasting part of the context: what continue-as-new carries (its shape is in running histories: only add optional fields). */
@@ -39,11 +51,13 @@ export interface CarriedState {
   proofsSent: number;
   /** Set once sent: the run only collects tracking feedback until then (ISO date). */
   trackingUntil?: string;
+  /** The last command received and its fate. */
+  lastCommand?: CommandOutcome;
 }
 
 export interface DeliveryContext extends Omit<CarriedState, 'preparation'> {
   readonly deliveryId: string;
-  readonly options: Required<Omit<DeliveryRunOptions, 'carried'>>;
+  readonly options: Required<Omit<DeliveryRunOptions, 'carried' | 'reconcile'>>;
   spec: DeliverySpec;
   state: DeliveryState;
   preparation?: PreparationResult;
@@ -58,25 +72,31 @@ export interface DeliveryContext extends Omit<CarriedState, 'preparation'> {
   sending?: Promise<unknown>;
   /** What the search attributes show already. */
   shown: { announced: boolean; counts: string; at: number };
+  /** A run reconciling a terminated one, until it has read the counts back. */
+  reconciling?: boolean;
+  /** When the current sending round started and how many messages had an outcome then (the rate shown). */
+  sendingSince?: { at: number; done: number };
 }
 
 export function newContext(spec: DeliverySpec, options: DeliveryRunOptions): DeliveryContext {
-  const { carried, maxHistoryEvents = MAX_HISTORY_EVENTS, heartbeatTimeoutSeconds = 10, retryMaxIntervalSeconds = 30 } = options;
+  const { carried, reconcile, maxHistoryEvents = MAX_HISTORY_EVENTS, heartbeatTimeoutSeconds = 10, retryMaxIntervalSeconds = 30 } = options;
   return {
     deliveryId: wf.workflowInfo().workflowId,
     options: { maxHistoryEvents, heartbeatTimeoutSeconds, retryMaxIntervalSeconds },
     spec,
-    state: carried?.trackingUntil ? 'sent' : carried ? 'sending' : 'preparing',
-    runKey: carried?.runKey ?? wf.workflowInfo().runId,
+    state: reconcile ? 'terminated' : carried?.trackingUntil ? 'sent' : carried ? 'sending' : 'preparing',
+    // The chain's first run: a Reset starts a new run of the same chain, which must find its own preparation.
+    runKey: carried?.runKey ?? wf.workflowInfo().firstExecutionRunId,
     contentVersion: carried?.contentVersion ?? 0,
     preparation: carried?.preparation,
-    kpis: carried?.kpis ?? emptyKpis(),
+    kpis: { ...emptyKpis(), ...carried?.kpis }, // a run continued from an older version may lack newer KPIs
     logs: carried?.logs ?? [],
     logOffset: carried?.logOffset ?? 0,
     paused: carried?.paused ?? false,
     pausedBecause: carried?.pausedBecause,
     proofsSent: carried?.proofsSent ?? 0,
     trackingUntil: carried?.trackingUntil,
+    lastCommand: carried?.lastCommand,
     preparedSoFar: 0,
     awaitingConfirm: false,
     confirmed: false,
@@ -99,10 +119,10 @@ export const historyIsLong = (ctx: DeliveryContext): boolean =>
 /** Continues as new with the lasting part of the context (the spec as the workflow's argument). */
 export function continueAsNew(ctx: DeliveryContext): Promise<never> {
   log(ctx, 'info', `Continuing as new after ${wf.workflowInfo().historyLength} history events`);
-  const { runKey, contentVersion, preparation, kpis, logs, logOffset, paused, pausedBecause, proofsSent, trackingUntil } = ctx;
+  const { runKey, contentVersion, preparation, kpis, logs, logOffset, paused, pausedBecause, proofsSent, trackingUntil, lastCommand } = ctx;
   return wf.continueAsNew<(spec: DeliverySpec, options: DeliveryRunOptions) => Promise<unknown>>(ctx.spec, {
     ...ctx.options,
-    carried: { runKey, contentVersion, preparation: preparation!, kpis, logs, logOffset, paused, pausedBecause, proofsSent, trackingUntil },
+    carried: { runKey, contentVersion, preparation: preparation!, kpis, logs, logOffset, paused, pausedBecause, proofsSent, trackingUntil, lastCommand },
   });
 }
 
@@ -125,8 +145,8 @@ export function moveTo(ctx: DeliveryContext, next: DeliveryState): void {
 }
 
 /** Key counts in search attributes: on state changes, and at most every COUNTS_REFRESH_MS while they move. */
-export function showCounts(ctx: DeliveryContext): void {
-  const counts = countsToShow(ctx, false);
+export function showCounts(ctx: DeliveryContext, now = false): void {
+  const counts = countsToShow(ctx, now);
   if (counts.length) wf.upsertSearchAttributes(counts);
   showDetails(ctx);
 }
@@ -142,9 +162,27 @@ function countsToShow(ctx: DeliveryContext, now: boolean) {
 
 export const showContactDate = (date: Date): void => wf.upsertSearchAttributes([{ key: DELIVERY_CONTACT_DATE, value: date }]);
 
-/** The Web UI's current details: the state (and the engine's pause cause), then the KPIs. */
-function showDetails(ctx: DeliveryContext): void {
-  wf.setCurrentDetails(kpiDetails(`**${ctx.state}**${ctx.pausedBecause ? ` — paused by the engine: ${ctx.pausedBecause}` : ''}`, ctx.kpis));
+/**
+ * The Web UI's current details: the situation in words, the last command and its fate, the KPIs, then what the
+ * delivery is (subject, audience, approval), since a delivery started by `temporal workflow start` has no static details.
+ */
+export function showDetails(ctx: DeliveryContext): void {
+  const c = ctx.lastCommand;
+  wf.setCurrentDetails([
+    `**${situationOf(ctx)}**`,
+    ...(c ? [`Last command: ${c.message} (${c.at})`] : []),
+    kpiDetails(ctx.state, ctx.kpis),
+    specSummary(ctx.spec),
+  ].join('\n\n'));
+}
+
+function situationOf(ctx: DeliveryContext): string {
+  const status = lifecycleStatus(ctx);
+  return situation({
+    state: ctx.state, kpis: ctx.kpis, approval: ctx.spec.approval, awaitingConfirm: status.awaitingConfirm, proofMissing: status.proofMissing,
+    preparedSoFar: ctx.preparedSoFar, contactDate: ctx.spec.scheduleAt, pausing: status.pausing, pausedBecause: ctx.pausedBecause,
+    trackingUntil: ctx.trackingUntil, error: ctx.error, sendingSince: ctx.sendingSince, reconciling: ctx.reconciling, now: Date.now(),
+  });
 }
 
 /** What the rules of domain/lifecycle.ts need, as the `status` query answers it. */
@@ -166,6 +204,8 @@ export function deliveryStatus(ctx: DeliveryContext): DeliveryStatus {
     ...(ctx.error ? { error: ctx.error } : {}),
     ...(ctx.state === 'preparing' ? { preparedSoFar: ctx.preparedSoFar } : {}),
     ...(ctx.pausedBecause ? { pausedBecause: ctx.pausedBecause } : {}),
+    ...(ctx.lastCommand ? { lastCommand: ctx.lastCommand } : {}),
+    situation: situationOf(ctx),
   };
 }
 

@@ -8,9 +8,9 @@ import { parseDeliverySpec, type DeliverySpecInput } from '../domain/spec';
 import { moveTo, newContext, type DeliveryContext, type DeliveryRunOptions } from './context';
 import { installHandlers } from './handlers';
 import { DELIVERY_STATE, statusQuery } from './messages';
-import { approve, collectFeedback, failPreparation, prepare, sendRounds, stop, waitForContactDate, type Activities } from './phases';
+import { approve, collectFeedback, failPreparation, prepare, reconcile, sendRounds, stop, waitForContactDate, type Activities } from './phases';
 
-export type { CarriedState, DeliveryRunOptions } from './context';
+export type { CarriedState, DeliveryRunOptions, Reconciliation } from './context';
 
 export interface DeliveryOutcome {
   state: DeliveryState;
@@ -24,6 +24,10 @@ export async function emailDelivery(input: DeliverySpecInput, options: DeliveryR
   const acts = activities(ctx);
   installHandlers(ctx, acts.checkSpec);
   const outcome = (): DeliveryOutcome => ({ state: ctx.state, kpis: ctx.kpis });
+  if (options.reconcile) {
+    await reconcile(ctx, acts, options.reconcile);
+    return outcome();
+  }
   try {
     if (!ctx.trackingUntil) {
       if (!ctx.preparation && !(await prepareApproveAndWait(ctx, acts))) {
@@ -80,8 +84,8 @@ function activities({ options }: DeliveryContext): Activities {
     // Pause and stop wait until the activity has recorded every message it handed to SMTP.
     cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
-  const { stopDelivery, sendProof, checkSpec } = wf.proxyActivities<Activities>({
+  const { stopDelivery, reconcileDelivery, sendProof, checkSpec } = wf.proxyActivities<Activities>({
     summary: 'Stop, proof or spec check', startToCloseTimeout: '10 minutes', retry,
   });
-  return { prepareDelivery, sendDelivery, stopDelivery, sendProof, checkSpec };
+  return { prepareDelivery, sendDelivery, stopDelivery, reconcileDelivery, sendProof, checkSpec };
 }

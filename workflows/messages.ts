@@ -23,8 +23,38 @@ export const proofSignal = defineSignal('proof');
  * required proof must be sent again. Refused, with the reason, in other states or for an invalid spec.
  */
 export const editUpdate = defineUpdate<void, [DeliverySpecInput]>('edit');
-/** Sent by the delivery's own activities: totals read from the database (not part of the public contract). */
+/**
+ * Sent by the delivery's own activities, the tracking server and the bounce listener: totals read from the
+ * database (not part of the public contract). The workflow takes it through its default signal handler, so the
+ * Web UI's "Send a Signal" list does not offer it to ops; a report of the wrong shape is ignored and logged.
+ */
 export const progressSignal = defineSignal<[ProgressReport]>('progress');
+
+/** The answer of a command given as an update: applied, with what it did (a refusal is the update's error). */
+export interface CommandAnswer {
+  command: DeliveryCommandName;
+  applied: true;
+  message: string;
+}
+export type DeliveryCommandName = 'confirm' | 'proof' | 'pause' | 'resume';
+/**
+ * The same commands as updates, for scripts that want an answer: accepted (`CommandAnswer`) or refused with the
+ * reason ("confirm refused: the delivery is sending; …"); a refused update leaves no trace in the history.
+ */
+export const confirmUpdate = defineUpdate<CommandAnswer>('confirm');
+export const proofUpdate = defineUpdate<CommandAnswer>('proof');
+export const pauseUpdate = defineUpdate<CommandAnswer>('pause');
+export const resumeUpdate = defineUpdate<CommandAnswer>('resume');
+
+/** The last command a delivery received (signal or update) and its fate, as the status query and current details show it. */
+export interface CommandOutcome {
+  command: string;
+  /** Workflow time it arrived (ISO). */
+  at: string;
+  applied: boolean;
+  /** "confirm applied: sending starts", "confirm ignored: the delivery is sending; …". */
+  message: string;
+}
 
 /** The state and what the lifecycle rules need (domain/lifecycle.ts), so a client judges commands as the workflow does. */
 export interface DeliveryStatus extends LifecycleStatus {
@@ -36,6 +66,10 @@ export interface DeliveryStatus extends LifecycleStatus {
    * "the relay refused our credentials (535 5.7.8 …): fix the user and password in SMTP_URL, then resume the delivery".
    */
   pausedBecause?: string;
+  /** The last command and whether it was applied or why not. */
+  lastCommand?: CommandOutcome;
+  /** The situation in words, as the Web UI's current details lead with it. */
+  situation?: string;
 }
 export const statusQuery = defineQuery<DeliveryStatus>('status');
 export const kpisQuery = defineQuery<Kpis>('kpis');

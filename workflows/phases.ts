@@ -4,7 +4,8 @@ import * as wf from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { errorSummary, kpisAfterPreparation, kpisWithSending, type Halt, type PreparationResult, type SendingResult } from '../domain/delivery';
 import { awaitsConfirm } from '../domain/lifecycle';
-import { continueAsNew, historyIsLong, log, moveTo, sentSummary, showContactDate, type DeliveryContext } from './context';
+import { done } from '../domain/situation';
+import { continueAsNew, historyIsLong, log, moveTo, sentSummary, showContactDate, showCounts, showDetails, type DeliveryContext, type Reconciliation } from './context';
 
 export type Activities = ReturnType<typeof createActivities>;
 type Outcome = 'done' | 'edited';
@@ -28,6 +29,7 @@ export async function approve(ctx: DeliveryContext, acts: Activities, version: n
   const edited = () => ctx.contentVersion !== version;
   ctx.awaitingConfirm = awaitsConfirm(ctx.spec, ctx.preparation!);
   ctx.confirmed = false;
+  showDetails(ctx); // "Waiting for confirm (manual approval)"
   if (ctx.awaitingConfirm) {
     log(ctx, 'info', `Waiting for approval${ctx.spec.approval === 'semi' ? ' (the preparation logged warnings)' : ''}: send the confirm signal to start sending` +
       (ctx.spec.proof?.required ? ', after a proof' : ''));
@@ -39,6 +41,7 @@ export async function approve(ctx: DeliveryContext, acts: Activities, version: n
     const number = ++ctx.proofsSent;
     const proof = await acts.sendProof({ deliveryId: ctx.deliveryId, number });
     ctx.proofOfVersion = version;
+    showDetails(ctx); // the proof is no longer missing
     log(ctx, proof.failed ? 'warning' : 'info', `Proof #${number} sent to ${proof.sent} address(es)${proof.failed ? `, ${proof.failed} failed` : ''}`);
   }
   if (edited()) return 'edited';
@@ -83,6 +86,7 @@ export async function sendRounds(ctx: DeliveryContext, acts: Activities): Promis
       await wf.condition(() => !ctx.paused);
     }
     moveTo(ctx, 'sending');
+    ctx.sendingSince = { at: Date.now(), done: done(ctx.kpis) };
     log(ctx, 'info', ctx.kpis.sent + ctx.kpis.failed > 0 ? 'Sending resumed' : `Sending ${ctx.kpis.toDeliver} messages`);
     result = await sendRound(ctx, acts, `${wf.workflowInfo().runId}.${round}`);
     if (result) ctx.kpis = kpisWithSending(ctx.kpis, result);
@@ -148,10 +152,33 @@ export async function stop(ctx: DeliveryContext, acts: Activities): Promise<void
   await wf.CancellationScope.nonCancellable(async () => {
     await ctx.sending?.catch(() => undefined);
     const { cancelled, ...counts } = await acts.stopDelivery({ deliveryId: ctx.deliveryId });
-    ctx.kpis = { ...kpisWithSending(ctx.kpis, counts), pending: 0 };
+    ctx.kpis = { ...kpisWithSending(ctx.kpis, counts), pending: 0, cancelled };
     moveTo(ctx, 'stopped');
     log(ctx, 'warning', `Delivery stopped: ${ctx.kpis.sent} sent, ${cancelled} messages cancelled and never sent`);
   });
+}
+
+/** Sending attempts of a closed run learn it at their next heartbeat: they have stopped writing after this long. */
+const CLOSED_RUN_SETTLES_MS = 15_000;
+
+/**
+ * The run after one that Temporal terminated (or timed out) while it prepared or sent: what that run would have
+ * done on a stop. Every unsent message is cancelled, the KPIs are read back from the database, the state is
+ * `terminated`. It first lets the sending attempts of the closed run notice it and stop.
+ */
+export async function reconcile(ctx: DeliveryContext, acts: Activities, r: Reconciliation): Promise<void> {
+  ctx.error = `run ${r.runId} ${r.closedAs} at ${r.at}${r.reason ? `: "${r.reason}"` : ''}`;
+  ctx.reconciling = true;
+  moveTo(ctx, 'terminated');
+  const settled = Date.parse(r.at) + CLOSED_RUN_SETTLES_MS - Date.now();
+  if (settled > 0) await wf.sleep(settled);
+  const c = await acts.reconcileDelivery({ deliveryId: ctx.deliveryId });
+  const prepared = { ...ctx.kpis, targeted: c.targeted, toExclude: c.toExclude, toDeliver: c.targeted - c.toExclude };
+  ctx.kpis = { ...kpisWithSending(prepared, c), pending: 0, cancelled: c.cancelled };
+  ctx.reconciling = false;
+  showCounts(ctx, true); // search attributes and current details
+  log(ctx, 'warning', `The workflow was ${r.closedAs} in Temporal (${ctx.error}), where nothing of the delivery runs: ` +
+    `reconciled, ${ctx.kpis.sent} sent, ${c.cancelled} messages cancelled and never sent`);
 }
 
 /** A critical error in the preparation: nothing prepared may be sent; the delivery fails with the cause. */

@@ -18,7 +18,7 @@ describe('bounces from outside', () => {
   const applied: Array<Promise<void>> = [];
   beforeAll(async () => {
     stack = await startTestStack({ bounceDomain: 'bounces.test', onAccepted: (m) => bounceAtOnce(m) });
-    listener = await startBounceListener({ db: stack.db, client: stack.client, port: 0, softErrorsBeforeQuarantine: 3, secret: stack.trackingSetup.secret });
+    listener = await startBounceListener({ db: stack.db, client: stack.client, port: 0, softErrorsBeforeQuarantine: 3, secret: stack.trackingSetup.secret, signalEveryMs: 500 });
   });
   afterAll(async () => {
     await listener?.close();

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { Client as PgClient } from 'pg';
 import { baseSpec, eventually, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
 import { account } from './fault-table';
+import { statusQuery } from '../../workflows/messages';
 
 const FAST_FAILOVER = { heartbeatTimeoutSeconds: 3, retryMaxIntervalSeconds: 2 };
 const QUICK_RETRIES = { validitySeconds: 600, firstDelaySeconds: 1, maxDelaySeconds: 2 };
@@ -104,6 +105,28 @@ describe('infrastructure faults during sending', () => {
         await stack.close();
       }
     });
+  });
+
+  it('the workflow terminated in Temporal while sending (Web UI: More Actions → Terminate): the worker reconciles it', async () => {
+    const stack = await startTestStack({ reconcileEveryMs: 2000 });
+    try {
+      await seedProfiles(stack.db, manyProfiles(300));
+      const handle = await stack.start(baseSpec({ messagesPerSecond: 50 }), FAST_FAILOVER);
+      await eventually(() => stack.sink.messages.length >= 60, 60_000, '60 messages sent');
+      await handle.terminate('ops clicked Terminate');
+      const latest = stack.client.workflow.getHandle(handle.workflowId);
+      await eventually(async () => (await latest.describe()).runId !== handle.firstExecutionRunId, 30_000, 'the worker starting a reconciling run');
+      const { state, kpis } = await latest.result();
+      expect(state).toBe('terminated');
+      expect((await latest.query(statusQuery)).situation).toMatch(/^Terminated in Temporal \(run .* terminated at .*: "ops clicked Terminate"\): \d+ sent, \d+ cancelled and never sent$/);
+      const cancelled = await stack.db.sendingLog.count({ where: { deliveryId: handle.workflowId, status: 'cancelled' } });
+      expect(kpis).toMatchObject({ toDeliver: 300, pending: 0, cancelled });
+      expect(kpis.sent + cancelled).toBe(300);
+      const row = await account(stack, handle.workflowId, 'workflow terminated in Temporal while sending (reconciled by the worker)', 1);
+      expect(row).toMatchObject({ recipients: 300, received: kpis.sent, lost: 0, duplicates: 0 });
+    } finally {
+      await stack.close();
+    }
   });
 
   it('the database locked for 6 s: writes wait, heartbeats go on, nothing lost or doubled', async () => {

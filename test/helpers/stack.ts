@@ -63,6 +63,8 @@ export interface TestStackOptions extends SinkOptions {
   databaseRetryMs?: number;
   /** `user:password` in the worker's SMTP URL. */
   smtpCredentials?: string;
+  /** How often the in-process worker looks for deliveries terminated in Temporal (ms; the worker's default is a minute). */
+  reconcileEveryMs?: number;
 }
 
 function quietRuntime(): void {
@@ -82,7 +84,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   const trackingPort = await freePort();
   const trackingSetup: TrackingSetup = { baseUrl: `http://127.0.0.1:${trackingPort}`, secret: randomBytes(32).toString('hex') };
   const tracking = await startTrackingServer({
-    db, client: temporal.client, tracking: trackingSetup, port: trackingPort, requestsPerSecond: options.trackingRequestsPerSecond ?? 100_000,
+    db, client: temporal.client, tracking: trackingSetup, port: trackingPort, requestsPerSecond: options.trackingRequestsPerSecond ?? 100_000, signalEveryMs: 500,
   });
   const taskQueue = `test-${randomBytes(4).toString('hex')}`;
   const workerConfig = { address: temporal.address, namespace: 'default', taskQueue };
@@ -96,7 +98,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     start: (spec, runOptions) => startDelivery(temporal.client, taskQueue, spec, undefined, runOptions),
     async startWorker() {
       worker = await createDeliveryWorker({
-        temporal: workerConfig, db: options.workerDatabase?.(db) ?? db, smtp, databaseRetryMs: options.databaseRetryMs, workflowBundle: { codePath: WORKFLOW_BUNDLE }, progressEveryMs: 200,
+        temporal: workerConfig, db: options.workerDatabase?.(db) ?? db, smtp, databaseRetryMs: options.databaseRetryMs, workflowBundle: { codePath: WORKFLOW_BUNDLE }, progressEveryMs: 200, reconcileEveryMs: options.reconcileEveryMs,
         softErrorsBeforeQuarantine: 3, bounceDomain: options.bounceDomain, tracking: trackingSetup,
       });
       running = worker.run();

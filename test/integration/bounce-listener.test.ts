@@ -12,7 +12,7 @@ describe('the bounce listener trusts only what a DSN cannot forge', () => {
   let onAccepted: ((m: SinkMessage) => void) | undefined;
   beforeAll(async () => {
     stack = await startTestStack({ bounceDomain: 'bounces.test', onAccepted: (m) => onAccepted?.(m) });
-    listener = await startBounceListener({ db: stack.db, client: stack.client, port: 0, softErrorsBeforeQuarantine: 3, secret: stack.trackingSetup.secret });
+    listener = await startBounceListener({ db: stack.db, client: stack.client, port: 0, softErrorsBeforeQuarantine: 3, secret: stack.trackingSetup.secret, signalEveryMs: 500 });
   });
   afterAll(async () => {
     await listener?.close();

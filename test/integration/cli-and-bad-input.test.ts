@@ -62,12 +62,14 @@ describe('the delivery CLI and bad input', () => {
     const unknown = await runCli(stack, ['status', 'no-such-delivery']);
     expect(unknown.stderr).toContain('No delivery with id no-such-delivery');
 
-    expect((await runCli(stack, ['confirm', id])).code).toBe(0);
+    const confirm = await runCli(stack, ['confirm', id]);
+    expect(confirm.code).toBe(0);
+    expect(confirm.stdout).toBe(`${id}: confirm applied: sending starts\n`); // the workflow's answer to the update
     await handle.result();
     const status = JSON.parse((await runCli(stack, ['status', id, '--json'])).stdout);
     expect(status).toMatchObject({ id, status: { state: 'sent' }, kpis: { targeted: 4, toDeliver: 4, sent: 4 } });
     const watched = await runCli(stack, ['status', id]);
-    expect(watched.stdout).toMatch(/Delivery .*: sent\n {2}Targeted +4/);
+    expect(watched.stdout).toMatch(/Delivery .*: sent\n {2}Sent\n {2}Last command: confirm applied: sending starts \(\S+\)\n {2}Targeted +4/);
     const logs = JSON.parse((await runCli(stack, ['logs', id, '--json', '--limit', '2'])).stdout);
     expect(logs.entries).toHaveLength(2);
     expect(logs.entries[1].message).toMatch(/^Delivery sent: 4 sent/);

@@ -107,7 +107,7 @@ describe('failures, retries, quarantine and bounces', () => {
     expect(verp).toMatch(new RegExp(`^bounces\\+${bounced.id}-[0-9a-f]{24}@bounces\\.test$`));
 
     const messageIdOf = (to: string) => stack.sink.messages.find((m) => m.to === to)!.mail.messageId!; // as the relay received it
-    const listener = await startBounceListener({ db: stack.db, client: stack.client, port: 0, softErrorsBeforeQuarantine: 3, secret: stack.trackingSetup.secret });
+    const listener = await startBounceListener({ db: stack.db, client: stack.client, port: 0, softErrorsBeforeQuarantine: 3, secret: stack.trackingSetup.secret, signalEveryMs: 500 });
     try {
       // a hard bounce, mapped by its VERP return path
       await sendRaw(listener.port, { from: '', to: verp }, dsn({

@@ -3,7 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { kpisQuery } from '../../workflows/messages';
+import { kpisQuery, pauseUpdate } from '../../workflows/messages';
+import type { DeliveryHandle } from '../../client/deliveries';
 import { TEST_DATA } from '../helpers/paths';
 import { baseSpec, eventually, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
 
@@ -18,6 +19,23 @@ async function shown(page: Page, text: RegExp): Promise<void> {
     }
     return false;
   }, 30_000, `the Web UI showing ${text}`);
+}
+
+/** Opens the Send a Signal dialog from the page's actions menu (Temporal UI 2.54). */
+async function openSendSignal(page: Page): Promise<void> {
+  await page.getByText('emailDelivery').filter({ visible: true }).first().waitFor({ timeout: 30_000 });
+  const menu = page.getByRole('button', { name: /more actions/i }).filter({ visible: true });
+  if (await menu.count()) await menu.first().click();
+  await page.getByText('Send a Signal').filter({ visible: true }).first().click();
+}
+
+/** The signal names the dialog's list offers (opened as a user would). */
+async function signalChoices(page: Page): Promise<string[]> {
+  const dialog = page.getByRole('dialog', { name: 'Send a Signal' });
+  await dialog.getByTestId('signal-select-button').click();
+  const options = dialog.getByRole('option').filter({ visible: true });
+  await options.first().waitFor({ timeout: 10_000 });
+  return (await options.allInnerTexts()).map((t) => t.trim());
 }
 
 describe('a delivery in the Temporal Web UI', () => {
@@ -50,7 +68,8 @@ describe('a delivery in the Temporal Web UI', () => {
     await page.getByText('User Metadata').filter({ visible: true }).first().click(); // the workflow's summary, details and current details
     // The UI renders this markdown in sandboxed frames (and curls the quotes).
     await shown(page, /Delivery .Winter sale./);
-    // The workflow's current details: the live summary set by the workflow (state and KPIs).
+    // The workflow's current details: the situation, then the live KPIs (set by the workflow).
+    await shown(page, /Sent; collecting opens and clicks until/);
     await shown(page, /sent · targeted 4 · to deliver 4 · excluded 0 · sent 4 · delivered 4 · errors 0 · pending 0 · opens 1 \(25\.0%\)/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'web-ui-delivery.png'), fullPage: true });
 
@@ -59,4 +78,46 @@ describe('a delivery in the Temporal Web UI', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'web-ui-deliveries.png') });
     expect(fs.statSync(path.join(ARTIFACTS, 'web-ui-delivery.png')).size).toBeGreaterThan(10_000);
   });
+
+  it('leads the current details with the situation: manual, sending, paused, stopped; Send a Signal offers the commands only', async () => {
+    const slow = (name: string, extra: Record<string, unknown> = {}) => stack.start(baseSpec({ name, messagesPerSecond: 0.2, ...extra }));
+    const manual = await stack.start(baseSpec({ name: 'Spring sale', approval: 'manual' }));
+    const sending = await slow('Summer sale');
+    const paused = await slow('Autumn sale');
+    const stopped = await slow('Clearance');
+    await waitForState(manual, 'prepared');
+    for (const h of [sending, paused, stopped]) {
+      await waitForState(h, 'sending');
+      await eventually(async () => (await h.query(kpisQuery)).sent >= 1, 20_000, 'a first message sent');
+    }
+    await paused.executeUpdate(pauseUpdate);
+    await waitForState(paused, 'paused');
+    await stopped.cancel();
+    await waitForState(stopped, 'stopped');
+
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const situations: Array<[string, DeliveryHandle, RegExp]> = [
+      ['manual', manual, /Waiting for confirm \(manual approval\); 4 to deliver/],
+      ['sending', sending, /Sending \d \/ 4 \(\d+\.\d%\)/],
+      ['paused', paused, /Paused \(\d \/ 4 \(\d+\.\d%\)\); resume to go on/],
+      ['stopped', stopped, /Stopped: \d sent, \d cancelled/],
+    ];
+    for (const [label, handle, situation] of situations) {
+      await page.goto(`${stack.uiUrl}/namespaces/default/workflows/${handle.workflowId}`);
+      await page.getByText('User Metadata').filter({ visible: true }).first().click();
+      await shown(page, situation);
+      await page.screenshot({ path: path.join(ARTIFACTS, `web-ui-${label}.png`), fullPage: true });
+    }
+
+    // Send a Signal (under the page's actions) lists the workflow's signal handlers: the commands, not `progress`.
+    await page.goto(`${stack.uiUrl}/namespaces/default/workflows/${manual.workflowId}`);
+    await openSendSignal(page);
+    const offered = await signalChoices(page);
+    expect(offered).toEqual(expect.arrayContaining(['confirm', 'proof', 'pause', 'resume']));
+    expect(offered).not.toContain('progress');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'web-ui-send-signal.png') });
+    await manual.cancel();
+    await sending.cancel();
+    await paused.cancel();
+  }, 120_000);
 });

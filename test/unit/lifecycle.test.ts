@@ -12,6 +12,7 @@ const EXPECTED: Record<DeliveryState, Record<DeliveryCommand, boolean>> = {
   sent: { confirm: false, proof: false, pause: false, resume: false, stop: false, edit: false },
   stopped: { confirm: false, proof: false, pause: false, resume: false, stop: false, edit: false },
   failed: { confirm: false, proof: false, pause: false, resume: false, stop: false, edit: false },
+  terminated: { confirm: false, proof: false, pause: false, resume: false, stop: false, edit: false },
 };
 
 describe('the lifecycle: which command applies in which state', () => {
@@ -44,9 +45,9 @@ describe('the lifecycle: which command applies in which state', () => {
 });
 
 describe('the lifecycle: moves between states', () => {
-  it('ends in sent, stopped or failed, which lead nowhere; every other state can be stopped', () => {
+  it('ends in sent, stopped, failed or terminated, which lead nowhere; every other state can be stopped', () => {
     for (const state of DELIVERY_STATES) {
-      const final = ['sent', 'stopped', 'failed'].includes(state);
+      const final = ['sent', 'stopped', 'failed', 'terminated'].includes(state);
       expect(TRANSITIONS[state].length === 0).toBe(final);
       if (!final) expect(TRANSITIONS[state]).toContain('stopped');
     }
