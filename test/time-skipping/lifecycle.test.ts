@@ -323,11 +323,16 @@ describe('the delivery lifecycle on the time-skipping server', () => {
   });
 
   it('retries soft failures at their retry time, hours apart, and continues as new when the history grows', async () => {
-    let round = 0;
+    let retries = 0;
+    let due = 0;
     fakes.send = async () => {
-      round++;
-      const now = await env.currentTimeMs(); // the server's clock, ahead of real time
-      return round < 6 ? totals(round, { nextRetryAt: new Date(now + 6 * HOUR).toISOString() }) : totals(3);
+      // The server's clock (ahead of real time), as the attempt was scheduled.
+      const now = Context.current().info.currentAttemptScheduledTimestampMs;
+      // As the real sender: a round before the retry time (the first of a run continued as new) sends nothing.
+      if (now < due) return totals(retries, { nextRetryAt: new Date(due).toISOString() });
+      if (++retries === 6) return totals(3);
+      due = now + 6 * HOUR;
+      return totals(retries, { nextRetryAt: new Date(due).toISOString() });
     };
     const before = await env.currentTimeMs();
     const handle = await start({ trackingHours: 24 }, { maxHistoryEvents: 30 });
@@ -345,9 +350,13 @@ describe('the delivery lifecycle on the time-skipping server', () => {
   it('continues as new during a long tracking period with steady feedback, keeping its KPIs', async () => {
     const handle = await start({ trackingHours: 24 * 30 }, { maxHistoryEvents: 40 });
     await reach(handle, 'sent');
-    for (let opens = 1; opens <= 30; opens++) {
-      await handle.signal(progressSignal, { phase: 'tracking', opens, totalOpens: opens, clicks: 0, totalClicks: 0, unsubscriptions: 0, mirrorPageViews: 0, clicksByLink: {} });
-    }
+    const report = (opens: number) => ({ phase: 'tracking' as const, opens, totalOpens: opens, clicks: 0, totalClicks: 0, unsubscriptions: 0, mirrorPageViews: 0, clicksByLink: {} });
+    for (let opens = 1; opens <= 30; opens++) await handle.signal(progressSignal, report(opens));
+    // The Java test server drops a signal that lands while a run completes by continuing as new (Temporal's server
+    // makes that run take it first): 1 run in 3 lost some here, before and after the progress channel changed.
+    // Reports are totals, as the tracking server sends them: its next one (here, once things are quiet) makes up.
+    await new Promise((r) => setTimeout(r, 300));
+    await handle.signal(progressSignal, report(30));
     const outcome = await handle.result();
     expect(outcome).toMatchObject({ state: 'sent', kpis: { sent: 3, opens: 30 } });
     expect(await logs(handle)).toContainEqual(expect.stringMatching(/^info: Continuing as new after \d+ history events$/));
@@ -388,8 +397,9 @@ describe('the delivery lifecycle on the time-skipping server', () => {
       const edit = judgeCommand('edit', status);
       if (!edit.ok) await expect(handle.executeUpdate(editUpdate, { args: [spec() as never] })).rejects.toThrow();
       await handle.cancel();
-      await handle.result().catch(() => undefined);
-      expect((await handle.query(statusQuery)).state).toBe('stopped');
+      // Polled, not awaited as a result: waiting on a result lets the server skip time, and the deliveries still
+      // to judge would move on (the scheduled one's contact date is three days ahead).
+      await reach(handle, 'stopped');
     }
   });
 
