@@ -1,4 +1,4 @@
-// Programmatic client of deliveries: start with a validated spec, signal with state checks, read status.
+// Programmatic client of deliveries: start with a validated spec, give commands with state checks, read status.
 // The CLI, the embedded stack and the tests all go through here.
 import { randomBytes } from 'node:crypto';
 import {
@@ -12,7 +12,7 @@ import { FINAL_STATES } from '../domain/delivery';
 import { reconcileDelivery } from './reconcile';
 import type { emailDelivery } from '../workflows';
 import type { DeliveryRunOptions } from '../workflows/delivery';
-import { specSummary } from '../domain/situation';
+import { specFacts } from '../domain/situation';
 import {
   confirmUpdate, editUpdate, exclusionsQuery, kpisQuery, logsQuery, pauseUpdate, proofUpdate, resumeUpdate, statusQuery,
   DELIVERY_NAME, DELIVERY_STATE, WORKFLOW_TYPE, type DeliveryStatus, type ExclusionsReport, type LogsPage,
@@ -52,7 +52,7 @@ export async function startDelivery(
         { key: DELIVERY_NAME, value: spec.name },
       ],
       staticSummary: `Delivery "${spec.name}"`,
-      staticDetails: specSummary(spec).split(' · ').join('\n\n'),
+      staticDetails: specFacts(spec).join('\n\n'),
     });
   } catch (e) {
     if (e instanceof WorkflowExecutionAlreadyStartedError) {

@@ -82,12 +82,12 @@ export function duration(seconds: number): string {
   return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h${minutes % 60 ? ` ${minutes % 60} min` : ''}`;
 }
 
-/** What the delivery is, in one line of the current details (whatever started it: the CLI, `temporal workflow start`). */
-export function specSummary(spec: { subject: string; audience: object; approval: string; scheduleAt?: string; messagesPerSecond?: number }): string {
+/** What the delivery is: subject, audience, approval, contact date, rate cap (whatever started it: the CLI, `temporal workflow start`). */
+export function specFacts(spec: { subject: string; audience: object; approval: string; scheduleAt?: string; messagesPerSecond?: number }): string[] {
   const audience = 'where' in spec.audience ? `profiles where ${JSON.stringify(spec.audience.where)}` : 'all profiles';
   return [
     `**Subject:** ${spec.subject}`, `**Audience:** ${audience.length > 300 ? `${audience.slice(0, 300)}…` : audience}`,
     `**Approval:** ${spec.approval}`, `**Contact date:** ${spec.scheduleAt ?? 'now'}`,
     ...(spec.messagesPerSecond ? [`**Rate cap:** ${spec.messagesPerSecond} messages/s`] : []),
-  ].join(' · ');
+  ];
 }

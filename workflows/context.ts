@@ -5,7 +5,7 @@ import * as wf from '@temporalio/workflow';
 import { emptyKpis, percent, type DeliveryState, type Kpis, type LogEntry, type LogLevel, type PreparationResult } from '../domain/delivery';
 import { kpiDetails } from '../domain/kpi-table';
 import { canMove, proofMissing, type LifecycleStatus } from '../domain/lifecycle';
-import { situation, specSummary } from '../domain/situation';
+import { situation, specFacts } from '../domain/situation';
 import type { DeliverySpec } from '../domain/spec';
 import { DELIVERY_CONTACT_DATE, DELIVERY_ERRORS, DELIVERY_NAME, DELIVERY_OPENS, DELIVERY_SENT, DELIVERY_STATE, type CommandOutcome, type DeliveryStatus } from './messages';
 
@@ -172,7 +172,7 @@ export function showDetails(ctx: DeliveryContext): void {
     `**${situationOf(ctx)}**`,
     ...(c ? [`Last command: ${c.message} (${c.at})`] : []),
     kpiDetails(ctx.state, ctx.kpis),
-    specSummary(ctx.spec),
+    specFacts(ctx.spec).join(' · '),
   ].join('\n\n'));
 }
 
