@@ -11,6 +11,7 @@ import { eraseAddress } from '../store/erasure';
 import { addressKey } from '../domain/address';
 import { NAME, NAME_RULE } from '../domain/audience';
 import type { DeliverySpec } from '../domain/spec';
+import { parseImportKey } from '../domain/profile-csv';
 import { checkProfileFile, importProfileFile, type ImportReport } from './profile-file';
 import { InputError, wholeNumber } from './errors';
 import { requireValidSpec } from './deliveries';
@@ -96,17 +97,21 @@ export function registerAudienceCommands(program: Command): void {
   const profiles = program.command('profiles').description('the profiles deliveries target');
   profiles.command('import <csv>')
     .description('import profiles from a CSV file with a header row (email, firstName, lastName, language, country, optOut; other columns ' +
-      'become attributes, typed by value or by the header: "score:number", "birthday:date", "zip:text"), matched by address')
-    .option('--mode <mode>', `${IMPORT_MODES.join(' | ')}: upsert adds new addresses and updates known ones (default), insert only adds, update only updates`, 'upsert')
+      'become attributes, typed by value or by the header: "score:number", "birthday:date", "zip:text"), matched by address or by --key')
+    .option('--mode <mode>', `${IMPORT_MODES.join(' | ')}: upsert adds new profiles and updates known ones (default), insert only adds, update only updates`, 'upsert')
+    .option('--key <column>', 'match rows to profiles by this attribute column (an external id such as customerId) instead of by address; an update may then change the address')
     .option('--list <name>', 'also subscribe the imported addresses to this list (those who unsubscribed from it stay unsubscribed)')
     .option('--skip-invalid', 'import the valid rows and report the rejected ones (default: import nothing when a row is invalid)')
     .option('--batch <rows>', 'rows per transaction', (v) => wholeNumber('--batch', v, 1), 1000)
-    .action(async (file: string, opts: { mode: string; list?: string; skipInvalid?: boolean; batch: number }) => {
+    .action(async (file: string, opts: { mode: string; list?: string; key?: string; skipInvalid?: boolean; batch: number }) => {
       if (!(IMPORT_MODES as readonly string[]).includes(opts.mode)) throw new InputError(`--mode must be one of ${IMPORT_MODES.join(', ')} (got "${opts.mode}")`);
+      const keyed = opts.key === undefined ? { ok: true as const } : parseImportKey(opts.key);
+      if (!keyed.ok) throw new InputError(keyed.error);
+      const { key } = keyed;
       await withDatabase(async (db) => {
         const list = opts.list === undefined ? undefined : await listId(db, listName(opts.list));
         if (!opts.skipInvalid) {
-          const check = await checkProfileFile(file);
+          const check = await checkProfileFile(file, key);
           if (check.rejected > 0) {
             throw new InputError(`${file}: ${check.rejected} invalid row(s); nothing was imported:\n${rejectedText(check)}\n` +
               `Fix them, or pass --skip-invalid to import the ${check.rows - check.rejected} valid rows.`, 'INVALID_CSV');
@@ -115,7 +120,7 @@ export function registerAudienceCommands(program: Command): void {
         const bar = process.stdout.isTTY ? new SingleBar({ format: ' Importing {rows} rows | {rate} rows/s | {inserted} new, {updated} updated, {rejected} rejected' }, Presets.shades_classic) : undefined;
         bar?.start(0, 0, { rows: 0, rate: 0, inserted: 0, updated: 0, rejected: 0 });
         const report: ImportReport = await importProfileFile(db, file, {
-          mode: opts.mode as ImportMode, listId: list, batchSize: opts.batch,
+          mode: opts.mode as ImportMode, listId: list, key, batchSize: opts.batch,
           onProgress: (p) => bar?.update(p.rows, { rows: p.rows, rate: p.rowsPerSecond, inserted: p.inserted, updated: p.updated, rejected: p.rejected }),
         });
         bar?.stop();

@@ -5,8 +5,8 @@ import fs from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
-import { CSV_OPTIONS, EMPTY_FILE, NOT_UTF8, csvColumns, csvProfile, type CsvColumn, type ImportedProfile, type RejectedRow } from '../domain/profile-csv';
-import { writeProfileBatch, type ImportMode, type ProfileColumnName } from '../store/profiles';
+import { CSV_OPTIONS, EMPTY_FILE, NOT_UTF8, csvColumns, csvProfile, keyColumnProblem, keyValueProblem, type CsvColumn, type ImportedProfile, type RejectedRow } from '../domain/profile-csv';
+import { ensureKeyIndex, writeProfileBatch, type ImportMode, type ProfileColumnName } from '../store/profiles';
 import type { Database } from '../store/prisma';
 import { InputError } from './errors';
 import { collectGarbage } from './memory';
@@ -34,8 +34,11 @@ export interface ImportReport extends ImportProgress {
 
 type Row = { row: number; profile: ImportedProfile } | { row: number; reason: string };
 
-/** The file's rows, each a profile or the reason it is refused; throws an InputError for a file that cannot be read as CSV. */
-async function* profileRows(file: string): AsyncGenerator<Row, void, undefined> {
+/**
+ * The file's rows, each a profile or the reason it is refused; throws an InputError for a file that cannot be read
+ * as CSV, or that lacks the key column.
+ */
+async function* profileRows(file: string, key?: string): AsyncGenerator<Row, void, undefined> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const decode = new Transform({
     readableObjectMode: false,
@@ -64,11 +67,14 @@ async function* profileRows(file: string): AsyncGenerator<Row, void, undefined> 
       if (!columns) {
         const header = csvColumns(cells);
         if (!header.ok) throw new InputError(`${file}: ${header.error}. Nothing was imported.`, 'INVALID_CSV');
+        const problem = key === undefined ? undefined : keyColumnProblem(header.columns, key);
+        if (problem) throw new InputError(`${file}: ${problem}. Nothing was imported.`, 'INVALID_CSV');
         columns = header.columns;
         continue;
       }
       const result = csvProfile(columns, cells);
-      yield typeof result === 'string' ? { row: index, reason: result } : { row: index, profile: result };
+      const reason = typeof result === 'string' ? result : key === undefined ? undefined : keyValueProblem(result, key);
+      yield typeof result === 'string' || reason !== undefined ? { row: index, reason: reason! } : { row: index, profile: result };
     }
   } catch (e) {
     if (e instanceof InputError) throw e;
@@ -80,8 +86,8 @@ async function* profileRows(file: string): AsyncGenerator<Row, void, undefined> 
   if (!columns) throw new InputError(`${file}: ${EMPTY_FILE}. Nothing was imported.`, 'INVALID_CSV');
 }
 
-/** The profile fields a file's header names (its first record, read on its own). */
-async function headerFields(file: string): Promise<Set<ProfileColumnName>> {
+/** The columns a file's header names (its first record, read on its own); none when it does not parse. */
+async function headerColumns(file: string): Promise<CsvColumn[]> {
   const parser = parse({ ...CSV_OPTIONS, to_line: 1 });
   const flowing = pipeline(fs.createReadStream(file, { end: 64 * 1024 }), parser).catch(() => undefined);
   let header: string[] = [];
@@ -91,17 +97,15 @@ async function headerFields(file: string): Promise<Set<ProfileColumnName>> {
   }
   await flowing;
   const parsed = csvColumns(header);
-  const fields = new Set<ProfileColumnName>();
-  if (parsed.ok) for (const c of parsed.columns) if ('field' in c) fields.add(c.field);
-  return fields;
+  return parsed.ok ? parsed.columns : [];
 }
 
 /** Every rejected row of a file (the first REJECTED_SHOWN with reasons) and how many rows it has. */
-export async function checkProfileFile(file: string): Promise<{ rows: number; rejected: number; rejectedRows: RejectedRow[] }> {
+export async function checkProfileFile(file: string, key?: string): Promise<{ rows: number; rejected: number; rejectedRows: RejectedRow[] }> {
   let rows = 0;
   let rejected = 0;
   const rejectedRows: RejectedRow[] = [];
-  for await (const r of profileRows(file)) {
+  for await (const r of profileRows(file, key)) {
     rows++;
     if ('reason' in r) {
       rejected++;
@@ -114,6 +118,8 @@ export async function checkProfileFile(file: string): Promise<{ rows: number; re
 export interface ImportOptions {
   mode: ImportMode;
   listId?: number;
+  /** Match rows to profiles by this attribute (domain/profile-csv.ts parseImportKey) instead of by address. */
+  key?: string;
   /** Rows per transaction (default 1000). */
   batchSize?: number;
   onProgress?: (progress: ImportProgress) => void;
@@ -122,17 +128,21 @@ export interface ImportOptions {
 /** Streams the file into the profiles, batch by batch (the rows refused are counted and listed, not written). */
 export async function importProfileFile(db: Database, file: string, options: ImportOptions): Promise<ImportReport> {
   const started = Date.now();
-  const columns = await headerFields(file);
+  const header = await headerColumns(file);
+  const columns = new Set<ProfileColumnName>(header.flatMap((c) => ('field' in c ? [c.field] : [])));
+  const { key } = options;
+  // A header without the key fails in profileRows below, before anything is written.
+  if (key !== undefined && header.length && !keyColumnProblem(header, key)) await ensureKeyIndex(db, key);
   const size = options.batchSize ?? 1000;
   const report: ImportReport = { rows: 0, inserted: 0, updated: 0, skipped: 0, rejected: 0, rowsPerSecond: 0, rejectedRows: [], seconds: 0 };
   let batch: ImportedProfile[] = [];
   let batches = 0;
   const flush = async () => {
     if (batch.length === 0) return;
-    const result = await writeProfileBatch(db, batch, { mode: options.mode, columns, listId: options.listId });
+    const result = await writeProfileBatch(db, batch, { mode: options.mode, columns, listId: options.listId, key });
     report.inserted += result.inserted;
     report.updated += result.updated;
-    // Rows of an address met twice in one batch count once (the last one wins).
+    // Rows of an address (or key) met twice in one batch count once (the last one wins).
     report.skipped += result.skipped + (batch.length - result.inserted - result.updated - result.skipped);
     batch = [];
     if (++batches % BATCHES_PER_COLLECTION === 0) collectGarbage();
@@ -140,7 +150,7 @@ export async function importProfileFile(db: Database, file: string, options: Imp
     report.rowsPerSecond = Math.round(report.rows / Math.max(report.seconds, 0.001));
     options.onProgress?.(report);
   };
-  for await (const r of profileRows(file)) {
+  for await (const r of profileRows(file, key)) {
     report.rows++;
     if ('reason' in r) {
       report.rejected++;

@@ -139,6 +139,33 @@ function isoDate(value: string): string | undefined {
   return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
 }
 
+/** A key column's name is spliced into SQL (an expression index must see it written out): an identifier only. */
+export const KEY_NAME = /^[A-Za-z][A-Za-z0-9_]{0,49}$/;
+
+/**
+ * `--key <column>` → the attribute that identifies a profile in an import (an external id such as customerId), or
+ * undefined for the address (email, the default), or why the name cannot be a key.
+ */
+export function parseImportKey(column: string): { ok: true; key?: string } | { ok: false; error: string } {
+  const field = canonicalColumn(column);
+  if (field === 'email') return { ok: true };
+  if (field) return { ok: false, error: `--key ${column}: ${field} does not identify a profile; use email (the default) or an attribute column such as customerId` };
+  if (!KEY_NAME.test(column)) return { ok: false, error: `--key "${column}": a key column is named with letters, digits and _ (starting with a letter, at most 50), e.g. customerId` };
+  return { ok: true, key: column };
+}
+
+/** Why a file cannot be imported with this key (the header lacks it), or undefined. */
+export function keyColumnProblem(columns: CsvColumn[], key: string): string | undefined {
+  if (columns.some((c) => 'attribute' in c && c.attribute === key)) return undefined;
+  const names = columns.map((c) => ('field' in c ? c.field : c.attribute)).join(', ');
+  return `the header has no column "${key}" for --key ${key} (columns: ${names})`;
+}
+
+/** Why a row cannot be imported with this key (no value to match it by), or undefined. */
+export function keyValueProblem(profile: ImportedProfile, key: string): string | undefined {
+  return profile.attributes[key] === undefined ? `${key}: empty, but it is the import's key (--key ${key}): every row needs one` : undefined;
+}
+
 /** Header names are matched loosely (First Name, first_name, firstname → firstName). */
 function canonicalColumn(name: string): ProfileColumn | undefined {
   const key = name.trim().toLowerCase().replace(/[\s_-]/g, '');

@@ -1,8 +1,8 @@
-// Profile writes (imports in batches, by address), reads and counts.
+// Profile writes (imports in batches, by address or by a key attribute), reads and counts.
 import { Prisma } from './generated/sqlite/client';
 import { profileAddressKey } from '../domain/address';
-import type { ImportedProfile } from '../domain/profile-csv';
-import type { ProfileRecord } from '../domain/profile-fields';
+import { KEY_NAME, type ImportedProfile } from '../domain/profile-csv';
+import type { AttributeValue, ProfileRecord } from '../domain/profile-fields';
 import { isPostgres, type Database } from './prisma';
 import { jsonStrings, jsonTable } from './json-lists';
 import { retryTransient } from './transient';
@@ -27,54 +27,62 @@ export interface BatchOptions {
   columns: ReadonlySet<ProfileColumnName>;
   /** Subscribe the batch's addresses to this list (an address that unsubscribed from it stays unsubscribed). */
   listId?: number;
+  /**
+   * Match rows to profiles by this attribute (an external id, checked by domain/profile-csv.ts parseImportKey)
+   * instead of by address; an update then also moves the profile to the row's address. Call ensureKeyIndex first.
+   */
+  key?: string;
 }
 
 const TEXT_FIELDS = ['firstName', 'lastName', 'language', 'country'] as const;
 
 /**
- * Writes one batch of imported profiles in one short transaction, matched by address (lower-cased): a long
- * import commits batch by batch and never holds SQLite's write lock for more than a moment. Within a batch
- * the last row of an address wins. An update changes the fields the file has a value for: an empty cell
- * leaves the stored value, attributes are merged.
+ * Writes one batch of imported profiles in one short transaction, matched by address (lower-cased) or by the
+ * key attribute: a long import commits batch by batch and never holds SQLite's write lock for more than a
+ * moment. Within a batch the last row of an address (or key) wins. An update changes the fields the file has a
+ * value for: an empty cell leaves the stored value, attributes are merged.
  */
 export async function writeProfileBatch(db: Database, profiles: ImportedProfile[], options: BatchOptions): Promise<BatchResult> {
   const postgres = isPostgres(db);
+  const { key } = options;
   const byKey = new Map<string, ImportedProfile>();
-  for (const p of profiles) byKey.set(profileAddressKey(p.email), p);
+  for (const p of profiles) byKey.set(key === undefined ? profileAddressKey(p.email) : keyText(p.attributes[key]), p);
   byKey.delete('');
   const keys = [...byKey.keys()];
   if (keys.length === 0) return { inserted: 0, updated: 0, skipped: 0 };
-  const row = (k: string, p: ImportedProfile) => [k, p.email.trim(), p.firstName, p.lastName, p.language, p.country, p.optOut, JSON.stringify(p.attributes)];
-  const table = (rows: unknown[][]) => jsonTable({ k: 'text', email: 'text', firstName: 'text', lastName: 'text', language: 'text', country: 'text', optOut: 'bool', attributes: 'text' }, rows, postgres);
+  const address = (k: string) => profileAddressKey(byKey.get(k)!.email);
+  const matched = key === undefined ? '"Profile"."addressKey"' : keyExpression(key, postgres, '"Profile"');
+  const row = (k: string, p: ImportedProfile) => [k, profileAddressKey(p.email), p.email.trim(), p.firstName, p.lastName, p.language, p.country, p.optOut, JSON.stringify(p.attributes)];
+  const table = (rows: unknown[][]) => jsonTable({ k: 'text', a: 'text', email: 'text', firstName: 'text', lastName: 'text', language: 'text', country: 'text', optOut: 'bool', attributes: 'text' }, rows, postgres);
   const now = new Date();
   return retryTransient(() => db.$transaction(async (tx) => {
     const known = new Set((await tx.$queryRaw<Array<{ k: string }>>`
-      SELECT DISTINCT "addressKey" AS k FROM "Profile" WHERE "addressKey" IN (${jsonStrings(keys, postgres)})`).map((r) => r.k));
+      SELECT DISTINCT ${Prisma.raw(matched)} AS k FROM "Profile" WHERE ${Prisma.raw(matched)} IN (${jsonStrings(keys, postgres)})`).map((r) => r.k));
     const fresh = keys.filter((k) => !known.has(k));
-    if (options.mode !== 'update' && fresh.length) await reviveSuppressions(tx, fresh, postgres);
+    if (options.mode !== 'update' && fresh.length) await reviveSuppressions(tx, distinct(fresh.map(address)), postgres);
     const existing = keys.filter((k) => known.has(k));
     const result: BatchResult = { inserted: 0, updated: 0, skipped: 0 };
     if (options.mode !== 'update' && fresh.length) {
       await tx.$executeRaw`
         INSERT INTO "Profile" ("addressKey", "email", "firstName", "lastName", "language", "country", "optOut", "attributes", "createdAt", "updatedAt")
-        SELECT r."k", r."email", r."firstName", r."lastName", r."language", r."country", r."optOut", r."attributes", ${now}, ${now}
+        SELECT r."a", r."email", r."firstName", r."lastName", r."language", r."country", r."optOut", r."attributes", ${now}, ${now}
         FROM ${table(fresh.map((k) => row(k, byKey.get(k)!)))} WHERE true`;
       result.inserted = fresh.length;
     } else result.skipped += fresh.length;
     if (options.mode !== 'insert' && existing.length) {
-      const sets = [Prisma.raw(`"email" = r."email"`)];
+      const sets = [Prisma.raw(`"email" = r."email"`), Prisma.raw(`"addressKey" = r."a"`)];
       for (const f of TEXT_FIELDS) if (options.columns.has(f)) sets.push(Prisma.raw(`"${f}" = CASE WHEN r."${f}" = '' THEN "Profile"."${f}" ELSE r."${f}" END`));
       if (options.columns.has('optOut')) sets.push(Prisma.raw(`"optOut" = r."optOut"`));
       sets.push(Prisma.raw(postgres ? `"attributes" = ("Profile"."attributes"::jsonb || r."attributes"::jsonb)::text` : `"attributes" = json_patch("Profile"."attributes", r."attributes")`));
       await tx.$executeRaw`
         UPDATE "Profile" SET ${Prisma.join(sets, ', ')}, "updatedAt" = ${now}
-        FROM ${table(existing.map((k) => row(k, byKey.get(k)!)))} WHERE "Profile"."addressKey" = r."k"`;
+        FROM ${table(existing.map((k) => row(k, byKey.get(k)!)))} WHERE ${Prisma.raw(matched)} = r."k"`;
       result.updated = existing.length;
     } else result.skipped += existing.length;
 
     const written = options.mode === 'update' ? existing : keys;
     // Opting out is the address's: every profile holding it is excluded from now on.
-    const optedOut = written.filter((k) => byKey.get(k)!.optOut);
+    const optedOut = distinct(written.filter((k) => byKey.get(k)!.optOut).map(address));
     if (optedOut.length) {
       await tx.$executeRaw`
         INSERT INTO "OptOut" ("address", "optedOutAt", "source") SELECT "value", ${now}, 'profile import' FROM ${jsonValues(optedOut, postgres)}
@@ -83,11 +91,40 @@ export async function writeProfileBatch(db: Database, profiles: ImportedProfile[
     if (options.listId !== undefined && written.length) {
       await tx.$executeRaw`
         INSERT INTO "ListSubscription" ("listId", "address", "status", "changedAt", "source")
-        SELECT ${options.listId}, "value", 'subscribed', ${now}, 'import' FROM ${jsonValues(written, postgres)}
+        SELECT ${options.listId}, "value", 'subscribed', ${now}, 'import' FROM ${jsonValues(distinct(written.map(address)), postgres)}
         WHERE true ON CONFLICT ("listId", "address") DO NOTHING`;
     }
     return result;
   }, { timeout: 60_000, maxWait: 60_000 }));
+}
+
+/**
+ * The key attribute's text in a profile row. Written as the key's index holds it (an expression index serves a
+ * query only when the query spells the same expression); the key is spliced, so parseImportKey must have
+ * checked it (letters, digits, _).
+ */
+function keyExpression(key: string, postgres: boolean, table?: string): string {
+  if (!KEY_NAME.test(key)) throw new Error(`Not a key column name: ${JSON.stringify(key)} (parseImportKey checks it)`);
+  const column = (name: string) => (table ? `${table}."${name}"` : `"${name}"`);
+  return postgres ? `(${column('attributesJson')} ->> '${key}')` : `CAST(json_extract(${column('attributes')}, '$."${key}"') AS TEXT)`;
+}
+
+/** A key value as the database's text of it: numbers as JavaScript writes them (1.5, 120), as both databases do. */
+function keyText(value: AttributeValue | undefined): string {
+  return value === undefined ? '' : String(value);
+}
+
+/**
+ * The index a keyed import matches on, created by the first import with that key (a few seconds on 1M profiles,
+ * once): without it every batch would scan the profiles.
+ */
+export async function ensureKeyIndex(db: Database, key: string): Promise<void> {
+  await retryTransient(() => db.$executeRawUnsafe(
+    `CREATE INDEX IF NOT EXISTS "Profile_key_${key}" ON "Profile" (${keyExpression(key, isPostgres(db))})`));
+}
+
+function distinct(values: string[]): string[] {
+  return [...new Set(values)];
 }
 
 /** Strings as a table with one column "value". */

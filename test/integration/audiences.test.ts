@@ -214,6 +214,32 @@ describe('audiences: conditions, behaviour, segments and lists', () => {
     expect(insertOnly.stdout).toMatch(/0 profiles added, 0 updated, 2 skipped/);
   }, 60_000);
 
+  it('imports by a key column (an external id): a new address moves the same profile, numbers match as text, a row without a key is refused', async () => {
+    expect((await runCli(stack, ['lists', 'create', 'crm'])).code).toBe(0);
+    const first = await runCli(stack, ['profiles', 'import', file('crm.csv', 'email,customerId,plan\ncrm1@example.com,C-1,basic\ncrm2@example.com,C-2,basic\nnum@example.com,120,basic\n'), '--key', 'customerId']);
+    expect(first.stdout).toMatch(/3 rows in .* 3 profiles added, 0 updated, 0 skipped, 0 rejected/);
+    const moved = file('crm-moved.csv', 'email,customerId,plan\nCRM1-new@example.com,C-1,pro\ncrm3@example.com,C-3,basic\nnum-new@example.com,120,\n');
+    const second = await runCli(stack, ['profiles', 'import', moved, '--key', 'customerId', '--list', 'crm']);
+    expect(second.stdout).toMatch(/3 rows in .* 1 profiles added, 2 updated, 0 skipped, 0 rejected/);
+    const c1 = await stack.db.profile.findMany({ where: { attributes: { contains: '"C-1"' } } });
+    expect(c1.map((p) => [p.email, p.addressKey, JSON.parse(p.attributes).plan])).toEqual([['CRM1-new@example.com', 'crm1-new@example.com', 'pro']]);
+    expect(await stack.db.profile.count({ where: { addressKey: { in: ['crm1@example.com', 'num@example.com'] } } })).toBe(0);
+    expect(await targeted({ list: 'crm' })).toBe(3); // the addresses the second file holds
+    expect(await targeted({ 'attributes.customerId': { eq: 120 } })).toBe(1); // still a number: the key matched its text
+
+    const before = await stack.db.profile.count();
+    const noKey = await runCli(stack, ['profiles', 'import', file('crm-nokey.csv', 'email,customerId\ncrm4@example.com,\n'), '--key', 'customerId']);
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toContain("row 2: customerId: empty, but it is the import's key (--key customerId): every row needs one");
+    const noColumn = await runCli(stack, ['profiles', 'import', file('crm-nocolumn.csv', 'email\ncrm5@example.com\n'), '--key', 'customerId', '--skip-invalid']);
+    expect(noColumn.code).toBe(2);
+    expect(noColumn.stderr).toContain('the header has no column "customerId" for --key customerId (columns: email)');
+    const byName = await runCli(stack, ['profiles', 'import', moved, '--key', 'firstName']);
+    expect(byName.code).toBe(2);
+    expect(byName.stderr).toContain('--key firstName: firstName does not identify a profile');
+    expect(await stack.db.profile.count()).toBe(before);
+  }, 60_000);
+
   it('targets a file for one delivery, and lists, shows and deletes profiles from the CLI', async () => {
     const audienceFile = file('audience.csv', 'email,firstName\nuser11@example.com,Eleven\nfresh@example.com,Fresh\n');
     const started = await runCli(stack, ['start', file('from-file.json', JSON.stringify(baseSpec({ name: 'From file' }))), '--audience-file', audienceFile]);

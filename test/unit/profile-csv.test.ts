@@ -1,4 +1,4 @@
-import { parseProfileCsv } from '../../domain/profile-csv';
+import { csvColumns, keyColumnProblem, keyValueProblem, parseImportKey, parseProfileCsv } from '../../domain/profile-csv';
 
 const csv = (s: string) => Buffer.from(s, 'utf8');
 
@@ -45,5 +45,17 @@ describe('profile CSV import', () => {
 
   it('refuses broken CSV quoting', () => {
     expect(parseProfileCsv(csv('email,firstName\na@example.com,"unclosed\n'))).toMatchObject({ ok: false, error: expect.stringMatching(/^the file is not valid CSV/) });
+  });
+
+  it('takes an attribute column as the import key, the address by default, and refuses other fields and odd names', () => {
+    expect(parseImportKey('customerId')).toEqual({ ok: true, key: 'customerId' });
+    expect(parseImportKey('Email')).toEqual({ ok: true }); // the address: the default match
+    expect(parseImportKey('first_name')).toEqual({ ok: false, error: '--key first_name: firstName does not identify a profile; use email (the default) or an attribute column such as customerId' });
+    expect(parseImportKey("id'); DROP TABLE x; --")).toMatchObject({ ok: false, error: expect.stringContaining('letters, digits and _') });
+    const header = csvColumns(['email', 'crm_id:text']);
+    expect(header.ok && keyColumnProblem(header.columns, 'crm_id')).toBeUndefined();
+    expect(header.ok && keyColumnProblem(header.columns, 'customerId')).toBe('the header has no column "customerId" for --key customerId (columns: email, crm_id)');
+    const row = parseProfileCsv(csv('email,crm_id\na@example.com,\n'));
+    expect(row.ok && keyValueProblem(row.profiles[0], 'crm_id')).toBe("crm_id: empty, but it is the import's key (--key crm_id): every row needs one");
   });
 });
