@@ -17,7 +17,7 @@ import { InputError, wholeNumber } from './errors';
 import { requireValidSpec } from './deliveries';
 import { printable, table } from './format';
 
-async function withDatabase<T>(fn: (db: Database) => Promise<T>): Promise<T> {
+export async function withDatabase<T>(fn: (db: Database) => Promise<T>): Promise<T> {
   const db = await openDatabase();
   try {
     return await fn(db);

@@ -5,6 +5,7 @@ import { Connection, Client } from '@temporalio/client';
 import { temporalConfig } from '../worker/config';
 import { openDatabase } from '../store/prisma';
 import { checkAudience, importAudienceFile, registerAudienceCommands } from './audience-cli';
+import { registerOptOutCommands } from './optout-cli';
 import { editDelivery, newDeliveryId, readExclusions, readLogs, readSnapshot, sendCommand, startDelivery, type DeliveryCommand } from './deliveries';
 import { quarantine } from '../store/quarantine';
 import { recipientLogs } from '../store/recipients';
@@ -238,6 +239,7 @@ for (const [command, help] of [
 }
 
 registerAudienceCommands(program);
+registerOptOutCommands(program);
 
 export async function main(argv: string[]): Promise<number> {
   try {

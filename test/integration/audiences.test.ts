@@ -277,4 +277,32 @@ describe('audiences: conditions, behaviour, segments and lists', () => {
     await importProfileFile(stack.db, file('back.csv', 'email\nuser10@example.com\n'), { mode: 'upsert' });
     expect(await stack.db.optOut.findUnique({ where: { address: 'user10@example.com' } })).not.toBeNull();
   }, 60_000);
+
+  it('lists, adds and removes opt-outs from the CLI: an address subscribed again is targeted again', async () => {
+    const three = { email: { in: ['user30@example.com', 'user31@example.com', 'user32@example.com'] } };
+    const counted = async () => {
+      const c = await audienceCount(stack.db, await targetOf(stack.db, { where: three }));
+      return { toDeliver: c.toDeliver, optedOut: c.exclusions['opted out'] ?? 0 };
+    };
+    expect(await counted()).toEqual({ toDeliver: 3, optedOut: 0 });
+    expect((await runCli(stack, ['optouts', 'add', 'User30@example.com', 'user31@example.com'])).stdout).toContain('2 address(es) opted out');
+    expect((await runCli(stack, ['optouts', 'add', 'user30@example.com'])).stdout).toContain('0 address(es) opted out (1 already were)');
+    const bad = await runCli(stack, ['optouts', 'add', 'user32@example.com', 'not-an-address']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('"not-an-address" is not a valid address: nothing was changed');
+    await importProfileFile(stack.db, file('opted.csv', 'email,optOut\nuser32@example.com,yes\n'), { mode: 'update' }); // the flag and the opt-out
+    expect(await counted()).toEqual({ toDeliver: 0, optedOut: 3 });
+    const listed = JSON.parse((await runCli(stack, ['optouts', 'list', '--source', 'cli', '--json'])).stdout) as { total: number; rows: Array<{ address: string; source: string }> };
+    expect(listed.total).toBe(2);
+    expect(listed.rows.map((r) => r.address).sort()).toEqual(['user30@example.com', 'user31@example.com']);
+    expect((await runCli(stack, ['optouts', 'list', '--limit', '1'])).stdout).toMatch(/opted out \(next page: --offset 1\)/);
+
+    const removed = await runCli(stack, ['optouts', 'remove', 'user30@example.com', 'USER32@example.com']);
+    expect(removed.stdout).toContain('2 address(es) subscribed again: user30@example.com, user32@example.com');
+    expect(await counted()).toEqual({ toDeliver: 2, optedOut: 1 });
+    expect(await stack.db.profile.count({ where: { addressKey: 'user32@example.com', optOut: true } })).toBe(0);
+    const again = await runCli(stack, ['optouts', 'remove', 'user30@example.com']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('none of these addresses is opted out: nothing was changed');
+  }, 60_000);
 });
