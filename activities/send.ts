@@ -24,6 +24,7 @@ import { lists } from '../store/lists';
 import { IN_LIST_MAX } from '../store/json-lists';
 import { databaseHealth, retryTransient } from '../store/transient';
 import { sendingLogs, type ClaimedMessage, type MessageOutcome } from '../store/sending-logs';
+import { domainThrottles } from '../store/domain-throttles';
 import { loadPreparedDelivery } from '../store/deliveries';
 import type { ActivityDeps } from './deps';
 import type { OutgoingMessage } from './mailer';
@@ -31,6 +32,7 @@ import { outcomeRecorder } from './outcome-recorder';
 import { attemptLease } from './lease';
 import { pacer } from './pacer';
 import { domainGate } from './domain-gate';
+import { engineThrottle } from './engine-throttle';
 import { startProgress } from './progress';
 
 export interface SendInput {
@@ -63,15 +65,24 @@ export function sendActivity(deps: ActivityDeps) {
     if (!delivery.sendingStartedAt) await retryTransient(() => db.delivery.update({ where: { id: deliveryId }, data: { sendingStartedAt } }), database.retry);
 
     const me = { round: round ?? `${ctx.info.workflowExecution?.runId ?? 'run'}.${ctx.info.activityId}`, lane, attempt: ctx.info.attempt };
-    await logs.requeueInFlight(deliveryId, me);
-    const totals = await logs.sendingCounts(deliveryId);
+    // Engine-wide caps per recipient domain, shared with every other delivery and worker (`delivery domains`).
+    const engine = engineThrottle(domainThrottles(db, database.retry));
+    let totals: Awaited<ReturnType<typeof logs.sendingCounts>>;
+    try {
+      await engine.ready;
+      await logs.requeueInFlight(deliveryId, me);
+      totals = await logs.sendingCounts(deliveryId);
+    } catch (e) {
+      engine.close();
+      throw e;
+    }
     let cursor = 0;
     // Only the first sender signals progress: the counts are the delivery's, whoever sends.
     const progress = startProgress(ctx, () => ({ phase: 'sending', ...totals, cursor }), lane === 0 ? deps.signalProgress : async () => undefined, deps.progressEveryMs);
     // Rate caps are shared between the parallel senders.
     const rate = spec.messagesPerSecond ? spec.messagesPerSecond / lanes : undefined;
     const pace = pacer(rate);
-    const gate = domainGate(spec.domainLimits, lanes);
+    const gate = domainGate(spec.domainLimits, lanes, undefined, engine);
     const guard = failureGuard(spec.guard ?? false);
     const claim = `${me.round}/${me.lane}/${me.attempt}/${randomUUID()}`;
     // At most `batch` messages are in flight, as many claimed ahead and twice as many sent and not yet recorded:
@@ -174,6 +185,7 @@ export function sendActivity(deps: ActivityDeps) {
     } finally {
       recorder.stop();
       lease.close();
+      engine.close();
       ctx.cancellationSignal.removeEventListener('abort', stop);
       // Interrupted (pause, stop, relay outage): tell the workflow the exact totals before it moves on. An
       // attempt that lost its lease reports nothing: its totals are no longer the delivery's.

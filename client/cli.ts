@@ -6,6 +6,7 @@ import { temporalConfig } from '../worker/config';
 import { openDatabase } from '../store/prisma';
 import { checkAudience, importAudienceFile, registerAudienceCommands } from './audience-cli';
 import { registerOptOutCommands } from './optout-cli';
+import { registerDomainCommands } from './domain-cli';
 import { editDelivery, newDeliveryId, readExclusions, readLogs, readSnapshot, sendCommand, startDelivery, type DeliveryCommand } from './deliveries';
 import { quarantine } from '../store/quarantine';
 import { recipientLogs } from '../store/recipients';
@@ -240,6 +241,7 @@ for (const [command, help] of [
 
 registerAudienceCommands(program);
 registerOptOutCommands(program);
+registerDomainCommands(program);
 
 export async function main(argv: string[]): Promise<number> {
   try {

@@ -18,7 +18,7 @@ const MAX_TEMPLATE_BYTES = 512 * 1024;
  */
 export const DEFAULT_TRACKING_HOURS = 7 * 24;
 
-const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+export const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 
 /** Per recipient domain caps, on top of the delivery's global rate ("gmail.com": { … }). */
 const domainLimitsSchema = z.record(

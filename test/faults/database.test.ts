@@ -6,7 +6,8 @@
 // fails through a test seam (test/helpers/faulty-database.ts).
 import { Client as PgClient } from 'pg';
 import { baseSpec, eventually, manyProfiles, seedProfiles, startTestStack, type TestStack } from '../helpers/stack';
-import { withRecordingFaults, type FaultyDatabase } from '../helpers/faulty-database';
+import { RESERVATION, withRecordingFaults, type FaultyDatabase } from '../helpers/faulty-database';
+import { domainThrottles } from '../../store/domain-throttles';
 import { TEST_POSTGRES_URL } from '../helpers/paths';
 import { account } from './fault-table';
 
@@ -52,6 +53,70 @@ describe('database faults during sending', () => {
     }
   });
 });
+
+describe('database faults on an engine-wide domain cap', () => {
+  it('its reservations failing (SQLite) or blocked on a locked row (Postgres): the capped domain waits, the cap holds, nothing lost or doubled', async () => {
+    let faults: FaultyDatabase | undefined;
+    const stack = await startTestStack({
+      databaseRetryMs: RETRY_BOUND_MS, smtpMaxConnections: CONNECTIONS,
+      ...(TEST_POSTGRES_URL ? {} : { workerDatabase: (db) => (faults = withRecordingFaults(db, RESERVATION)).db }),
+    });
+    try {
+      const CAP = 10;
+      await domainThrottles(stack.db).set('capped.example', CAP);
+      await seedProfiles(stack.db, [...Array.from({ length: 60 }, (_, i) => ({ email: `c${i}@capped.example` })), ...manyProfiles(200)]);
+      const capped = () => stack.sink.messages.filter((m) => m.to.endsWith('@capped.example')).map((m) => m.receivedAt).sort((a, b) => a - b);
+      const handle = await stack.start(baseSpec({ messagesPerSecond: 40 }), FAST_FAILOVER);
+      await eventually(() => capped().length >= 10, 60_000, 'the capped domain under way');
+      const from = Date.now();
+      let hits: number;
+      if (faults) {
+        const before = faults.refused;
+        faults.failFor(3000);
+        await sleep(3500);
+        hits = faults.refused - before;
+      } else hits = await holdThrottleRow(stack, 'capped.example', 3000);
+      // What was reserved before the fault is used within about half a second; then the domain waits.
+      const during = capped().filter((t) => t > from + 700 && t < from + 3000).length;
+      const { kpis } = await handle.result();
+      expect(hits).toBeGreaterThan(0); // the fault met reservations
+      expect(during).toBe(0);
+      expect(kpis).toMatchObject({ toDeliver: 260, sent: 260, failed: 0, pending: 0 });
+      const times = capped();
+      for (const t of times) expect(times.filter((u) => u >= t && u < t + 1000).length).toBeLessThanOrEqual(CAP + 2);
+      const row = await account(stack, handle.workflowId, `engine-wide domain cap, its reservations ${faults ? 'refused (I/O error) 3 s' : 'blocked by a row lock 3 s'}`, 1);
+      expect(row).toMatchObject({ recipients: 260, received: 260, lost: 0, failedWrongly: 0 });
+      expect(row.duplicates).toBeLessThanOrEqual(row.counted);
+    } finally {
+      await stack.close();
+    }
+  });
+});
+
+/** Holds a domain's DomainThrottle row locked for a while; how many reservations of the worker waited on it. */
+async function holdThrottleRow(stack: TestStack, domain: string, ms: number): Promise<number> {
+  const locker = new PgClient({ connectionString: stack.dbUrl });
+  await locker.connect();
+  try {
+    await locker.query('BEGIN');
+    await locker.query('SELECT 1 FROM "DomainThrottle" WHERE "domain" = $1 FOR UPDATE', [domain]);
+    const lockerPid = (await locker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+    return await admin(stack, async (client, database) => {
+      let waiting = 0;
+      const until = Date.now() + ms;
+      while (Date.now() < until) {
+        const { rowCount } = await client.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND pid <> $2 AND query LIKE '%"DomainThrottle"%'`, [database, lockerPid]);
+        waiting = Math.max(waiting, rowCount ?? 0);
+        await sleep(100);
+      }
+      return waiting;
+    });
+  } finally {
+    await locker.query('ROLLBACK').catch(() => undefined);
+    await locker.end();
+  }
+}
 
 /** The test database's name and an admin connection to the server (not to that database). */
 async function admin<T>(stack: TestStack, fn: (client: PgClient, database: string) => Promise<T>): Promise<T> {

@@ -1,7 +1,9 @@
 // Several worker processes share one delivery's sending: each sending activity claims its own rows
 // (FOR UPDATE SKIP LOCKED on Postgres; SQLite has one writer), so no message goes out twice.
-// Per-domain caps hold a domain back without holding back the others.
+// Per-domain caps hold a domain back without holding back the others; engine-wide caps hold across deliveries
+// and worker processes.
 import { baseSpec, eventually, seedManyProfiles, seedProfiles, startTestStack, type TestStack } from '../helpers/stack';
+import { runCli } from '../helpers/cli';
 
 describe('parallel senders on several workers, per-domain caps', () => {
   let stack: TestStack;
@@ -56,4 +58,34 @@ describe('parallel senders on several workers, per-domain caps', () => {
     // was still trickling (a sender waiting behind slow.example would have sent 4 fast messages by then).
     expect(fast.filter((t) => t < slow[5]).length).toBeGreaterThanOrEqual(50);
   });
+
+  it('an engine-wide domain cap holds across two deliveries sent at once by two worker processes, set and lifted from the CLI', async () => {
+    await stack.db.sendingLog.deleteMany();
+    await stack.db.profile.deleteMany();
+    stack.sink.messages.length = 0;
+    const workers = [stack.spawnWorker(), stack.spawnWorker()];
+    const refused = [await runCli(stack, ['domains', 'set', 'Capped.Example', '--rate', '4']), await runCli(stack, ['domains', 'set', 'capped.example', '--rate', '0'])];
+    expect(refused.map((r) => r.code)).toEqual([2, 2]);
+    expect(refused[0].stderr).toContain('"Capped.Example" is not a domain: write it lower-case');
+    expect(refused[1].stderr).toContain('--rate must be a number of messages per second above 0');
+    expect((await runCli(stack, ['domains', 'set', 'capped.example', '--rate', '4'])).stdout).toContain('capped.example: at most 4 messages/s from the whole engine (created)');
+
+    await seedProfiles(stack.db, ['a', 'b'].flatMap((group) => Array.from({ length: 8 }, (_, i) => ({ email: `${group}${i}@capped.example` }))));
+    const deliveries = await Promise.all(['a', 'b'].map((group) => stack.start(baseSpec({ name: `Capped ${group}`, audience: { where: { email: { startsWith: group } } } }))));
+    const outcomes = await Promise.all(deliveries.map((d) => d.result()));
+    expect(outcomes.map((o) => o.kpis.sent)).toEqual([8, 8]);
+    const times = stack.sink.messages.map((m) => m.receivedAt).sort((x, y) => x - y);
+    expect(times).toHaveLength(16);
+    // 16 messages at 4 a second between both deliveries (each alone may take all 4: it has no cap of its own):
+    // the first and the last are at least 14 intervals of 250 ms apart (one may catch up; a little jitter).
+    expect(times[15] - times[0]).toBeGreaterThanOrEqual(14 * 250 - 150);
+    for (const t of times) expect(times.filter((u) => u >= t && u < t + 1000).length).toBeLessThanOrEqual(6);
+
+    const listed = JSON.parse((await runCli(stack, ['domains', 'list', '--json'])).stdout) as Array<{ domain: string; messagesPerSecond: number }>;
+    expect(listed.map((d) => [d.domain, d.messagesPerSecond])).toEqual([['capped.example', 4]]);
+    expect((await runCli(stack, ['domains', 'remove', 'capped.example'])).code).toBe(0);
+    expect((await runCli(stack, ['domains', 'remove', 'capped.example'])).code).toBe(2);
+    for (const w of workers) w.kill('SIGTERM');
+    await eventually(() => workers.every((w) => w.exitCode !== null || w.signalCode !== null), 30_000, 'workers stopped');
+  }, 120_000);
 });

@@ -80,7 +80,8 @@ describe('a delivery in the Temporal Web UI', () => {
   });
 
   it('leads the current details with the situation: manual, sending, paused, stopped; Send a Signal offers the commands only', async () => {
-    const slow = (name: string, extra: Record<string, unknown> = {}) => stack.start(baseSpec({ name, messagesPerSecond: 0.2, ...extra }));
+    // 0.1 msg/s: four messages take 30 s, so the "sending" one is still sending when its page is read on a loaded machine.
+    const slow = (name: string, extra: Record<string, unknown> = {}) => stack.start(baseSpec({ name, messagesPerSecond: 0.1, ...extra }));
     const manual = await stack.start(baseSpec({ name: 'Spring sale', approval: 'manual' }));
     const sending = await slow('Summer sale');
     const paused = await slow('Autumn sale');
