@@ -3,8 +3,9 @@
 import type { Database } from '../store/prisma';
 export const BENCH_HTML = `<html><body><h1>Hello {{firstName}}</h1>${'<p>Our new catalogue is out: lamps, chairs and tables for every room of the house.</p>'.repeat(55)}<a href="https://shop.example/unsubscribe">Unsubscribe</a></body></html>`;
 
+// trackingHours 0: the workflow ends when the last message is accepted (the bench waits for its result).
 export function benchDelivery(profiles: number, parallelSenders = 1) {
-  return { name: `Benchmark ${profiles}`, from: 'Bench <bench@shop.example>', subject: 'Hello {{firstName}}', html: BENCH_HTML, audience: { all: true }, parallelSenders };
+  return { name: `Benchmark ${profiles}`, from: 'Bench <bench@shop.example>', subject: 'Hello {{firstName}}', html: BENCH_HTML, audience: { all: true }, parallelSenders, trackingHours: 0 };
 }
 
 /**

@@ -91,7 +91,8 @@ async function main(): Promise<void> {
         workerPeakRssMb: run.workerPeakRssMb, dbMb: run.dbMb, historyLength: run.historyLength, sent: run.sent, received: run.received,
       };
       console.log(JSON.stringify(row, null, 2));
-      appendRow(/^\| \d{4}-\d\d-\d\d \| [^|]+ \| (SQLite|Postgres)/, /^\| date \| machine \| database \|/, `| ${row.date} | ${row.machine} | ${row.database}${versions.length > 1 ? ` (${row.code})` : ''} | ${row.profiles} | ${row.workers} | ${row.sink} | ${row.connections} | ` +
+      // The runs' table (profiles, workers, SMTP sink): the tracking table's rows also start with a date, machine and database.
+      appendRow(/^\| \d{4}-\d\d-\d\d \| [^|]+ \| (SQLite|Postgres)[^|]* \| \d+ \| \d+ \| [^|]*smtp/, /^\| date \| machine \| database \| profiles \| workers \|/, `| ${row.date} | ${row.machine} | ${row.database}${versions.length > 1 ? ` (${row.code})` : ''} | ${row.profiles} | ${row.workers} | ${row.sink} | ${row.connections} | ` +
         `${row.prepareSeconds.toFixed(1)} s (${row.preparePerSecond}/s) | ${row.sendSeconds.toFixed(1)} s (${row.sendPerSecond}/s) | ${row.baselinePerSecond}/s | ${row.ratio} | ` +
         `${row.workerPeakRssMb} MB | ${heapCap()} | ${row.dbMb} MB | ${row.historyLength} |`);
     });

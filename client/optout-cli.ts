@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { addressKey, isValidAddress } from '../domain/address';
 import { IN_LIST_MAX } from '../store/json-lists';
-import { optOuts } from '../store/opt-outs';
+import { OPT_OUT_SOURCES, optOuts } from '../store/opt-outs';
 import { withDatabase } from './audience-cli';
 import { InputError, wholeNumber } from './errors';
 import { printable, table } from './format';
@@ -21,7 +21,10 @@ export function registerOptOutCommands(program: Command): void {
   const optout = program.command('optouts').description('addresses opted out of every delivery (unsubscribe links, imports, ops)');
   optout.command('list')
     .description('opted-out addresses, newest first')
-    .option('--source <source>', 'only those opted out this way: "unsubscribe link", "profile import", "cli"')
+    .option('--source <source>', `only those opted out this way: ${OPT_OUT_SOURCES.map((x) => `"${x}"`).join(', ')}`, (v) => {
+      if (!(OPT_OUT_SOURCES as readonly string[]).includes(v)) throw new InputError(`--source must be one of ${OPT_OUT_SOURCES.map((x) => `"${x}"`).join(', ')} (got "${printable(v)}")`);
+      return v;
+    })
     .option('--offset <n>', 'skip the first n', (v) => wholeNumber('--offset', v), 0)
     .option('--limit <n>', 'how many', (v) => wholeNumber('--limit', v, 1), 50)
     .option('--json', 'print as JSON')
