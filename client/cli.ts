@@ -1,6 +1,6 @@
 // The `delivery` CLI: a thin client of the emailDelivery workflows and of the profile store.
 import fs from 'node:fs';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { Connection, Client } from '@temporalio/client';
 import { temporalConfig } from '../worker/config';
 import { openDatabase } from '../store/prisma';
@@ -243,11 +243,19 @@ registerAudienceCommands(program);
 registerOptOutCommands(program);
 registerDomainCommands(program);
 
+/** Usage mistakes (a missing argument or option, an unknown one) are bad input too: exit 2, not commander's 1. */
+function throwOnUsageErrors(command: Command): void {
+  command.exitOverride();
+  for (const sub of command.commands) throwOnUsageErrors(sub);
+}
+throwOnUsageErrors(program);
+
 export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);
     return 0;
   } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // commander has printed the message and usage
     if (e instanceof InputError) {
       console.error(e.message);
       return 2;

@@ -19,6 +19,16 @@ describe('the delivery CLI and bad input', () => {
     expect(await workflowCount()).toBe(0);
   });
 
+  it('treats a usage mistake (missing argument or option, unknown option) as bad input: exit 2 with the usage, nothing started', async () => {
+    const results = await Promise.all([['start'], ['domains', 'set', 'gmail.com'], ['status', 'some-id', '--bogus']].map((args) => runCli(stack, args)));
+    expect(results.map((r) => r.code)).toEqual([2, 2, 2]);
+    expect(results[0].stderr).toContain("error: missing required argument 'spec'");
+    expect(results[1].stderr).toContain("error: required option '--rate <messagesPerSecond>' not specified");
+    expect(results[2].stderr).toContain("error: unknown option '--bogus'");
+    expect((await runCli(stack, ['--help'])).code).toBe(0);
+    expect(await workflowCount()).toBe(0);
+  });
+
   it('refuses a spec with an unknown audience field and a bad template, listing each problem, and starts nothing', async () => {
     const r = await runCli(stack, ['start', file('bad.json', JSON.stringify(baseSpec({ audience: { where: { town: 'Paris' } } })))]);
     expect(r.code).toBe(2);
