@@ -74,7 +74,7 @@ async function* profileRows(file: string, key?: string): AsyncGenerator<Row, voi
       }
       const result = csvProfile(columns, cells);
       const reason = typeof result === 'string' ? result : key === undefined ? undefined : keyValueProblem(result, key);
-      yield typeof result === 'string' || reason !== undefined ? { row: index, reason: reason! } : { row: index, profile: result };
+      yield reason === undefined ? { row: index, profile: result as ImportedProfile } : { row: index, reason };
     }
   } catch (e) {
     if (e instanceof InputError) throw e;

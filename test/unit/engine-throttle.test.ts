@@ -86,4 +86,17 @@ describe('engine-wide domain caps (activities/engine-throttle.ts)', () => {
     expect(engine.capped('gmail.com')).toBe(false);
     engine.close();
   });
+
+  it('takes up a cap set while it runs at its next read of the caps', async () => {
+    const clock = { t: 0 };
+    const db = table(clock, {});
+    const engine = engineThrottle(db.source, { now: () => clock.t, refreshMs: 20 });
+    await engine.ready;
+    expect(engine.capped('gmail.com')).toBe(false);
+    db.rows.set('gmail.com', { rate: 5, nextAt: 0 }); // `delivery domains set gmail.com --rate 5`
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(engine.capped('gmail.com')).toBe(true);
+    expect(engine.intervalMs('gmail.com')).toBe(200);
+    engine.close();
+  });
 });
