@@ -17,6 +17,8 @@ export type SendResult =
   | { status: 'sent' }
   /** Refused for this recipient (RCPT TO, or the end-of-data reply about this message). */
   | { status: 'failed'; failure: Failure }
+  /** Refused for the sender (authentication, reputation, content): not the address's fault; retried when temporary. */
+  | { status: 'refused for the sender'; failure: Failure; temporary: boolean }
   /** Never reached the relay: withdrawn before a connection took it (no fault), or a relay fault. */
   | { status: 'unsent'; fault?: RelayFault }
   /** The connection was lost after the content went out: the relay may have taken it. */
@@ -51,6 +53,7 @@ export function createMailer({ url, maxConnections = 5 }: MailerOptions): Mailer
         if (!(e instanceof SmtpFailure)) throw e;
         const verdict = judgeSmtpError(e.error);
         if (verdict.charge === 'recipient') return { status: 'failed', failure: verdict.failure };
+        if (verdict.charge === 'sender') return { status: 'refused for the sender', failure: verdict.failure, temporary: verdict.temporary };
         if (verdict.charge === 'relay') return { status: 'unsent', fault: verdict.fault };
         return { status: 'unknown', failure: verdict.failure };
       }

@@ -10,7 +10,7 @@ import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:time
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { reasonKey, type Failure } from '../domain/failures';
 import { describeRelayFault, type RelayFault } from '../domain/smtp-faults';
-import { describeTrip, failureGuard } from '../domain/failure-guard';
+import { describeTrip, failureGuard, type GuardTrip } from '../domain/failure-guard';
 import { addressKey, domainOf } from '../domain/address';
 import { EXCLUSION_CAUSES, type ExclusionCause, type Halt, type SendingResult } from '../domain/delivery';
 import { nextRetryAt } from '../domain/retries';
@@ -45,6 +45,8 @@ export interface SendInput {
 
 /** Outcomes are written every 100 ms, or at once when a batch of them waits. */
 const RECORD_EVERY_MS = 100;
+/** How often a sender looks for DSNs that failed its messages (the failure-rate guard counts them). */
+const BOUNCES_EVERY_MS = 1000;
 
 export function sendActivity(deps: ActivityDeps) {
   return async function sendDelivery({ deliveryId, lane = 0, lanes = 1, round }: SendInput): Promise<SendingResult> {
@@ -105,6 +107,8 @@ export function sendActivity(deps: ActivityDeps) {
     let finished = false;
     let deferredUntil = 0;
     let countedAt = Date.now();
+    let bouncesSeenUntil = new Date();
+    let bouncesReadAt = Date.now();
     try {
       try {
         // One stream of messages: the next batch is claimed while the last one is still in flight.
@@ -133,6 +137,10 @@ export function sendActivity(deps: ActivityDeps) {
               continue;
             }
             cursor = queue[queue.length - 1].id;
+            if (spec.guard && Date.now() - bouncesReadAt > BOUNCES_EVERY_MS) {
+              await judgeBounces();
+              bouncesReadAt = Date.now();
+            }
             if (lanes > 1 && lane === 0 && Date.now() - countedAt > 2000) {
               // The signalling sender counts the other senders' messages too (from the database, every 2 s).
               Object.assign(totals, await logs.sendingCounts(deliveryId));
@@ -241,6 +249,10 @@ export function sendActivity(deps: ActivityDeps) {
       } else if (r.status === 'failed') {
         recorder.add(failureOutcome(row, r.failure));
         judge(r.failure.type === 'hard' ? reasonKey(r.failure.reason) : undefined);
+      } else if (r.status === 'refused for the sender') {
+        // Not the address's fault: no quarantine; retried when temporary; the guard counts it.
+        recorder.add(senderRefusal(row, r.failure.reason, r.temporary));
+        judge(reasonKey(r.failure.reason));
       } else if (r.status === 'unknown') {
         // The relay may have taken it: retried like a soft failure, counted as a possible duplicate, and not
         // held against the address.
@@ -259,12 +271,30 @@ export function sendActivity(deps: ActivityDeps) {
         : { id: row.id, email: row.email, status: 'failed', failureType: failure.type, reason: failure.reason };
     }
 
+    function senderRefusal(row: ClaimedMessage, reason: string, temporary: boolean): Exclude<MessageOutcome, { status: 'sent' }> {
+      const retryAt = temporary ? nextRetryAt(new Date(), row.softFailures + 1, sendingStartedAt, spec.retries) : undefined;
+      return retryAt
+        ? { id: row.id, email: row.email, status: 'retry', retryAt, reason, failureType: 'ignored', senderRefused: true }
+        : { id: row.id, email: row.email, status: 'failed', failureType: 'ignored', reason, senderRefused: true };
+    }
+
     /** One more outcome for the failure-rate guard: crossing it halts the delivery. */
-    function judge(hardReason: string | undefined): void {
-      const trip = guard.add(hardReason);
+    function judge(failureReason: string | undefined): void {
+      halt(guard.add(failureReason));
+    }
+
+    function halt(trip: GuardTrip | undefined): void {
       if (trip && !halted) {
         halted = { by: 'guard', reason: describeTrip(trip) };
         stop();
+      }
+    }
+
+    /** DSNs of this attempt's messages that failed them since the last look: the guard counts them too. */
+    async function judgeBounces(): Promise<void> {
+      for (const { reason, bouncedAt } of await logs.bouncedSince(deliveryId, claim, bouncesSeenUntil)) {
+        bouncesSeenUntil = bouncedAt;
+        halt(guard.amend(reasonKey(reason)));
       }
     }
 
@@ -305,8 +335,8 @@ export function sendActivity(deps: ActivityDeps) {
       // The earliest acceptance of the chunk: an error recorded after it (its own bounce) keeps the quarantine.
       const acceptedAt = new Date(Math.min(...successes.map((o) => o.acceptedAt?.getTime() ?? Date.now())));
       await addresses.recordSuccesses(successes.map((o) => o.email), acceptedAt);
-      // A possible duplicate (connection lost after the content went out) is not the address's fault.
-      await addresses.recordFailures(mine.flatMap((o) => (o.status === 'sent' || o.possibleDuplicate ? []
+      // A possible duplicate (connection lost after the content went out) and a refusal for the sender are not the address's fault.
+      await addresses.recordFailures(mine.flatMap((o) => (o.status === 'sent' || o.possibleDuplicate || o.senderRefused ? []
         : [{ address: o.email, deliveryId, failure: { type: o.status === 'retry' ? 'soft' as const : o.failureType, reason: o.reason } }])), deps.softErrorsBeforeQuarantine);
       const count = { sent: 0, failed: 0, retry: 0 };
       for (const o of mine) count[o.status]++;
@@ -314,6 +344,7 @@ export function sendActivity(deps: ActivityDeps) {
       totals.delivered += count.sent;
       totals.failed += count.failed;
       totals.possibleDuplicates += mine.filter((o) => o.status !== 'sent' && o.possibleDuplicate).length;
+      totals.senderRefusals = (totals.senderRefusals ?? 0) + mine.filter((o) => o.status !== 'sent' && o.senderRefused).length;
       deps.metrics?.sent.add(count.sent);
       deps.metrics?.failed.add(count.failed);
       deps.metrics?.retried.add(count.retry);

@@ -59,6 +59,11 @@ export interface Kpis {
   excludedAtSend: number;
   /** Messages never sent because the delivery was stopped (absent from runs started before it existed). */
   cancelled: number;
+  /**
+   * Messages refused because of the sender, not the address: authentication (SPF, DKIM, DMARC), reputation or
+   * content, in the SMTP session or by a DSN. Never a quarantine (absent from runs started before it existed).
+   */
+  senderRefusals: number;
 }
 
 export type LogLevel = 'info' | 'warning' | 'error';
@@ -87,6 +92,8 @@ export interface SendingProgress {
   possibleDuplicates: number;
   /** Opted out or quarantined since the preparation: not sent. */
   excludedAtSend: number;
+  /** Refused for the sender (authentication, reputation, content), in the session or by a DSN; absent before it existed. */
+  senderRefusals?: number;
 }
 
 /** Why the engine paused a delivery by itself: a relay fault only ops can fix, or the failure-rate guard. */
@@ -110,7 +117,7 @@ export function emptyKpis(): Kpis {
   return {
     targeted: 0, toDeliver: 0, toExclude: 0, sent: 0, delivered: 0, failed: 0, pending: 0,
     opens: 0, clicks: 0, openRate: 0, clickRate: 0, totalOpens: 0, totalClicks: 0, unsubscriptions: 0, mirrorPageViews: 0,
-    clicksByLink: {}, possibleDuplicates: 0, excludedAtSend: 0, cancelled: 0,
+    clicksByLink: {}, possibleDuplicates: 0, excludedAtSend: 0, cancelled: 0, senderRefusals: 0,
   };
 }
 
@@ -129,6 +136,7 @@ export function kpisWithSending(k: Kpis, s: SendingProgress): Kpis {
     pending: Math.max(0, k.toDeliver - s.delivered - s.failed - s.excludedAtSend),
     possibleDuplicates: s.possibleDuplicates,
     excludedAtSend: s.excludedAtSend,
+    senderRefusals: Number.isSafeInteger(s.senderRefusals) && s.senderRefusals! >= 0 ? s.senderRefusals! : k.senderRefusals ?? 0,
   });
 }
 

@@ -1,5 +1,6 @@
 // Delivery status notifications (RFC 3464): what a bounce says, and which message it is about.
 import { qualifySmtpReply, type Failure } from './failures';
+import { qualifyReply, type ReplyParty } from './smtp-replies';
 
 export interface DsnRecipient {
   finalRecipient: string;
@@ -65,11 +66,25 @@ function parseFields(block: string): Record<string, string> {
 
 export type BounceKind = 'hard' | 'soft' | 'none';
 
+export interface Bounce {
+  kind: BounceKind;
+  failure?: Failure;
+  /**
+   * Whose problem (smtp-replies.ts): only the recipient's counts against the address. A refusal for the sender
+   * (authentication, reputation, content) or a relay's trouble fails the message (type ignored) and nothing else.
+   */
+  party?: ReplyParty;
+}
+
 /** A failed permanent status is a hard bounce; a delayed or temporary one is a soft bounce. */
-export function qualifyBounce(r: DsnRecipient): { kind: BounceKind; failure?: Failure } {
+export function qualifyBounce(r: DsnRecipient): Bounce {
   if (r.action !== 'failed' && r.action !== 'delayed') return { kind: 'none' };
   const permanent = r.action === 'failed' && r.status.startsWith('5');
+  const kind = permanent ? 'hard' : 'soft';
   const code = Number(/\b([45]\d\d)\b/.exec(r.diagnostic ?? '')?.[1] ?? (permanent ? 550 : 450));
-  const failure = qualifySmtpReply(code, `${r.status} ${r.diagnostic ?? ''}`.trim());
-  return { kind: permanent ? 'hard' : 'soft', failure: { ...failure, type: permanent ? 'hard' : 'soft' } };
+  const reply = `${r.status} ${r.diagnostic ?? ''}`.trim();
+  const said = qualifyReply(code, reply, 'dsn');
+  if (said.party !== 'recipient') return { kind, party: said.party, failure: { type: 'ignored', reason: said.reason } };
+  const failure = qualifySmtpReply(code, reply);
+  return { kind, party: 'recipient', failure: { ...failure, type: kind } };
 }

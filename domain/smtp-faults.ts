@@ -1,7 +1,9 @@
-// Who is at fault when SMTP fails: the recipient, the relay, or nobody knows. Judged by the step the
-// error answered (RFC 5321) as well as by its code: only a reply to RCPT TO, or an end-of-data reply about
-// this message, names the recipient's problem. A relay fault must never fail or quarantine a recipient.
+// Who is at fault when SMTP fails: the recipient, the relay, the sender, or nobody knows. Judged by the step
+// the error answered (RFC 5321) as well as by what it says: only a reply to RCPT TO, or an end-of-data reply
+// about this message, can name the recipient's problem, and even there the relay often speaks of itself
+// (smtp-replies.ts). A relay fault must never fail or quarantine a recipient.
 import { qualifySmtpReply, type Failure } from './failures';
+import { enhancedCode, qualifyReply, withoutAddresses } from './smtp-replies';
 
 /** The step of an SMTP exchange an error came from. */
 export type SmtpStep = 'connection' | 'greeting' | 'ehlo' | 'tls' | 'auth' | 'mail from' | 'rcpt to' | 'data' | 'end of data';
@@ -28,6 +30,11 @@ export interface RelayFault {
 export type SmtpVerdict =
   /** The recipient's (or this message's) failure: recorded on its sending log. */
   | { charge: 'recipient'; failure: Failure }
+  /**
+   * Refused for the sender's authentication, reputation or content: never held against the address (type
+   * ignored), retried when temporary, and counted by the failure-rate guard.
+   */
+  | { charge: 'sender'; failure: Failure & { type: 'ignored' }; temporary: boolean }
   /** The relay's: the message is given back unsent. */
   | { charge: 'relay'; fault: RelayFault }
   /** The connection was lost after the content went out: the relay may have taken it. Retried, counted as a possible duplicate. */
@@ -46,14 +53,18 @@ export function judgeSmtpError(e: SmtpError): SmtpVerdict {
 
   switch (e.step) {
     case 'rcpt to':
-      if (e.code === undefined) return { charge: 'recipient', failure: { type: 'hard', reason: `invalid address (${reply})` } };
-      return { charge: 'recipient', failure: qualifySmtpReply(e.code, reply) };
     case 'end of data': {
-      const enhanced = enhancedCode(reply);
-      if (/^[45]\.3\.4$/.test(enhanced ?? '')) return permanent(`the relay refuses messages this large (${reply})`, `make the message smaller, ${RESUME}`);
-      // Mail-system (x.3.x) and protocol (x.5.x) statuses are the relay's trouble, not this message's.
-      if (/^[45]\.[35]\.\d+$/.test(enhanced ?? '')) return relay('the relay failed to take the message', `check the relay's logs, ${RESUME}`);
-      return { charge: 'recipient', failure: qualifySmtpReply(e.code ?? 554, reply) };
+      if (e.code === undefined) {
+        if (e.step === 'rcpt to') return { charge: 'recipient', failure: { type: 'hard', reason: `invalid address (${reply})` } };
+        return { charge: 'recipient', failure: qualifySmtpReply(554, reply) };
+      }
+      const said = qualifyReply(e.code, reply, 'session');
+      const cause = withoutAddresses(said.reason);
+      if (said.party === 'relay') return said.temporary ? temporary(cause) : permanent(cause, said.fix ?? `check the relay's logs, ${RESUME}`);
+      if (said.party === 'sender') return { charge: 'sender', failure: { type: 'ignored', reason: said.reason }, temporary: said.temporary };
+      // Protocol statuses (x.5.x) at the end of the data are the relay's trouble, not this message's.
+      if (e.step === 'end of data' && /^[45]\.5\.\d+$/.test(enhancedCode(reply) ?? '')) return relay('the relay failed to take the message', `check the relay's logs, ${RESUME}`);
+      return { charge: 'recipient', failure: qualifySmtpReply(e.code, reply) };
     }
     case 'connection':
       if (e.code !== undefined) return relay('the relay closed the connection', `check the relay's logs, ${RESUME}`);
@@ -81,10 +92,6 @@ export function judgeSmtpError(e: SmtpError): SmtpVerdict {
 /** "the relay refused our credentials (535 5.7.8 …): fix the user and password in SMTP_URL, then resume the delivery" */
 export function describeRelayFault(f: RelayFault): string {
   return f.fix ? `${f.cause}: ${f.fix}` : f.cause;
-}
-
-function enhancedCode(reply: string): string | undefined {
-  return /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(reply)?.[1];
 }
 
 function oneLine(s: string): string {

@@ -44,9 +44,9 @@ export interface SenderIdentity {
 export type MessageOutcome =
   /** Its Message-ID is derived from the sending log id (domain/bounce-references.ts): not stored. */
   | { id: number; email: string; status: 'sent'; /** When the relay answered 250. */ acceptedAt?: Date }
-  | { id: number; email: string; status: 'failed'; failureType: 'hard' | 'soft' | 'ignored'; reason: string; possibleDuplicate?: boolean }
-  /** A soft failure inside the validity period: back to pending until retryAt. */
-  | { id: number; email: string; status: 'retry'; retryAt: Date; reason: string; possibleDuplicate?: boolean };
+  | { id: number; email: string; status: 'failed'; failureType: 'hard' | 'soft' | 'ignored'; reason: string; possibleDuplicate?: boolean; senderRefused?: boolean }
+  /** A soft failure inside the validity period: back to pending until retryAt (type ignored: refused for the sender). */
+  | { id: number; email: string; status: 'retry'; retryAt: Date; reason: string; failureType?: 'soft' | 'ignored'; possibleDuplicate?: boolean; senderRefused?: boolean };
 
 /** What a fenced recording changed. */
 export interface Recorded {
@@ -288,11 +288,11 @@ export function sendingLogs(db: Database, retry?: TransientRetry) {
       }
       for (const o of outcomes) {
         if (o.status === 'sent') continue;
-        const duplicate = o.possibleDuplicate ? { possibleDuplicate: true } : {};
+        const flags = { ...(o.possibleDuplicate ? { possibleDuplicate: true } : {}), ...(o.senderRefused ? { senderRefusedAt: new Date() } : {}) };
         const r = await db.sendingLog.updateMany({
           where: { id: o.id, claim, status: 'sending' },
-          data: o.status === 'failed' ? { status: 'failed', failureType: o.failureType, reason: o.reason, claim, retryAt: null, ...duplicate }
-            : { status: 'pending', failureType: 'soft', reason: o.reason, claim, retryAt: o.retryAt, softFailures: { increment: 1 }, ...duplicate },
+          data: o.status === 'failed' ? { status: 'failed', failureType: o.failureType, reason: o.reason, claim, retryAt: null, ...flags }
+            : { status: 'pending', failureType: o.failureType ?? 'soft', reason: o.reason, claim, retryAt: o.retryAt, softFailures: { increment: 1 }, ...flags },
         });
         if (r.count === 1) applied.add(o.id);
       }
@@ -306,14 +306,26 @@ export function sendingLogs(db: Database, retry?: TransientRetry) {
     },
 
     async sendingCounts(deliveryId: string): Promise<SendingProgress> {
-      const [sent, delivered, failed, possibleDuplicates, excludedAtSend] = await Promise.all([
+      const [sent, delivered, failed, possibleDuplicates, excludedAtSend, senderRefusals] = await Promise.all([
         db.sendingLog.count({ where: { deliveryId, sentAt: { not: null } } }),
         db.sendingLog.count({ where: { deliveryId, status: 'sent' } }),
         db.sendingLog.count({ where: { deliveryId, status: 'failed' } }),
         db.sendingLog.count({ where: { deliveryId, possibleDuplicate: true } }),
         db.sendingLog.count({ where: { deliveryId, status: 'ignored', exclusionCause: { in: AT_SEND_CAUSES } } }),
+        db.sendingLog.count({ where: { deliveryId, senderRefusedAt: { not: null } } }),
       ]);
-      return { sent, delivered, failed, possibleDuplicates, excludedAtSend };
+      return { sent, delivered, failed, possibleDuplicates, excludedAtSend, senderRefusals };
+    },
+
+    /**
+     * Messages this attempt sent that a DSN has failed since a moment (hard bounces and refusals for the sender),
+     * oldest first: the sender's failure-rate guard counts them too.
+     */
+    async bouncedSince(deliveryId: string, claim: string, since: Date): Promise<Array<{ reason: string; bouncedAt: Date }>> {
+      const rows = await db.sendingLog.findMany({
+        where: { deliveryId, status: 'failed', claim, bouncedAt: { gt: since } }, select: { reason: true, bouncedAt: true }, orderBy: { bouncedAt: 'asc' }, take: 1000,
+      });
+      return rows.map((r) => ({ reason: r.reason ?? 'unknown', bouncedAt: r.bouncedAt! }));
     },
 
     /** What the preparation decided, read back from the rows (a delivery whose workflow is gone). */

@@ -95,15 +95,17 @@ export async function startBounceListener(options: BounceListenerOptions): Promi
     const applied: BounceVerdict['applied'] = [];
     // Only what the DSN says about this message's own recipient (a forwarded copy may report others).
     for (const recipient of parseDeliveryStatus(deliveryStatus).filter((r) => r.finalRecipient.toLowerCase() === row!.email.toLowerCase())) {
-      const { kind, failure } = qualifyBounce(recipient);
+      const { kind, failure, party } = qualifyBounce(recipient);
       if (kind === 'none' || !failure) continue;
       const at = new Date();
+      // A refusal for the sender (SPF, DKIM, DMARC, reputation) fails the message, never the address.
+      const forSender = party === 'sender' ? { senderRefusedAt: at } : {};
       // Conditional on not having counted this final status for this message yet: a replay changes nothing.
       const { count } = await retryTransient(() => (kind === 'hard'
-        ? db.sendingLog.updateMany({ where: { id, status: 'sent', bouncedAt: null }, data: { status: 'failed', failureType: 'hard', reason: failure.reason, bouncedAt: at } })
+        ? db.sendingLog.updateMany({ where: { id, status: 'sent', bouncedAt: null }, data: { status: 'failed', failureType: failure.type, reason: failure.reason, bouncedAt: at, ...forSender } })
         : db.sendingLog.updateMany({ where: { id, delayedAt: null, bouncedAt: null }, data: { delayedAt: at } })));
       if (count === 0) continue;
-      await addresses.recordFailures([{ address: row.email, failure, deliveryId: row.deliveryId }], options.softErrorsBeforeQuarantine);
+      if (party === 'recipient') await addresses.recordFailures([{ address: row.email, failure, deliveryId: row.deliveryId }], options.softErrorsBeforeQuarantine);
       if (kind === 'hard') feedbackSoon(row.deliveryId);
       applied.push({ sendingLogId: id, kind });
     }

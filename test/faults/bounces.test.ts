@@ -3,7 +3,8 @@
 // every message (guessed VERP ids and guessed Message-IDs, each with the right recipient). Only the genuine
 // bounces count, once each.
 import { dsn, sendRaw } from '../helpers/dsn';
-import { baseSpec, manyProfiles, seedProfiles, startTestStack, type TestStack } from '../helpers/stack';
+import { baseSpec, clearData, eventually, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
+import { kpisQuery, statusQuery } from '../../workflows/messages';
 import type { SinkMessage } from '../helpers/smtp-sink';
 import { startBounceListener, type BounceListener } from '../../worker/bounce-listener';
 import { account } from './fault-table';
@@ -26,6 +27,7 @@ describe('bounces from outside', () => {
   });
 
   function bounceAtOnce(m: SinkMessage) {
+    if (m.to.endsWith('@dmarc.example')) return refuseSender(m);
     if (!bouncing(m.to)) return;
     const raw = dsn({ to: m.from, recipient: m.to, action: 'failed', status: '5.1.1', diagnostic: '550 5.1.1 user unknown', originalMessageId: m.mail.messageId! });
     genuine.push({ to: m.from, raw });
@@ -63,6 +65,39 @@ describe('bounces from outside', () => {
     expect(quarantined.every((q) => q.errorCount === 1)).toBe(true); // each bounce counted once, replays or not
     const row = await account(stack, handle.workflowId, `DSNs: ${forged} forged (guessed ids), ${bounced} genuine within ms of the 250, each replayed 2×`, forged, bouncing);
     expect(row).toMatchObject({ recipients: RECIPIENTS, received: RECIPIENTS, lost: 0, duplicates: 0, failedWrongly: 0, quarantinedWrongly: 0 });
+  });
+
+  /** The recipient's server refuses every message of the sender: its domain fails DMARC (Gmail's reply). */
+  function refuseSender(m: SinkMessage) {
+    const raw = dsn({
+      to: m.from, recipient: m.to, action: 'failed', status: '5.7.26', originalMessageId: m.mail.messageId!,
+      diagnostic: '550-5.7.26 Unauthenticated email from shop.example is not accepted due to domain\'s DMARC policy.',
+    });
+    applied.push(sendRaw(listener.port, { from: '', to: m.from }, raw));
+  }
+
+  it('DSNs refusing the sender (DMARC 5.7.26): counted, never a quarantine, and the guard pauses the delivery', async () => {
+    const RECIPIENTS_OF_SENDER = 400;
+    await clearData(stack);
+    await stack.db.quarantine.deleteMany();
+    await seedProfiles(stack.db, manyProfiles(RECIPIENTS_OF_SENDER, 'dmarc.example'));
+    const handle = await stack.start(baseSpec({ messagesPerSecond: 40 }));
+    await waitForState(handle, 'paused', 60_000);
+    const { pausedBecause } = await handle.query(statusQuery);
+    expect(pausedBecause).toMatch(/^failures reached \d+\.\d% of the last \d+ messages, above the guard's 10% \(sender not authenticated \d+\): the receiving servers refuse the sender; publish SPF, DKIM and DMARC/);
+    await Promise.all(applied.splice(0));
+    const rows = await stack.db.sendingLog.findMany({ where: { deliveryId: handle.workflowId } });
+    const refused = rows.filter((r) => r.status === 'failed');
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.every((r) => r.failureType === 'ignored' && r.senderRefusedAt !== null && r.reason?.startsWith('sender not authenticated (5.7.26'))).toBe(true);
+    expect(rows.filter((r) => r.sentAt !== null).length).toBeLessThan(RECIPIENTS_OF_SENDER / 2); // paused early, not at the end of the list
+    expect(await stack.db.quarantine.count({ where: { address: { endsWith: '@dmarc.example' } } })).toBe(0);
+    await eventually(async () => (await handle.query(kpisQuery)).senderRefusals === refused.length, 15_000, 'the KPI of refusals for the sender');
+    await handle.cancel();
+    await waitForState(handle, 'stopped');
+    const failed = new Set(refused.map((r) => r.email));
+    const row = await account(stack, handle.workflowId, `DSNs refusing the sender (DMARC 5.7.26) for every message: paused after ${rows.filter((r) => r.sentAt !== null).length} of ${RECIPIENTS_OF_SENDER}, none quarantined`, refused.length, (e) => failed.has(e));
+    expect(row).toMatchObject({ lost: 0, duplicates: 0, failedWrongly: 0, quarantinedWrongly: 0 });
   });
 });
 

@@ -40,6 +40,11 @@ describe('relay faults', () => {
       /^the relay refuses our connections \(554 5\.7\.1 no SMTP service here for you\): check that this host may use the relay/],
     ['STARTTLS required, with a certificate the worker refuses', { ...good, requireTls: true },
       /^the relay's TLS certificate was refused \(certificate has expired\): give the relay a valid certificate/],
+    // Postfix with smtpd_delay_reject=yes answers its client and relay restrictions at RCPT TO, naming the recipient.
+    ['RCPT TO 554 5.7.1 Relay access denied (60 recipients)', { ...good, refuseRecipient: (a) => ({ code: 554, message: `5.7.1 <${a}>: Relay access denied` }) },
+      /^the relay does not relay for us \(554 5\.7\.1 <address>: Relay access denied\): allow this host to relay/],
+    ['RCPT TO 554 5.7.1 Client host rejected', { ...good, refuseRecipient: () => ({ code: 554, message: '5.7.1 <unknown[127.0.0.1]>: Client host rejected: Access denied' }) },
+      /^the sending host is refused \(554 5\.7\.1 <unknown\[127\.0\.0\.1\]>: Client host rejected: Access denied\): check the relay's access rules/],
   ])('%s: nobody failed or quarantined, the delivery pauses with the cause; fixed and resumed, every recipient once', async (fault, broken, cause) => {
     await relayBecomes(broken);
     await seedProfiles(stack.db, manyProfiles(60, 'relay.example'));
@@ -65,8 +70,12 @@ describe('relay faults', () => {
     expect(row).toMatchObject({ recipients: 60, received: 60, lost: 0, duplicates: 0, failedWrongly: 0, quarantinedWrongly: 0 });
   });
 
-  it('greeting 421 for 20 s: the sending waits and resumes by itself, nobody failed or quarantined', async () => {
-    await relayBecomes({ refuseConnections: { code: 421, message: '4.3.2 too busy, try later' } });
+  it.each<[string, SinkOptions]>([
+    ['greeting 421 for 20 s', { refuseConnections: { code: 421, message: '4.3.2 too busy, try later' } }],
+    ['RCPT TO 452 4.3.1 Insufficient system storage for 20 s', { ...good, refuseRecipient: () => ({ code: 452, message: '4.3.1 Insufficient system storage' }) }],
+    ['RCPT TO 451 4.7.1 rate exceeded for 20 s', { ...good, refuseRecipient: () => ({ code: 451, message: '4.7.1 rate exceeded, slow down' }) }],
+  ])('%s: the sending waits and resumes by itself, nobody failed or quarantined', async (fault, busy) => {
+    await relayBecomes(busy);
     await seedProfiles(stack.db, manyProfiles(60, 'busy.example'));
     const handle = await stack.start(baseSpec({ messagesPerSecond: 100 }), FAST_FAILOVER);
     await waitForState(handle, 'sending', 60_000);
@@ -76,14 +85,15 @@ describe('relay faults', () => {
       await new Promise((r) => setTimeout(r, 1000));
     }
     expect(stack.sink.messages).toHaveLength(0);
+    expect(await stack.db.sendingLog.count({ where: { deliveryId: handle.workflowId, OR: [{ status: 'failed' }, { softFailures: { gt: 0 } }] } })).toBe(0);
     await relayBecomes(good);
     const { kpis } = await handle.result();
     expect(kpis).toMatchObject({ sent: 60, failed: 0, pending: 0 });
-    const row = await account(stack, handle.workflowId, 'relay: greeting 421 for 20 s', 1);
+    const row = await account(stack, handle.workflowId, `relay: ${fault}`, 1);
     expect(row).toMatchObject({ recipients: 60, received: 60, lost: 0, duplicates: 0, failedWrongly: 0, quarantinedWrongly: 0 });
   });
 
-  it('refusing 30% of recipients (550 5.1.1): the guard pauses the delivery after about one window', async () => {
+  it('refusing 30% of recipients (550 5.1.1): the guard pauses the delivery within a few dozen messages', async () => {
     const WINDOW = 100;
     const bad = (email: string) => Number(/\d+/.exec(email)?.[0]) % 10 < 3;
     let rcpts = 0;
@@ -98,16 +108,18 @@ describe('relay faults', () => {
     const handle = await stack.start(baseSpec({ guard: { maxHardFailureRate: 0.1, window: WINDOW } }), FAST_FAILOVER);
     await waitForState(handle, 'paused', 60_000);
     const { pausedBecause } = await handle.query(statusQuery);
-    expect(pausedBecause).toMatch(/^hard failures reached 3\d\.\d% of the last 100 messages, above the guard's 10% \(user unknown \d+\)/);
+    // Judged on a small sample (the Wilson lower bound of the rate above 10%), long before a full window.
+    const judged = Number(/^failures reached \d+\.\d% of the last (\d+) messages, above the guard's 10% \(user unknown \d+\)/.exec(pausedBecause ?? '')?.[1]);
+    expect(judged).toBeGreaterThanOrEqual(20);
+    expect(judged).toBeLessThan(WINDOW);
     expect((await handle.query(logsQuery)).entries.map((e) => e.message)).toContain(`Paused by the engine: ${pausedBecause}`);
-    // The window filled with its 100th message: what left after that is what was on the wire meanwhile.
-    const after = rcpts - WINDOW;
-    expect(after).toBeLessThan(WINDOW + CONNECTIONS);
+    // What left after the trip is what was on the wire meanwhile.
+    const after = rcpts - judged;
     expect(after).toBeLessThanOrEqual(4 * CONNECTIONS); // in practice: the messages already handed to the pool
     await eventually(async () => (await stack.db.sendingLog.count({ where: { deliveryId: handle.workflowId, status: 'sending' } })) === 0, 10_000, 'rows given back');
     await handle.cancel();
     await waitForState(handle, 'stopped');
-    const row = await account(stack, handle.workflowId, `30% of recipients refused (guard: 10% of ${WINDOW}): paused, ${after} sent after the threshold; then stopped`, 1, bad);
+    const row = await account(stack, handle.workflowId, `30% of recipients refused (guard: 10%, window ${WINDOW}): paused after ${judged}, ${after} sent after the threshold; then stopped`, 1, bad);
     expect(row).toMatchObject({ recipients: 1000, lost: 0, duplicates: 0, failedWrongly: 0, quarantinedWrongly: 0 });
   });
 });

@@ -141,3 +141,37 @@ describe('failures, retries, quarantine and bounces', () => {
     expect((await handle.result()).state).toBe('sent');
   });
 });
+
+describe('refusals for the sender and for the relay at RCPT TO', () => {
+  const S = 'sender.example';
+  const once = new Map<string, number>();
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack({
+      refuseRecipient: (address) => {
+        // A relay that is the recipients' provider itself (Gmail as a relay) judges the sender's authentication at RCPT TO.
+        if (address === `dmarc@${S}`) return { code: 550, message: '5.7.26 This mail is unauthenticated, which poses a security risk to the sender and Gmail users' };
+        once.set(address, (once.get(address) ?? 0) + 1);
+        if (address === `later@${S}` && once.get(address) === 1) return { code: 451, message: '4.7.26 DMARC policy temporarily unavailable' };
+        return undefined;
+      },
+    });
+    await seedProfiles(stack.db, ['dmarc', 'later', 'ok1', 'ok2', 'ok3'].map((n) => ({ email: `${n}@${S}`, firstName: n })));
+  });
+  afterAll(async () => stack?.close());
+
+  it('a refusal for the sender is counted and explained, retried when temporary, and never held against the address', async () => {
+    const handle = await stack.start(baseSpec({ retries: { validitySeconds: 60, firstDelaySeconds: 1, maxDelaySeconds: 1 } }));
+    const { kpis } = await handle.result();
+    expect(kpis).toMatchObject({ toDeliver: 5, sent: 4, failed: 1, pending: 0, senderRefusals: 2 });
+    const rows = new Map((await stack.db.sendingLog.findMany()).map((r) => [r.email.split('@')[0], r]));
+    expect(rows.get('dmarc')).toMatchObject({ status: 'failed', failureType: 'ignored', senderRefusedAt: expect.any(Date),
+      reason: 'sender not authenticated (550 5.7.26 This mail is unauthenticated, which poses a security risk to the sender and Gmail users)' });
+    expect(rows.get('later')).toMatchObject({ status: 'sent', softFailures: 1, senderRefusedAt: expect.any(Date) });
+    expect(await stack.db.quarantine.count()).toBe(0);
+    expect(stack.sink.countByRecipient().get(`later@${S}`)).toBe(1);
+    const logs = (await handle.query(logsQuery)).entries.map((e) => e.message);
+    expect(logs.at(-1)).toBe('Delivery sent: 4 sent (80.0%); 1 error: sender not authenticated 1');
+    expect((await runCli(stack, ['status', handle.workflowId])).stdout).toMatch(/Refused for the sender +2/);
+  });
+});

@@ -35,7 +35,7 @@ describe('delivery status notifications', () => {
   });
 
   it('qualify permanent failures as hard bounces and delays as soft', () => {
-    expect(qualifyBounce({ finalRecipient: 'a@b', action: 'failed', status: '5.2.2', diagnostic: '552 5.2.2 mailbox full' })).toEqual({ kind: 'hard', failure: { type: 'hard', reason: 'mailbox full (5.2.2 552 5.2.2 mailbox full)' } });
+    expect(qualifyBounce({ finalRecipient: 'a@b', action: 'failed', status: '5.2.2', diagnostic: '552 5.2.2 mailbox full' })).toEqual({ kind: 'hard', party: 'recipient', failure: { type: 'hard', reason: 'mailbox full (5.2.2 552 5.2.2 mailbox full)' } });
     expect(qualifyBounce({ finalRecipient: 'a@b', action: 'delayed', status: '4.4.1' })).toMatchObject({ kind: 'soft', failure: { type: 'soft' } });
     expect(qualifyBounce({ finalRecipient: 'a@b', action: 'delivered', status: '2.0.0' })).toEqual({ kind: 'none' });
   });

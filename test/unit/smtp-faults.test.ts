@@ -8,8 +8,11 @@ describe('who is at fault when SMTP fails', () => {
       .toEqual({ charge: 'recipient', failure: { type: 'hard', reason: 'user unknown (550 5.1.1 <x@y.example>: user unknown)' } });
     expect(judge({ step: 'rcpt to', code: 452, text: '452 4.2.2 mailbox full' }))
       .toEqual({ charge: 'recipient', failure: { type: 'soft', reason: 'mailbox full (452 4.2.2 mailbox full)' } });
+    expect(judge({ step: 'end of data', code: 554, text: '554 5.7.1 message refused' }))
+      .toEqual({ charge: 'recipient', failure: { type: 'hard', reason: 'refused (554 5.7.1 message refused)' } });
+    // Refused as spam is about the content, the sender's: not the address's (smtp-replies.test.ts has the table).
     expect(judge({ step: 'end of data', code: 554, text: '554 5.7.1 message refused as spam' }))
-      .toEqual({ charge: 'recipient', failure: { type: 'hard', reason: 'refused (554 5.7.1 message refused as spam)' } });
+      .toEqual({ charge: 'sender', temporary: false, failure: { type: 'ignored', reason: 'refused as spam (554 5.7.1 message refused as spam)' } });
     expect(judge({ step: 'rcpt to', text: 'Invalid recipient "x@"' })).toMatchObject({ charge: 'recipient', failure: { type: 'hard' } });
   });
 
@@ -22,7 +25,7 @@ describe('who is at fault when SMTP fails', () => {
     ['STARTTLS refused', { step: 'tls', code: 502, text: '502 5.5.1 STARTTLS not available' }, 'the relay cannot start TLS (502 5.5.1 STARTTLS not available)', 'TLS'],
     ['EHLO refused', { step: 'ehlo', code: 550, text: '550 go away' }, 'the relay refused our EHLO (550 go away)', 'host name'],
     ['DATA refused', { step: 'data', code: 554, text: '554 5.5.1 no valid recipients' }, 'the relay refused the DATA command (554 5.5.1 no valid recipients)', 'logs'],
-    ['message too large', { step: 'end of data', code: 552, text: '552 5.3.4 message too big' }, 'the relay refuses messages this large (552 5.3.4 message too big)', 'smaller'],
+    ['message too large', { step: 'end of data', code: 552, text: '552 5.3.4 message too big' }, 'the message is too large (552 5.3.4 message too big)', 'smaller'],
     ['over the SIZE limit', { step: 'mail from', text: 'Message size larger than allowed 1000' }, 'the message is larger than the relay accepts (Message size larger than allowed 1000)', 'smaller'],
   ])('%s: the relay, permanent (the delivery halts with the cause and the fix)', (_name, error, cause, fixMentions) => {
     const verdict = judge(error);
