@@ -19,6 +19,7 @@ import { deliveryMessages, type TrackingSetup } from '../domain/message';
 import { mimeSkeleton } from '../domain/mime';
 import { verpAddress } from '../domain/bounce-references';
 import { quarantine } from '../store/quarantine';
+import { isErasedAddress } from '../store/erasure';
 import { optOuts } from '../store/opt-outs';
 import { lists } from '../store/lists';
 import { IN_LIST_MAX } from '../store/json-lists';
@@ -220,8 +221,8 @@ export function sendActivity(deps: ActivityDeps) {
     }
 
     /**
-     * Opt-out and quarantine are checked again when a message is about to go: a recipient who unsubscribed
-     * or was quarantined since the preparation (days before, for a scheduled delivery or a soft retry) is
+     * Opt-out and quarantine are checked again when a message is about to go: a recipient who unsubscribed,
+     * was quarantined or erased since the preparation (days before, for a scheduled delivery or a soft retry) is
      * not sent, and counts in the KPI excludedAtSend.
      */
     async function withoutBarred(rows: ClaimedMessage[]): Promise<ClaimedMessage[]> {
@@ -230,8 +231,10 @@ export function sendActivity(deps: ActivityDeps) {
       const [optedOut, quarantined, unsubscribed] = await Promise.all([optOutList.among(keys), addresses.quarantinedAmong(keys),
         leftList === undefined ? new Set<string>() : lists(db, database.retry).unsubscribedAmong(leftList, keys)]);
       for (const k of unsubscribed) optedOut.add(k);
-      const barred = rows.flatMap((r, i): Array<{ id: number; cause: ExclusionCause }> => (optedOut.has(keys[i]) ? [{ id: r.id, cause: EXCLUSION_CAUSES.optedOutSincePreparation }]
-        : quarantined.has(keys[i]) ? [{ id: r.id, cause: EXCLUSION_CAUSES.quarantinedSincePreparation }] : []));
+      // An erased person's row holds a hash, never an address to send to.
+      const barred = rows.flatMap((r, i): Array<{ id: number; cause: ExclusionCause }> => (isErasedAddress(r.email) ? [{ id: r.id, cause: EXCLUSION_CAUSES.erasedSincePreparation }]
+        : optedOut.has(keys[i]) ? [{ id: r.id, cause: EXCLUSION_CAUSES.optedOutSincePreparation }]
+          : quarantined.has(keys[i]) ? [{ id: r.id, cause: EXCLUSION_CAUSES.quarantinedSincePreparation }] : []));
       if (barred.length === 0) return rows;
       const taken = new Set(await logs.excludeAtSend(claim, barred));
       totals.excludedAtSend += taken.size;

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   for (const pass of passes) {
     let peakRss = 0;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100);
-    const report = await importProfileFile(db, file, { mode: 'upsert', key });
+    const report = await importProfileFile(db, file, { mode: 'upsert', key, erasureSecret: 'bench-erasure-secret-0123456789' });
     clearInterval(sampler);
     console.log(`${pass}${key ? ` by ${key}` : ''}: ${report.rows} rows (${report.inserted} added, ${report.updated} updated) in ${report.seconds.toFixed(1)} s, ` +
       `${report.rowsPerSecond} rows/s; peak RSS ${Math.round(peakRss / 2 ** 20)} MB`);

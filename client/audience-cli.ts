@@ -16,6 +16,7 @@ import { checkProfileFile, importProfileFile, type ImportReport } from './profil
 import { InputError, wholeNumber } from './errors';
 import { requireValidSpec } from './deliveries';
 import { printable, table } from './format';
+import { erasureSecret } from '../worker/config';
 
 export async function withDatabase<T>(fn: (db: Database) => Promise<T>): Promise<T> {
   const db = await openDatabase();
@@ -74,7 +75,7 @@ export async function importAudienceFile(file: string, deliveryId: string): Prom
     if (check.rejected > 0) throw new InputError(`${file}: ${check.rejected} invalid row(s); nothing was started:\n${rejectedText(check)}`, 'INVALID_CSV');
     if (check.rows === 0) throw new InputError(`${file}: no profile rows: the delivery would target nobody`, 'INVALID_CSV');
     if (!(await lists(db).create(name, `audience of delivery ${deliveryId} (from ${file})`))) throw new InputError(`list "${name}" exists already: start the delivery under another --id`, 'EXISTS');
-    await importProfileFile(db, file, { mode: 'upsert', listId: await listId(db, name) });
+    await importProfileFile(db, file, { mode: 'upsert', listId: await listId(db, name), erasureSecret: erasureSecret() });
     return name;
   });
 }
@@ -120,7 +121,7 @@ export function registerAudienceCommands(program: Command): void {
         const bar = process.stdout.isTTY ? new SingleBar({ format: ' Importing {rows} rows | {rate} rows/s | {inserted} new, {updated} updated, {rejected} rejected' }, Presets.shades_classic) : undefined;
         bar?.start(0, 0, { rows: 0, rate: 0, inserted: 0, updated: 0, rejected: 0 });
         const report: ImportReport = await importProfileFile(db, file, {
-          mode: opts.mode as ImportMode, listId: list, key, batchSize: opts.batch,
+          mode: opts.mode as ImportMode, listId: list, key, batchSize: opts.batch, erasureSecret: erasureSecret(),
           onProgress: (p) => bar?.update(p.rows, { rows: p.rows, rate: p.rowsPerSecond, inserted: p.inserted, updated: p.updated, rejected: p.rejected }),
         });
         bar?.stop();
@@ -183,9 +184,10 @@ export function registerAudienceCommands(program: Command): void {
     .description('erase an address: profiles deleted, personal data scrubbed from sending logs, opt-out and quarantine kept as a hash')
     .action(async (address: string) => {
       await withDatabase(async (db) => {
-        const r = await eraseAddress(db, address);
+        const r = await eraseAddress(db, address, erasureSecret());
         if (r.profiles + r.sendingLogs === 0 && !r.optedOut && !r.quarantined && r.lists === 0) throw new InputError(`nothing is stored about ${addressKey(address)}`, 'NOT_FOUND');
-        console.log(`${addressKey(address)} erased: ${r.profiles} profile(s) deleted, ${r.sendingLogs} sending log(s) scrubbed; kept as a hash: ` +
+        console.log(`${addressKey(address)} erased: ${r.profiles} profile(s) deleted, ${r.sendingLogs} sending log(s) scrubbed` +
+          `${r.unsent ? `, ${r.unsent} message(s) not sent yet will not be` : ''}; kept as a keyed hash: ` +
           `${[r.optedOut && 'opt-out', r.quarantined && 'quarantine', r.lists && `${r.lists} list unsubscription(s)`].filter(Boolean).join(', ') || 'nothing'}`);
       });
     });

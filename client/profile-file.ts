@@ -120,6 +120,8 @@ export interface ImportOptions {
   listId?: number;
   /** Match rows to profiles by this attribute (domain/profile-csv.ts parseImportKey) instead of by address. */
   key?: string;
+  /** The key of erased addresses' hashes (ERASURE_SECRET, worker/config.ts erasureSecret). */
+  erasureSecret: string;
   /** Rows per transaction (default 1000). */
   batchSize?: number;
   onProgress?: (progress: ImportProgress) => void;
@@ -139,7 +141,7 @@ export async function importProfileFile(db: Database, file: string, options: Imp
   let batches = 0;
   const flush = async () => {
     if (batch.length === 0) return;
-    const result = await writeProfileBatch(db, batch, { mode: options.mode, columns, listId: options.listId, key });
+    const result = await writeProfileBatch(db, batch, { mode: options.mode, columns, listId: options.listId, key, erasureSecret: options.erasureSecret });
     report.inserted += result.inserted;
     report.updated += result.updated;
     // Rows of an address (or key) met twice in one batch count once (the last one wins).

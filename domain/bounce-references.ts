@@ -5,6 +5,7 @@
 // because some MTAs lower-case the local part of a return path. Both are stable per recipient, so a
 // duplicate after a crash carries the same references.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { anyOf, type Secrets } from './secrets';
 
 const TAG_LENGTH = 24; // hex digits: 96 bits
 
@@ -29,23 +30,23 @@ export function signedMessageId(secret: string, sendingLogId: number, senderDoma
 const VERP = new RegExp(`^bounces\\+([1-9][0-9]{0,14})-([0-9a-f]{${TAG_LENGTH}})@`, 'i');
 const MESSAGE_ID = new RegExp(`^<([1-9][0-9]{0,14})\\.([0-9a-f]{${TAG_LENGTH}})@[^<>\\s]+>$`, 'i');
 
-/** The sending log a return path names, if its signature holds. */
-export function sendingLogOfReturnPath(secret: string, address: string): number | undefined {
+/** The sending log a return path names, if its signature holds under one of the secrets (a rotation: secrets.ts). */
+export function sendingLogOfReturnPath(secrets: Secrets, address: string): number | undefined {
   const m = VERP.exec(address.trim());
-  return m && sameTag(m[2], tag(secret, 'verp', Number(m[1]))) ? Number(m[1]) : undefined;
+  return m && anyOf(secrets, (secret) => sameTag(m[2], tag(secret, 'verp', Number(m[1])))) ? Number(m[1]) : undefined;
 }
 
-/** The sending log a Message-ID names, if its signature holds. */
-export function sendingLogOfMessageId(secret: string, messageId: string): number | undefined {
+/** The sending log a Message-ID names, if its signature holds under one of the secrets. */
+export function sendingLogOfMessageId(secrets: Secrets, messageId: string): number | undefined {
   const m = MESSAGE_ID.exec(messageId.trim());
-  return m && sameTag(m[2], tag(secret, 'message-id', Number(m[1]))) ? Number(m[1]) : undefined;
+  return m && anyOf(secrets, (secret) => sameTag(m[2], tag(secret, 'message-id', Number(m[1])))) ? Number(m[1]) : undefined;
 }
 
 /** The sending log a DSN is about: its envelope recipient (VERP), else the returned Message-ID; undefined if neither is genuine. */
-export function sendingLogOfBounce(secret: string, ref: { envelopeTo: string[]; originalMessageId?: string }): number | undefined {
+export function sendingLogOfBounce(secrets: Secrets, ref: { envelopeTo: string[]; originalMessageId?: string }): number | undefined {
   for (const to of ref.envelopeTo) {
-    const id = sendingLogOfReturnPath(secret, to);
+    const id = sendingLogOfReturnPath(secrets, to);
     if (id !== undefined) return id;
   }
-  return ref.originalMessageId === undefined ? undefined : sendingLogOfMessageId(secret, ref.originalMessageId);
+  return ref.originalMessageId === undefined ? undefined : sendingLogOfMessageId(secrets, ref.originalMessageId);
 }

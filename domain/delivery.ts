@@ -22,7 +22,10 @@ export const EXCLUSION_CAUSES = {
   // Checked again when the message is about to go (a scheduled delivery, a soft retry days later).
   optedOutSincePreparation: 'opted out since the preparation',
   quarantinedSincePreparation: 'quarantined since the preparation',
+  erasedSincePreparation: 'erased since the preparation',
 } as const;
+/** Causes of rows excluded when their message was about to go, after the preparation (kpis.excludedAtSend). */
+export const AT_SEND_CAUSES: string[] = [EXCLUSION_CAUSES.optedOutSincePreparation, EXCLUSION_CAUSES.quarantinedSincePreparation, EXCLUSION_CAUSES.erasedSincePreparation];
 export type ExclusionCause = string;
 export type ExclusionCounts = Record<ExclusionCause, number>;
 export const filterCause = (ruleName: string): ExclusionCause => `filter: ${ruleName}`;
@@ -55,7 +58,7 @@ export interface Kpis {
    * went out. Real duplicates are at most this many.
    */
   possibleDuplicates: number;
-  /** Recipients not sent because they opted out or were quarantined after the preparation (checked at send time). */
+  /** Recipients not sent because they opted out, were quarantined or erased after the preparation (checked at send time). */
   excludedAtSend: number;
   /** Messages never sent because the delivery was stopped (absent from runs started before it existed). */
   cancelled: number;

@@ -33,7 +33,7 @@ export const KPI_TABLE: readonly KpiRow[] = [
   { key: 'unsubscriptions', label: 'Unsubscriptions', short: 'unsubscriptions', meaning: 'distinct recipients who used the unsubscribe link' },
   { key: 'mirrorPageViews', label: 'Mirror page views', meaning: 'views of the message\'s web version' },
   { key: 'senderRefusals', label: 'Refused for the sender', onlyWhenSet: true, meaning: 'refused because of the sender, not the address: authentication (SPF, DKIM, DMARC), reputation or content; never a quarantine' },
-  { key: 'excludedAtSend', label: 'Excluded at send', onlyWhenSet: true, meaning: 'opted out or quarantined since the preparation: not sent' },
+  { key: 'excludedAtSend', label: 'Excluded at send', onlyWhenSet: true, meaning: 'opted out, quarantined or erased since the preparation: not sent' },
   { key: 'possibleDuplicates', label: 'Possible duplicates', onlyWhenSet: true, meaning: 'may have been received twice (in flight at a crash, or a connection lost after sending); real duplicates are at most this many' },
 ];
 

@@ -10,8 +10,18 @@ import { CLICK_FIELD, literalOrigin, redirectTarget, trackLinks, trackingUrl, ty
 export interface TrackingSetup {
   /** Public base URL of the tracking server (TRACKING_BASE_URL), without a trailing slash. */
   baseUrl: string;
-  /** HMAC key of tracking tokens, shared by the workers and the tracking server. */
+  /** HMAC key that signs tracking tokens, return paths and Message-IDs, shared by the workers and the tracking servers. */
   secret: string;
+  /**
+   * Every key a signature is checked against: the signing one first, then those it replaced (a rotation keeps
+   * links and bounces of messages already sent working). Absent: the signing key alone.
+   */
+  verifyWith?: readonly string[];
+}
+
+/** The keys a tracking token, return path or Message-ID is checked against. */
+export function verifyingSecrets(tracking: TrackingSetup): readonly string[] {
+  return tracking.verifyWith?.length ? tracking.verifyWith : [tracking.secret];
 }
 
 export interface ComposedMessage extends RenderedMessage {

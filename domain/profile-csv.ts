@@ -2,7 +2,7 @@
 // import in client/profile-file.ts reads the file and uses the same header and row rules).
 import { parse } from 'csv-parse/sync';
 import { isValidAddress } from './address';
-import type { AttributeValue, ProfileData } from './profile-fields';
+import { attributeOf, type AttributeValue, type ProfileData } from './profile-fields';
 
 export type ImportedProfile = ProfileData;
 
@@ -74,6 +74,8 @@ export function csvColumns(header: string[]): { ok: true; columns: CsvColumn[] }
     if (field && typed) return { ok: false, error: `the column "${cell}" is a profile field: only attribute columns take a type (":number", ":date", ":text")` };
     if (!field && /["\\]/.test(name)) return { ok: false, error: `the column "${cell}": an attribute name cannot hold quotes or backslashes` };
     if (name === '') return { ok: false, error: 'the header has an empty column name: name every column' };
+    // Set on an object, this name replaces its prototype instead of storing a value.
+    if (!field && name === '__proto__') return { ok: false, error: `the column "${cell}": "__proto__" cannot name an attribute; rename it` };
     columns.push(field ? { field } : { attribute: name, type: typed?.[2] as AttributeType | undefined });
   }
   const names = columns.map((c) => ('field' in c ? c.field : c.attribute));
@@ -163,7 +165,7 @@ export function keyColumnProblem(columns: CsvColumn[], key: string): string | un
 
 /** Why a row cannot be imported with this key (no value to match it by), or undefined. */
 export function keyValueProblem(profile: ImportedProfile, key: string): string | undefined {
-  return profile.attributes[key] === undefined ? `${key}: empty, but it is the import's key (--key ${key}): every row needs one` : undefined;
+  return attributeOf(profile.attributes, key) === undefined ? `${key}: empty, but it is the import's key (--key ${key}): every row needs one` : undefined;
 }
 
 /** Header names are matched loosely (First Name, first_name, firstname → firstName). */

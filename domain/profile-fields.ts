@@ -24,3 +24,11 @@ export interface ProfileData {
 export interface ProfileRecord extends ProfileData {
   id: number;
 }
+
+/**
+ * A profile's attribute by name, own properties only: an attribute named after something every object inherits
+ * (`constructor`, `toString`) must not read the inherited one (`--key constructor` would match every row).
+ */
+export function attributeOf(attributes: Record<string, AttributeValue>, name: string): AttributeValue | undefined {
+  return Object.hasOwn(attributes, name) ? attributes[name] : undefined;
+}

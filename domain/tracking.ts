@@ -2,6 +2,7 @@
 // message (delivery, sending log) and a link in tracking URLs. A token is checked in constant time
 // and a tampered one identifies nothing: the tracking server answers 4xx and records nothing.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { anyOf, type Secrets } from './secrets';
 
 /** What a tracking URL does: open pixel, click redirect, mirror page, unsubscribe. */
 export type TrackingKind = 'open' | 'click' | 'mirror' | 'unsubscribe';
@@ -93,14 +94,19 @@ export function signToken(secret: string, kind: TrackingKind, t: TrackedTarget):
 
 const TOKEN = /^([A-Za-z0-9_-]{1,400})\.([1-9][0-9]{0,14})\.(0|[1-9][0-9]{0,3})\.([A-Za-z0-9_-]{22})$/;
 
-/** The target a token names, or undefined when it is malformed, altered, or made for another kind. */
-export function verifyToken(secret: string, kind: TrackingKind, token: string): TrackedTarget | undefined {
+/**
+ * The target a token names, or undefined when it is malformed, altered, or made for another kind. Checked against
+ * every secret of a rotation (secrets.ts): links sent before a new secret signs keep working.
+ */
+export function verifyToken(secrets: Secrets, kind: TrackingKind, token: string): TrackedTarget | undefined {
   const m = TOKEN.exec(token);
   if (!m) return undefined;
   const target = { deliveryId: Buffer.from(m[1], 'base64url').toString('utf8'), sendingLogId: Number(m[2]), linkId: Number(m[3]) };
-  const expected = Buffer.from(tag(secret, kind, target));
   const given = Buffer.from(m[4]);
-  return given.length === expected.length && timingSafeEqual(given, expected) ? target : undefined;
+  return anyOf(secrets, (secret) => {
+    const expected = Buffer.from(tag(secret, kind, target));
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }) ? target : undefined;
 }
 
 export function trackingUrl(baseUrl: string, secret: string, kind: TrackingKind, t: TrackedTarget): string {

@@ -2,7 +2,7 @@
 // A delivery names a typology (defaults below) and may override any of its rules in its spec.
 import { domainOf } from './address';
 import { z } from 'zod';
-import { isProfileField, PROFILE_FIELDS, type ProfileRecord } from './profile-fields';
+import { attributeOf, isProfileField, PROFILE_FIELDS, type ProfileRecord } from './profile-fields';
 
 const level = z.enum(['error', 'warning'], { error: 'must be "error" (blocks the delivery) or "warning" (only logs)' });
 const filterValue = z.union([z.string(), z.boolean(), z.array(z.string()).min(1)]);
@@ -102,7 +102,7 @@ export function matchingFilter(profile: ProfileRecord, filters: Typology['filter
 
 function fieldValue(profile: ProfileRecord, key: string): string | boolean {
   if (key === 'domain') return domainOf(profile.email);
-  if (key.startsWith('attributes.')) return String(profile.attributes[key.slice('attributes.'.length)] ?? '');
+  if (key.startsWith('attributes.')) return String(attributeOf(profile.attributes, key.slice('attributes.'.length)) ?? '');
   return profile[key as keyof ProfileRecord] as string | boolean;
 }
 

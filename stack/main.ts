@@ -1,6 +1,7 @@
 // `npm start`: the embedded stack on a fresh machine. Temporal dev server (Web UI on 8233), the SQLite
 // database, a local SMTP capture server writing .eml files, and a worker; then a sample delivery with
 // live progress. Keeps running until Ctrl-C (or exits after the sample with --once).
+import { verifyingSecrets } from '../domain/message';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
   stops.push(() => connection.close());
   const client = new Client({ connection, namespace: temporal.namespace });
   const listener = await startBounceListener({
-    db, client, port: bounces.port ?? 2526, host: bounces.host, softErrorsBeforeQuarantine: softErrorsBeforeQuarantine(), secret: tracking.secret,
+    db, client, port: bounces.port ?? 2526, host: bounces.host, softErrorsBeforeQuarantine: softErrorsBeforeQuarantine(), secret: verifyingSecrets(tracking),
   });
   stops.unshift(() => listener.close());
   step('Bounces', `DSN listener ${listener.url}`);

@@ -2,7 +2,7 @@
 import { Prisma } from './generated/sqlite/client';
 import { profileAddressKey } from '../domain/address';
 import { KEY_NAME, type ImportedProfile } from '../domain/profile-csv';
-import type { AttributeValue, ProfileRecord } from '../domain/profile-fields';
+import { attributeOf, type AttributeValue, type ProfileRecord } from '../domain/profile-fields';
 import { isPostgres, type Database } from './prisma';
 import { jsonStrings, jsonTable } from './json-lists';
 import { retryTransient } from './transient';
@@ -32,6 +32,8 @@ export interface BatchOptions {
    * instead of by address; an update then also moves the profile to the row's address. Call ensureKeyIndex first.
    */
   key?: string;
+  /** The key of erased addresses' hashes (ERASURE_SECRET): an import onto an erased address restores its suppressions. */
+  erasureSecret: string;
 }
 
 const TEXT_FIELDS = ['firstName', 'lastName', 'language', 'country'] as const;
@@ -46,7 +48,7 @@ export async function writeProfileBatch(db: Database, profiles: ImportedProfile[
   const postgres = isPostgres(db);
   const { key } = options;
   const byKey = new Map<string, ImportedProfile>();
-  for (const p of profiles) byKey.set(key === undefined ? profileAddressKey(p.email) : keyText(p.attributes[key]), p);
+  for (const p of profiles) byKey.set(key === undefined ? profileAddressKey(p.email) : keyText(attributeOf(p.attributes, key)), p);
   byKey.delete('');
   const keys = [...byKey.keys()];
   if (keys.length === 0) return { inserted: 0, updated: 0, skipped: 0 };
@@ -59,8 +61,10 @@ export async function writeProfileBatch(db: Database, profiles: ImportedProfile[
     const known = new Set((await tx.$queryRaw<Array<{ k: string }>>`
       SELECT DISTINCT ${Prisma.raw(matched)} AS k FROM "Profile" WHERE ${Prisma.raw(matched)} IN (${jsonStrings(keys, postgres)})`).map((r) => r.k));
     const fresh = keys.filter((k) => !known.has(k));
-    if (options.mode !== 'update' && fresh.length) await reviveSuppressions(tx, distinct(fresh.map(address)), postgres);
     const existing = keys.filter((k) => known.has(k));
+    const written = options.mode === 'update' ? existing : keys;
+    // Every address a profile lands on, added, updated or moved there by a key: an erased person's wishes hold again.
+    await reviveSuppressions(tx, distinct(written.map(address)), postgres, options.erasureSecret);
     const result: BatchResult = { inserted: 0, updated: 0, skipped: 0 };
     if (options.mode !== 'update' && fresh.length) {
       await tx.$executeRaw`
@@ -80,7 +84,6 @@ export async function writeProfileBatch(db: Database, profiles: ImportedProfile[
       result.updated = existing.length;
     } else result.skipped += existing.length;
 
-    const written = options.mode === 'update' ? existing : keys;
     // Opting out is the address's: every profile holding it is excluded from now on.
     const optedOut = distinct(written.filter((k) => byKey.get(k)!.optOut).map(address));
     if (optedOut.length) {

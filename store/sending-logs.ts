@@ -9,11 +9,10 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Prisma } from './generated/sqlite/client';
 import { isPostgres, type Database } from './prisma';
 import { transientTolerant, type TransientRetry } from './transient';
-import { EXCLUSION_CAUSES, type ExclusionCounts, type ExclusionCause, type SendingProgress } from '../domain/delivery';
+import { AT_SEND_CAUSES, type ExclusionCounts, type ExclusionCause, type SendingProgress } from '../domain/delivery';
 import { addressKey } from '../domain/address';
 import { inSlices, IN_LIST_MAX, jsonInts, jsonTable, type JsonColumns } from './json-lists';
 
-const AT_SEND_CAUSES: string[] = [EXCLUSION_CAUSES.optedOutSincePreparation, EXCLUSION_CAUSES.quarantinedSincePreparation];
 
 export type SendingStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'ignored' | 'cancelled';
 

@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import { trackingCounts } from '../domain/delivery';
-import { deliveryMessages, type DeliveryMessages, type TrackingSetup } from '../domain/message';
+import { deliveryMessages, verifyingSecrets, type DeliveryMessages, type TrackingSetup } from '../domain/message';
 import { TRACKING_PATHS, verifyToken, type TrackedTarget, type TrackingKind } from '../domain/tracking';
 import type { Database } from '../store/prisma';
 import { loadDelivery } from '../store/deliveries';
@@ -141,7 +141,7 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
     if (!m || !kind) return page(res, 404, 'Not found', 'There is nothing here.');
     const allowed = kind === 'unsubscribe' ? ['GET', 'POST'] : ['GET', 'HEAD'];
     if (!allowed.includes(req.method ?? '')) return reply(res, 405, 'Method not allowed', { Allow: allowed.join(', ') });
-    const target = verifyToken(tracking.secret, kind, m[2]);
+    const target = verifyToken(verifyingSecrets(tracking), kind, m[2]);
     if (!target) return page(res, 400, 'Invalid link', 'This link is invalid or has been altered.');
 
     if (kind === 'open') {

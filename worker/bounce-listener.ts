@@ -10,6 +10,7 @@ import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 's
 import type { Client } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDeliveryStatus, qualifyBounce, reportParts } from '../domain/dsn';
+import type { Secrets } from '../domain/secrets';
 import { sendingLogOfBounce, sendingLogOfReturnPath } from '../domain/bounce-references';
 import type { Database } from '../store/prisma';
 import { quarantine } from '../store/quarantine';
@@ -30,8 +31,8 @@ export interface BounceListenerOptions {
   /** Interface to listen on (BOUNCE_HOST); default loopback, put a relay or a firewall in front. */
   host?: string;
   softErrorsBeforeQuarantine: number;
-  /** The key the references were signed with (TRACKING_SECRET, shared by workers and tracking servers). */
-  secret: string;
+  /** The keys the references were signed with (TRACKING_SECRET, shared by workers and tracking servers; a rotation: all of them). */
+  secret: Secrets;
   maxMessageBytes?: number;
   holdMs?: number;
   /** A delivery's KPIs are signalled at most this often (ms, default 10 s: each signal is a history event). */

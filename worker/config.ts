@@ -6,6 +6,7 @@ import { DEFAULT_TASK_QUEUE } from '../workflows/messages';
 import { DATA_DIR } from '../store/database-url';
 import type { TrackingSetup } from '../domain/message';
 import { DEFAULT_SOFT_ERRORS_BEFORE_QUARANTINE } from '../domain/quarantine';
+import { parseSecretList } from '../domain/secrets';
 
 export interface TemporalConfig {
   address: string;
@@ -72,8 +73,8 @@ export interface TrackingConfig extends TrackingSetup {
 
 /**
  * Tracking links point to TRACKING_BASE_URL (default: the local tracking server) and are signed with
- * TRACKING_SECRET, which workers and tracking servers must share. Without it, one is generated into
- * .data/tracking-secret (fine for one machine; set it explicitly when processes run apart).
+ * TRACKING_SECRET, which workers, tracking servers and bounce listeners must share. Without it, one is generated
+ * into .data/tracking-secret (fine for one machine; set it explicitly when processes run apart).
  */
 export function trackingConfig(env: NodeJS.ProcessEnv = process.env): TrackingConfig {
   const port = portFrom('TRACKING_PORT', env.TRACKING_PORT ?? '8090');
@@ -83,15 +84,32 @@ export function trackingConfig(env: NodeJS.ProcessEnv = process.env): TrackingCo
   }
   const requestsPerSecond = Number(env.TRACKING_REQUESTS_PER_SECOND ?? 50);
   if (!(requestsPerSecond > 0)) throw new Error(`TRACKING_REQUESTS_PER_SECOND must be a number above 0 (got "${env.TRACKING_REQUESTS_PER_SECOND}")`);
-  return { port, baseUrl, secret: trackingSecret(env), requestsPerSecond };
+  const secrets = trackingSecrets(env);
+  return { port, baseUrl, secret: secrets[0], verifyWith: secrets, requestsPerSecond };
 }
 
-function trackingSecret(env: NodeJS.ProcessEnv): string {
-  if (env.TRACKING_SECRET !== undefined) {
-    if (env.TRACKING_SECRET.length < 16) throw new Error('TRACKING_SECRET must be at least 16 characters (e.g. `openssl rand -hex 32`)');
-    return env.TRACKING_SECRET;
-  }
-  const file = path.join(DATA_DIR, 'tracking-secret');
+/** TRACKING_SECRET: one secret, or a rotation `new,old` (the first signs, all verify); else a generated one. */
+function trackingSecrets(env: NodeJS.ProcessEnv): string[] {
+  if (env.TRACKING_SECRET === undefined) return [generatedSecret('tracking-secret')];
+  const secrets = parseSecretList(env.TRACKING_SECRET, 'TRACKING_SECRET');
+  if ('problem' in secrets) throw new Error(secrets.problem);
+  return secrets;
+}
+
+/**
+ * The key of the hashes an erasure keeps (ERASURE_SECRET): without it, anyone holding the database and a list of
+ * candidate addresses could tell who was erased. It never rotates (an erased person's opt-out must be recognised
+ * for good): set it once, the same wherever profiles are imported or erased, and keep it with the backups.
+ */
+export function erasureSecret(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.ERASURE_SECRET === undefined) return generatedSecret('erasure-secret');
+  if (env.ERASURE_SECRET.trim().length < 16) throw new Error('ERASURE_SECRET must be at least 16 characters (e.g. `openssl rand -hex 32`); never change it once set');
+  return env.ERASURE_SECRET.trim();
+}
+
+/** A secret generated once into DATA_DIR (readable by its owner only): fine for one machine. */
+function generatedSecret(name: string): string {
+  const file = path.join(DATA_DIR, name);
   if (!fs.existsSync(file)) {
     fs.mkdirSync(DATA_DIR, { recursive: true });
     try {

@@ -1,4 +1,5 @@
 // `npm run worker`: one delivery worker configured by environment (see README).
+import { verifyingSecrets } from '../domain/message';
 import { Runtime } from '@temporalio/worker';
 import { openDatabase } from '../store/prisma';
 import { redactUrl } from '../activities/mailer';
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
   if (bounces.port !== undefined) {
     connection = await Connection.connect({ address: temporal.address });
     const client = new Client({ connection, namespace: temporal.namespace });
-    listener = await startBounceListener({ db, client, port: bounces.port, host: bounces.host, softErrorsBeforeQuarantine: quarantineAfter, secret: tracking.secret });
+    listener = await startBounceListener({ db, client, port: bounces.port, host: bounces.host, softErrorsBeforeQuarantine: quarantineAfter, secret: verifyingSecrets(tracking) });
     console.log(`bounce listener: ${listener.url}${bounces.domain ? `, VERP domain ${bounces.domain}` : ''}`);
   }
   await worker.run();

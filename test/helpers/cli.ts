@@ -16,7 +16,7 @@ export function runCli(stack: TestStack, args: string[]): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(process.execPath, [path.join(ROOT, 'client', 'bin.js'), ...args], {
       cwd: ROOT,
-      env: { ...process.env, TEMPORAL_ADDRESS: stack.address, TEMPORAL_TASK_QUEUE: stack.taskQueue, DATABASE_URL: stack.dbUrl },
+      env: { ...process.env, TEMPORAL_ADDRESS: stack.address, TEMPORAL_TASK_QUEUE: stack.taskQueue, DATABASE_URL: stack.dbUrl, ERASURE_SECRET: stack.erasureSecret },
     }, (error, stdout, stderr) => {
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });

@@ -36,6 +36,8 @@ export interface TestStack {
   /** The tracking server the messages' links point to (in this process). */
   tracking: TrackingServer;
   trackingSetup: TrackingSetup;
+  /** ERASURE_SECRET of this stack (the CLI and direct imports use the same). */
+  erasureSecret: string;
   start(spec: unknown, runOptions?: DeliveryRunOptions): Promise<StartedDelivery>;
   /** Starts the in-process worker (done by default). */
   startWorker(): Promise<void>;
@@ -94,7 +96,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   const children: ChildProcess[] = [];
 
   const stack: TestStack = {
-    address: temporal.address, uiUrl: temporal.uiUrl, client: temporal.client, db, dbUrl, sink, taskQueue, tracking, trackingSetup,
+    address: temporal.address, uiUrl: temporal.uiUrl, client: temporal.client, db, dbUrl, sink, taskQueue, tracking, trackingSetup, erasureSecret: randomBytes(32).toString('hex'),
     start: (spec, runOptions) => startDelivery(temporal.client, taskQueue, spec, undefined, runOptions),
     async startWorker() {
       worker = await createDeliveryWorker({

@@ -40,7 +40,7 @@ describe('audiences: conditions, behaviour, segments and lists', () => {
     stack = await startTestStack({
       refuseRecipient: (address) => (address === 'user5@example.com' ? { code: 550, message: '5.1.1 user unknown' } : undefined),
     });
-    const report = await importProfileFile(stack.db, file('people.csv', csv), { mode: 'upsert' });
+    const report = await importProfileFile(stack.db, file('people.csv', csv), { mode: 'upsert', erasureSecret: stack.erasureSecret });
     expect(report).toMatchObject({ rows: N + 1, inserted: N + 1, updated: 0, rejected: 0 });
   }, 120_000);
   afterAll(async () => stack?.close());
@@ -276,8 +276,8 @@ describe('audiences: conditions, behaviour, segments and lists', () => {
     expect(await stack.db.profile.count({ where: { addressKey: 'user10@example.com' } })).toBe(0);
     expect(await stack.db.sendingLog.count({ where: { email: 'user10@example.com' } })).toBe(0);
     expect(await stack.db.optOut.findUnique({ where: { address: 'user10@example.com' } })).toBeNull();
-    expect(await stack.db.optOut.count({ where: { address: { startsWith: 'sha256:' } } })).toBe(1);
-    await importProfileFile(stack.db, file('back.csv', 'email\nuser10@example.com\n'), { mode: 'upsert' });
+    expect(await stack.db.optOut.count({ where: { address: { startsWith: 'erased:' } } })).toBe(1);
+    await importProfileFile(stack.db, file('back.csv', 'email\nuser10@example.com\n'), { mode: 'upsert', erasureSecret: stack.erasureSecret });
     expect(await stack.db.optOut.findUnique({ where: { address: 'user10@example.com' } })).not.toBeNull();
   }, 60_000);
 
@@ -293,7 +293,7 @@ describe('audiences: conditions, behaviour, segments and lists', () => {
     const bad = await runCli(stack, ['optouts', 'add', 'user32@example.com', 'not-an-address']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('"not-an-address" is not a valid address: nothing was changed');
-    await importProfileFile(stack.db, file('opted.csv', 'email,optOut\nuser32@example.com,yes\n'), { mode: 'update' }); // the flag and the opt-out
+    await importProfileFile(stack.db, file('opted.csv', 'email,optOut\nuser32@example.com,yes\n'), { mode: 'update', erasureSecret: stack.erasureSecret }); // the flag and the opt-out
     expect(await counted()).toEqual({ toDeliver: 0, optedOut: 3 });
     const listed = JSON.parse((await runCli(stack, ['optouts', 'list', '--source', 'cli', '--json'])).stdout) as { total: number; rows: Array<{ address: string; source: string }> };
     expect(listed.total).toBe(2);
