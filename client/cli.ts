@@ -228,7 +228,7 @@ schedule.command('list')
 for (const [command, help] of [
   ['pause', 'stop starting new runs (running deliveries go on)'],
   ['unpause', 'start runs again from the next calendar time'],
-  ['trigger', 'start one run now'],
+  ['trigger', "start one run now (refused while a run is in progress or the next is due within 10 minutes, unless the schedule's overlap is allow-all)"],
   ['delete', 'delete the schedule (deliveries it started are kept)'],
 ] as Array<[ScheduleCommand, string]>) {
   schedule.command(`${command} <schedule-id>`).description(help).action(async (id: string) => {

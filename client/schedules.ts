@@ -1,6 +1,6 @@
 // Recurring deliveries: a Temporal Schedule starts a new delivery workflow from a saved spec on a
 // calendar. Each run is a separate delivery (its own id, KPIs and logs), listed like any other.
-import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { ScheduleOverlapPolicy, type Client, type ScheduleDescription } from '@temporalio/client';
 import type { emailDelivery } from '../workflows';
 import { DELIVERY_NAME, DELIVERY_STATE, WORKFLOW_TYPE } from '../workflows/messages';
 import { InputError } from './errors';
@@ -158,10 +158,14 @@ function calendarText(cron: string[], every: string | undefined, timezone: strin
 
 export type ScheduleCommand = 'pause' | 'unpause' | 'trigger' | 'delete';
 
+/** A manual run is refused this close to the next calendar run (or half the period, when shorter). */
+export const TRIGGER_GUARD_MS = 10 * 60_000;
+
 export async function commandRecurringDelivery(client: Client, id: string, command: ScheduleCommand, note?: string): Promise<void> {
   const handle = client.schedule.getHandle(id);
+  let description: ScheduleDescription;
   try {
-    const description = await handle.describe();
+    description = await handle.describe();
     if (description.action.type !== 'startWorkflow' || description.action.workflowType !== WORKFLOW_TYPE) {
       throw new InputError(`schedule "${id}" does not start deliveries; leave it to the temporal CLI`, 'NOT_A_DELIVERY_SCHEDULE');
     }
@@ -172,6 +176,33 @@ export async function commandRecurringDelivery(client: Client, id: string, comma
   }
   if (command === 'pause') await handle.pause(note ?? 'paused with "delivery schedule pause"');
   else if (command === 'unpause') await handle.unpause(note ?? 'resumed with "delivery schedule unpause"');
-  else if (command === 'trigger') await handle.trigger(ScheduleOverlapPolicy.ALLOW_ALL);
-  else await handle.delete();
+  else if (command === 'trigger') {
+    const overlap = description.policies.overlap;
+    if (overlap !== ScheduleOverlapPolicy.ALLOW_ALL) {
+      const refusal = triggerRefusal(description, new Date());
+      if (refusal) throw new InputError(`${id}: no run started: ${refusal}`, 'SCHEDULE_BUSY');
+    }
+    // The schedule's own overlap policy, not ALLOW_ALL: a run started by hand never overlaps one of the calendar.
+    await handle.trigger(overlap);
+  } else await handle.delete();
+}
+
+/**
+ * Why a run started by hand now would send the same content twice to the same people: a run in progress (its
+ * sending or tracking period), or the calendar's next run due within the guard.
+ */
+export function triggerRefusal(d: Pick<ScheduleDescription, 'info' | 'state'>, now: Date): string | undefined {
+  const running = d.info.runningActions.map((a) => a.workflow.workflowId);
+  if (running.length) {
+    return `a run is in progress (${running.join(', ')}): a second one would overlap it; wait for it to end (delivery status ${running[0]}), or stop it`;
+  }
+  const next = d.info.nextActionTimes[0];
+  const period = shortestGap(d.info.nextActionTimes);
+  const guard = Math.min(TRIGGER_GUARD_MS, period === undefined ? TRIGGER_GUARD_MS : period / 2);
+  // A paused calendar runs nothing: a run by hand is then the only one.
+  if (!d.state.paused && next && next.getTime() - now.getTime() < guard) {
+    return `the next run is due at ${next.toISOString()} (in ${Math.max(0, Math.round((next.getTime() - now.getTime()) / 1000))} s): it will send the same content; ` +
+      'wait for it, or pause the schedule and trigger once it has passed';
+  }
+  return undefined;
 }
