@@ -18,7 +18,7 @@ import { lists } from '../store/lists';
 import { quarantine } from '../store/quarantine';
 import { optOuts } from '../store/opt-outs';
 import { sendingLogs, type NewSendingLog } from '../store/sending-logs';
-import { retryTransient } from '../store/transient';
+import { isStatementRefused, retryTransient } from '../store/transient';
 import type { ActivityDeps } from './deps';
 import { startProgress } from './progress';
 
@@ -85,7 +85,7 @@ export function prepareActivity(deps: ActivityDeps) {
         // cancellation and the workflow tasks of this worker.
         await yieldToEventLoop();
         if (ctx.cancellationSignal.aborted) await ctx.cancelled; // throws CancelledFailure
-        const profiles = await audiencePage(db, target, cursor, PROFILES_PER_BATCH);
+        const profiles = await evaluable(() => audiencePage(db, target, cursor, PROFILES_PER_BATCH));
         if (profiles.length === 0) break;
         const keys = profiles.map((p) => addressKey(p.email));
         // Addresses kept by earlier pages, then by this page as it goes (the first eligible profile wins).
@@ -154,6 +154,20 @@ async function audienceOf(db: ActivityDeps['db'], spec: DeliverySpec): Promise<{
   } catch (e) {
     if (e instanceof AudienceError) throw ApplicationFailure.nonRetryable(e.message, 'InvalidAudience');
     throw e;
+  }
+}
+
+/**
+ * The audience's statement, refused by the database as too large or too deep: the same statement would fail on
+ * every retry, so the preparation fails for good with the database's words instead of looping.
+ */
+async function evaluable<T>(query: () => Promise<T>): Promise<T> {
+  try {
+    return await query();
+  } catch (e) {
+    if (!isStatementRefused(e)) throw e;
+    throw ApplicationFailure.nonRetryable(`the database cannot evaluate the audience (${String((e as Error).message).replace(/\s+/g, ' ').slice(0, 200)}): ` +
+      'simplify the condition (fewer nested groups; long lists of values in one "in" list)', 'InvalidAudience');
   }
 }
 

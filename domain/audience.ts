@@ -31,6 +31,8 @@ export type Condition =
   | { kind: 'and' | 'or'; items: Condition[] }
   | { kind: 'not'; item: Condition }
   | { kind: 'compare'; field: FieldRef; op: Comparison; operand: Operand }
+  /** `in`: equal to one of the operands (bound as one list, however long). */
+  | { kind: 'oneOf'; field: FieldRef; operands: Operand[] }
   | { kind: 'flag'; value: boolean }
   | { kind: 'exists'; field: FieldRef }
   | { kind: 'behaviour'; behaviour: Behaviour; delivery?: string; withinMs?: number }
@@ -38,6 +40,20 @@ export type Condition =
   | { kind: 'list'; name: string; path: string };
 
 export type ConditionCheck = { ok: true; condition: Condition } | { ok: false; problems: string[] };
+
+/**
+ * What a condition may hold, so that every condition that validates can be evaluated by both databases (SQLite
+ * refuses expressions deeper than 1,000; a deep enough nesting overflows any parser's stack): checked when a
+ * spec or segment is read, and again once segments are inlined at the preparation.
+ */
+export const CONDITION_LIMITS = {
+  /** Levels of and / or / not nesting. */
+  depth: 20,
+  /** Conditions in all: fields, groups, behaviours, segments and lists (an `in` list counts as one). */
+  conditions: 500,
+  /** Values of one `in` or `nin` list. */
+  values: 100_000,
+};
 
 const UNIT_MS: Record<string, number> = { h: 3600_000, d: 24 * 3600_000, w: 7 * 24 * 3600_000 };
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
@@ -70,8 +86,34 @@ export function momentAt(m: Moment, now: Date): Date {
 /** Checks a condition as written in a spec or a segment file; `path` prefixes every problem. */
 export function parseCondition(input: unknown, path = 'where'): ConditionCheck {
   const problems: string[] = [];
-  const condition = conditionAt(input, path, problems);
+  // Reading stops well past the limits (a hostile input does no more work); the limits are judged on the tree.
+  const budget = { left: 4 * CONDITION_LIMITS.conditions, exceededAt: undefined as string | undefined };
+  const condition = conditionAt(input, path, problems, { depth: 0, budget });
+  if (budget.exceededAt) problems.splice(0, problems.length, `${path}: holds more than ${CONDITION_LIMITS.conditions} conditions: put long lists of values in one "in" list`);
+  const tooLarge = condition && !problems.length ? conditionLimitProblem(condition, path, '') : undefined;
+  if (tooLarge) problems.push(tooLarge);
   return problems.length || !condition ? { ok: false, problems: problems.length ? problems : [`${path}: is not a condition`] } : { ok: true, condition };
+}
+
+/** How deep and how large a condition is (segments as written: resolving them may add more). */
+export function conditionSize(c: { kind: string; items?: unknown[]; item?: unknown }): { depth: number; conditions: number } {
+  if ((c.kind === 'and' || c.kind === 'or') && c.items) {
+    const inner = c.items.map((i) => conditionSize(i as typeof c));
+    return { depth: 1 + Math.max(0, ...inner.map((i) => i.depth)), conditions: 1 + inner.reduce((n, i) => n + i.conditions, 0) };
+  }
+  if (c.kind === 'not' && c.item) {
+    const inner = conditionSize(c.item as typeof c);
+    return { depth: 1 + inner.depth, conditions: 1 + inner.conditions };
+  }
+  return { depth: 0, conditions: 1 };
+}
+
+/** Why a condition is too large to evaluate, or undefined (`including`: " (its segments included)" once they are inlined). */
+export function conditionLimitProblem(c: { kind: string; items?: unknown[]; item?: unknown }, path: string, including = ' (its segments included)'): string | undefined {
+  const { depth, conditions } = conditionSize(c);
+  if (depth > CONDITION_LIMITS.depth) return `${path}: nested ${depth} levels deep${including}, more than ${CONDITION_LIMITS.depth}: flatten the condition`;
+  if (conditions > CONDITION_LIMITS.conditions) return `${path}: holds ${conditions} conditions${including}, more than ${CONDITION_LIMITS.conditions}: put long lists of values in one "in" list`;
+  return undefined;
 }
 
 /** Segment and list names a condition refers to, each with where. */
@@ -87,7 +129,18 @@ export function references(c: Condition): Array<{ kind: 'segment' | 'list'; name
 const show = (v: unknown) => (typeof v === 'string' ? `"${v}"` : JSON.stringify(v) ?? String(v));
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function conditionAt(input: unknown, path: string, problems: string[]): Condition | undefined {
+interface Walk {
+  depth: number;
+  budget: { left: number; exceededAt?: string };
+}
+
+function conditionAt(input: unknown, path: string, problems: string[], walk: Walk): Condition | undefined {
+  // Checked before going deeper: a condition nested thousands of levels must be refused, not overflow the stack.
+  if (walk.depth > CONDITION_LIMITS.depth) {
+    problems.push(`${path}: nested more than ${CONDITION_LIMITS.depth} levels deep (and / or / not): flatten the condition`);
+    return undefined;
+  }
+  if (walk.budget.left < 0) return undefined;
   if (!isObject(input)) {
     problems.push(`${path}: expects a condition object such as { "country": "FR" } or { "and": [ … ] }, got ${show(input)}`);
     return undefined;
@@ -98,22 +151,28 @@ function conditionAt(input: unknown, path: string, problems: string[]): Conditio
     return undefined;
   }
   // Several keys in one object are ANDed (the original form: { "country": ["GB","FR"], "language": "en" }).
-  const parts = keys.map((key) => keyCondition(key, input[key], `${path}.${key}`, problems)).filter((c): c is Condition => c !== undefined);
+  const parts = keys.map((key) => keyCondition(key, input[key], `${path}.${key}`, problems, walk)).filter((c): c is Condition => c !== undefined);
   if (parts.length !== keys.length) return undefined;
   return parts.length === 1 ? parts[0] : { kind: 'and', items: parts };
 }
 
-function keyCondition(key: string, value: unknown, path: string, problems: string[]): Condition | undefined {
+function keyCondition(key: string, value: unknown, path: string, problems: string[], walk: Walk): Condition | undefined {
+  if (--walk.budget.left < 0) {
+    walk.budget.exceededAt ??= path;
+    return undefined;
+  }
+  const deeper = { ...walk, depth: walk.depth + 1 };
   if (key === 'and' || key === 'or') {
     if (!Array.isArray(value) || value.length === 0) {
       problems.push(`${path}: expects a non-empty list of conditions, got ${show(value)}`);
       return undefined;
     }
-    const items = value.map((v, i) => conditionAt(v, `${path}[${i}]`, problems));
-    return items.every((c) => c) ? { kind: key, items: items as Condition[] } : undefined;
+    const items = [];
+    for (let i = 0; i < value.length && walk.budget.left >= 0; i++) items.push(conditionAt(value[i], `${path}[${i}]`, problems, deeper));
+    return items.length === value.length && items.every((c) => c) ? { kind: key, items: items as Condition[] } : undefined;
   }
   if (key === 'not') {
-    const item = conditionAt(value, path, problems);
+    const item = conditionAt(value, path, problems, deeper);
     return item && { kind: 'not', item };
   }
   if (key === 'segment' || key === 'list') {
@@ -194,9 +253,16 @@ function operation(field: FieldRef, op: string, value: unknown, path: string, pr
   }
   if (o === 'in' || o === 'nin') {
     if (!Array.isArray(value) || value.length === 0) return fail(`expects a non-empty list of values, got ${show(value)}`);
-    const items = value.map((v, i) => operand(field, 'eq', v, `${path}[${i}]`, problems));
-    if (items.some((i) => !i)) return undefined;
-    const any: Condition = items.length === 1 ? compare(field, 'eq', items[0]!) : { kind: 'or', items: items.map((i) => compare(field, 'eq', i!)) };
+    if (value.length > CONDITION_LIMITS.values) return fail(`holds ${value.length} values, more than ${CONDITION_LIMITS.values}: import them as a list ("delivery profiles import … --list") and target it`);
+    const before = problems.length;
+    const items: Operand[] = [];
+    // The first few problems are enough to fix a long list.
+    for (let i = 0; i < value.length && problems.length - before < 5; i++) {
+      const item = operand(field, 'eq', value[i], `${path}[${i}]`, problems);
+      if (item) items.push(item);
+    }
+    if (problems.length > before) return undefined;
+    const any: Condition = items.length === 1 ? compare(field, 'eq', items[0]) : { kind: 'oneOf', field, operands: items };
     return o === 'in' ? any : { kind: 'not', item: any };
   }
   if (o === 'between') {

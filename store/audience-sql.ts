@@ -6,6 +6,7 @@
 // row and per leaf was a third of a 1M-profile count.
 import { Prisma } from './generated/sqlite/client';
 import { momentAt, type Condition, type FieldRef, type Operand } from '../domain/audience';
+import { jsonNumbers, jsonStrings } from './json-lists';
 
 /** A condition whose segments are replaced by their conditions and whose lists are known by id. */
 export type ResolvedCondition = Exclude<Condition, { kind: 'segment' | 'list' | 'and' | 'or' | 'not' }>
@@ -31,7 +32,9 @@ const sql = Prisma.sql;
 export function conditionSql(c: ResolvedCondition, ctx: SqlContext): Prisma.Sql {
   switch (c.kind) {
     case 'and': case 'or':
-      return sql`(${Prisma.join(c.items.map((i) => conditionSql(i, ctx)), c.kind === 'and' ? ' AND ' : ' OR ')})`;
+      return balanced(c.items.map((i) => conditionSql(i, ctx)), c.kind === 'and' ? ' AND ' : ' OR ');
+    case 'oneOf':
+      return oneOfSql(c.field, c.operands, ctx);
     case 'not':
       return sql`(NOT ${conditionSql(c.item, ctx)})`;
     case 'flag':
@@ -48,6 +51,34 @@ export function conditionSql(c: ResolvedCondition, ctx: SqlContext): Prisma.Sql 
     case 'behaviour':
       return behaviourSql(c, ctx);
   }
+}
+
+/**
+ * `(a AND b AND c …)` as a balanced tree of groups of 8: SQLite parses a flat chain into an expression as deep as
+ * the chain is long (it refuses beyond 1,000), a balanced one is only log₈ n deep.
+ */
+function balanced(parts: Prisma.Sql[], op: string): Prisma.Sql {
+  if (parts.length <= 8) return sql`(${Prisma.join(parts, op)})`;
+  const size = Math.ceil(parts.length / 8);
+  const groups = [];
+  for (let i = 0; i < parts.length; i += size) groups.push(balanced(parts.slice(i, i + size), op));
+  return sql`(${Prisma.join(groups, op)})`;
+}
+
+/**
+ * `in`: the values bound as one JSON list, whatever its length (one OR per value would be as deep as the list is
+ * long). Text values compare with the field's text, numbers with values stored as numbers, as `eq` does.
+ */
+function oneOfSql(field: FieldRef, operands: Operand[], ctx: SqlContext): Prisma.Sql {
+  const texts = operands.filter((o) => o.type === 'text').map((o) => String(o.value));
+  const numbers = operands.filter((o) => o.type === 'number').map((o) => Number(o.value));
+  const parts: Prisma.Sql[] = [];
+  if (texts.length) parts.push(twoValued(sql`${textOf(field, ctx)} IN (${jsonStrings(texts, ctx.postgres)})`));
+  if (numbers.length) {
+    if (field.kind !== 'attribute') throw new Error(`${field.kind} is not compared with numbers`);
+    parts.push(twoValued(sql`${numericOf(field.name, ctx)} IN (${jsonNumbers(numbers, ctx.postgres)})`));
+  }
+  return parts.length === 1 ? parts[0] : sql`(${Prisma.join(parts, ' OR ')})`;
 }
 
 function fence(ctx: SqlContext): Prisma.Sql {
@@ -98,12 +129,7 @@ function comparison(field: FieldRef, op: keyof typeof OPS | 'contains' | 'starts
   if (field.kind === 'text') return sql`${column(field.column)} ${symbol} ${operand.value}`;
   if (field.kind !== 'attribute') throw new Error('optOut is compared as a flag');
   if (operand.type === 'text') return sql`${textOf(field, ctx)} ${symbol} ${operand.value}`;
-  if (operand.type === 'number') {
-    // Only values stored as numbers compare as numbers: "10" imported as text is not 10.
-    return ctx.postgres
-      ? sql`(CASE WHEN jsonb_typeof(p."attributesJson" -> ${field.name}) = 'number' THEN (p."attributesJson" -> ${field.name})::numeric END) ${symbol} ${operand.value}`
-      : sql`(CASE WHEN json_type(p."attributes", ${jsonPath(field.name)}) IN ('integer', 'real') THEN json_extract(p."attributes", ${jsonPath(field.name)}) END) ${symbol} ${operand.value}`;
-  }
+  if (operand.type === 'number') return sql`${numericOf(field.name, ctx)} ${symbol} ${operand.value}`;
   // Dates are stored as ISO text (a day "2026-01-31", or a UTC time "2026-01-31T09:00:00.000Z"): as text in
   // that one form they order as time, byte by byte (COLLATE "C" on Postgres, whose default collation may not).
   const at = momentAt(operand.value, ctx.now).toISOString();
@@ -111,6 +137,13 @@ function comparison(field: FieldRef, op: keyof typeof OPS | 'contains' | 'starts
   return ctx.postgres
     ? sql`(CASE WHEN ${text} ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}' THEN (CASE WHEN length(${text}) = 10 THEN ${text} || 'T00:00:00.000Z' ELSE ${text} END) END) COLLATE "C" ${symbol} ${at}`
     : sql`(CASE WHEN ${text} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' THEN (CASE WHEN length(${text}) = 10 THEN ${text} || 'T00:00:00.000Z' ELSE ${text} END) END) ${symbol} ${at}`;
+}
+
+/** An attribute's value as a number when it is stored as one, else NULL: "10" imported as text is not 10. */
+function numericOf(name: string, ctx: SqlContext): Prisma.Sql {
+  return ctx.postgres
+    ? sql`(CASE WHEN jsonb_typeof(p."attributesJson" -> ${name}) = 'number' THEN (p."attributesJson" -> ${name})::numeric END)`
+    : sql`(CASE WHEN json_type(p."attributes", ${jsonPath(name)}) IN ('integer', 'real') THEN json_extract(p."attributes", ${jsonPath(name)}) END)`;
 }
 
 /** Whether the profile received, opened… (one delivery or any, within a period), from its sending logs and tracking events. */

@@ -4,7 +4,7 @@
 // query compiler and result mapping for these pages and the sending-log inserts (bench/prepare.ts).
 import { Prisma } from './generated/sqlite/client';
 import type { Audience } from '../domain/spec';
-import { parseCondition, type Condition } from '../domain/audience';
+import { conditionLimitProblem, parseCondition, type Condition } from '../domain/audience';
 import { EXCLUSION_CAUSES } from '../domain/delivery';
 import type { ProfileRecord } from '../domain/profile-fields';
 import { isPostgres, type Database } from './prisma';
@@ -78,6 +78,9 @@ export async function resolveCondition(db: Database, condition: Condition, optio
   };
   const resolved = await walk(condition, options.chain ?? []);
   if (!resolved || problems.length) throw new AudienceError(problems.length ? problems : ['the audience cannot be resolved']);
+  // Each segment is within the limits; together, once inlined, they may not be.
+  const tooLarge = conditionLimitProblem(resolved, options.chain?.length ? `segment "${options.chain[0]}"` : 'audience.where');
+  if (tooLarge) throw new AudienceError([tooLarge]);
   return resolved;
 }
 

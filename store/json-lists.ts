@@ -29,6 +29,14 @@ export function jsonTable(columns: JsonColumns, rows: unknown[][], postgres: boo
   return Prisma.sql`(SELECT ${Prisma.raw(cells)} FROM json_each(${json})) AS "r"`;
 }
 
+/** A subquery of these numbers (any, as compared with numeric values), for `expression IN (…)`. */
+export function jsonNumbers(values: number[], postgres: boolean): Prisma.Sql {
+  const json = JSON.stringify(values);
+  return postgres
+    ? Prisma.sql`SELECT (jsonb_array_elements_text(${json}::jsonb))::numeric`
+    : Prisma.sql`SELECT "value" FROM json_each(${json})`;
+}
+
 /** A subquery of these whole numbers (ids), for `column IN (…)`. */
 export function jsonInts(values: number[], postgres: boolean): Prisma.Sql {
   const json = JSON.stringify(values);

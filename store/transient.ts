@@ -44,6 +44,26 @@ export function isTransient(e: unknown): boolean {
   return look(e);
 }
 
+const REFUSED_STATEMENT = /expression tree is too large|too many SQL variables|parser stack overflow|too many terms in compound SELECT|string or blob too big|LIKE or GLOB pattern too complex|stack depth limit exceeded|statement is too complex|too many (arguments|elements)/i;
+
+/**
+ * True for an error that says the statement itself is more than the database takes (too deep, too large): the
+ * same statement will fail again, so retrying it would loop. Postgres: class 54 (program limit exceeded).
+ */
+export function isStatementRefused(e: unknown): boolean {
+  if (isTransient(e)) return false;
+  const seen = new Set<unknown>();
+  const look = (x: unknown): boolean => {
+    if (!x || typeof x !== 'object' || seen.has(x)) return false;
+    seen.add(x);
+    const err = x as ErrorLike;
+    for (const code of [err.code, err.originalCode]) if (typeof code === 'string' && /^54/.test(code)) return true;
+    for (const text of [err.message, err.originalMessage]) if (typeof text === 'string' && REFUSED_STATEMENT.test(text)) return true;
+    return look(err.meta?.driverAdapterError?.cause) || look(err.meta?.driverAdapterError) || look(err.cause);
+  };
+  return look(e);
+}
+
 /** What the caller learns while an operation goes through transient errors. */
 export interface TransientRetry {
   /** How long to keep trying (default DEFAULT_RETRY_FOR_MS). */

@@ -15,12 +15,23 @@ const ok = (where: unknown): Condition => {
 describe('audience conditions', () => {
   it('keeps the original form: a value or a list of values per field, fields ANDed', () => {
     expect(ok({ country: ['GB', 'FR'], language: 'en' })).toEqual({ kind: 'and', items: [
-      { kind: 'or', items: [
-        { kind: 'compare', field: { kind: 'text', column: 'country' }, op: 'eq', operand: { type: 'text', value: 'GB' } },
-        { kind: 'compare', field: { kind: 'text', column: 'country' }, op: 'eq', operand: { type: 'text', value: 'FR' } },
-      ] },
+      { kind: 'oneOf', field: { kind: 'text', column: 'country' }, operands: [{ type: 'text', value: 'GB' }, { type: 'text', value: 'FR' }] },
       { kind: 'compare', field: { kind: 'text', column: 'language' }, op: 'eq', operand: { type: 'text', value: 'en' } },
     ] });
+  });
+
+  it('takes an "in" list of any length as one condition, and refuses what no database could evaluate, naming the limit', () => {
+    const many = Array.from({ length: 100_000 }, (_, i) => `user${i}@example.com`);
+    expect(ok({ email: { nin: many } })).toMatchObject({ kind: 'not', item: { kind: 'oneOf', operands: { length: 100_000 } } });
+    expect(problems({ email: { in: [...many, 'one-more@example.com'] } })).toEqual([
+      'audience.where.email.in: holds 100001 values, more than 100000: import them as a list ("delivery profiles import … --list") and target it']);
+    let deep: Record<string, unknown> = { country: 'FR' };
+    for (let i = 0; i < 20_000; i++) deep = { not: deep };
+    expect(problems(deep)).toEqual([`audience.where${'.not'.repeat(21)}: nested more than 20 levels deep (and / or / not): flatten the condition`]);
+    const wide = { or: Array.from({ length: 600 }, (_, i) => ({ 'attributes.n': i })) };
+    expect(problems(wide)).toEqual(['audience.where: holds 601 conditions, more than 500: put long lists of values in one "in" list']);
+    const huge = { or: Array.from({ length: 50_000 }, (_, i) => ({ 'attributes.n': i })) };
+    expect(problems(huge)).toEqual(['audience.where: holds more than 500 conditions: put long lists of values in one "in" list']);
   });
 
   it('types attribute operands: numbers compare as numbers, dates as dates, between is inclusive', () => {

@@ -1,7 +1,7 @@
 // Database errors that pass (locks, lost connections, restarts, conflicts) are retried for a bounded time;
 // others fail at once. The error shapes are those Prisma 6 and its adapters really throw (seen on SQLite and
 // Postgres; test/integration/sending-log-store.test.ts provokes them on a real server).
-import { databaseHealth, isTransient, retryTransient } from '../../store/transient';
+import { databaseHealth, isStatementRefused, isTransient, retryTransient } from '../../store/transient';
 
 const prismaRaw = (originalCode: string, originalMessage: string, kind = 'postgres') => Object.assign(new Error(`Raw query failed. Code: \`${originalCode}\``), {
   name: 'PrismaClientKnownRequestError', code: 'P2010',
@@ -27,6 +27,14 @@ describe('transient database errors', () => {
     ['a bug', new TypeError("Cannot read properties of undefined (reading 'id')")],
     ['nothing', undefined],
   ])('%s is not', (_name, e) => expect(isTransient(e)).toBe(false));
+
+  it.each<[string, unknown, boolean]>([
+    ['SQLite, an expression too deep', prismaRaw('SQLITE_ERROR', 'Expression tree is too large (maximum depth 1000)', 'GenericJs'), true],
+    ['SQLite, too many variables', prismaRaw('SQLITE_ERROR', 'too many SQL variables', 'GenericJs'), true],
+    ['Postgres, stack depth limit exceeded', prismaRaw('54001', 'stack depth limit exceeded'), true],
+    ['Postgres, a backend terminated', prismaRaw('57P01', 'terminating connection due to administrator command'), false],
+    ['a missing table', prismaRaw('SQLITE_ERROR', 'no such table: Nope', 'TableDoesNotExist'), false],
+  ])('%s: a statement the database refuses (retrying would loop): %s', (_name, e, refused) => expect(isStatementRefused(e)).toBe(refused));
 
   it('retries a transient error until it passes, telling when it fails and when it is over', async () => {
     const events: string[] = [];
