@@ -5,7 +5,7 @@
 // a second, whatever the traffic.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { trackingCounts } from '../domain/delivery';
 import { deliveryMessages, verifyingSecrets, type DeliveryMessages, type TrackingSetup } from '../domain/message';
 import { TRACKING_PATHS, verifyToken, type TrackedTarget, type TrackingKind } from '../domain/tracking';
@@ -15,6 +15,7 @@ import { trackingEvents, type NewTrackingEvent } from '../store/tracking-events'
 import { progressSignal } from '../workflows/messages';
 import { callsInFlight } from '../client/calls-in-flight';
 import { rateLimiter } from './rate-limit';
+import { clientAddress, type TrustProxy } from './client-address';
 
 export interface TrackingServerOptions {
   db: Database;
@@ -23,8 +24,10 @@ export interface TrackingServerOptions {
   tracking: TrackingSetup;
   port: number;
   host?: string;
-  /** Requests per second per client address (burst: 4 seconds' worth). */
+  /** Clicks and page views per second per client address (burst: 4 seconds' worth); opens and unsubscriptions are never limited. */
   requestsPerSecond?: number;
+  /** The proxies in front of the server (TRUST_PROXY): the client is then read from X-Forwarded-For. */
+  trustProxy?: TrustProxy;
   /** How often buffered events are written (ms). */
   flushEveryMs?: number;
   /** A delivery's KPIs are signalled at most this often (ms, default 10 s: each signal is a history event). */
@@ -56,6 +59,7 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
   let buffered: NewTrackingEvent[] = [];
   let writing: Promise<void> = Promise.resolve();
   const signalDue = new Map<string, NodeJS.Timeout>();
+  let closed = false;
   const signalling = callsInFlight(); // close() waits for them
   const specs = new Map<string, { messages: DeliveryMessages; unsubscribeFrom?: string; at: number }>();
 
@@ -101,8 +105,13 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
   }
   const flushTimer = setInterval(() => void flush(), options.flushEveryMs ?? 200);
 
-  function signalSoon(deliveryId: string) {
-    if (!client || signalDue.has(deliveryId)) return;
+  /**
+   * The delivery's totals, read from the database when the signal goes: a signal that fails (Temporal down or
+   * restarting) is sent again later with the totals of then, until it lands or the workflow has ended (its events
+   * stay in the database either way). Events are stored whether Temporal answers or not.
+   */
+  function signalSoon(deliveryId: string, delayMs = options.signalEveryMs ?? 10_000) {
+    if (!client || closed || signalDue.has(deliveryId)) return;
     signalDue.set(deliveryId, setTimeout(() => {
       signalDue.delete(deliveryId);
       void signalling.track((async () => {
@@ -110,8 +119,10 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
         const { tallies, clickers } = await events.tallies(deliveryId);
         const counts = trackingCounts(tallies, clickers, (id) => messages?.links.find((l) => l.id === id)?.source);
         await client.workflow.getHandle(deliveryId).signal(progressSignal, { phase: 'tracking', ...counts });
-      })().catch(() => undefined)); // a delivery whose workflow has ended keeps its events in the database
-    }, options.signalEveryMs ?? 10_000));
+      })().catch((e) => {
+        if (!(e instanceof WorkflowNotFoundError)) signalSoon(deliveryId, Math.min(2 * delayMs, 60_000));
+      }));
+    }, delayMs));
   }
 
   /** A delivery's templates with tracking, from its stored spec (cached for a minute). */
@@ -132,12 +143,17 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    if (!limiter.take(req.socket.remoteAddress ?? '')) return reply(res, 429, 'Too many requests: try again in a few seconds.', { 'Retry-After': '5' });
     const url = new URL(req.url ?? '/', 'http://tracking');
-    if (url.pathname === '/health') return reply(res, 200, 'ok');
-    if (url.pathname === '/proof') return page(res, 200, 'Proof', 'Unsubscribe and mirror page links are not active in proofs.');
     const m = /^\/([a-z])\/([^/]{1,600})$/.exec(url.pathname);
     const kind = m ? KIND_OF_PATH[m[1]] : undefined;
+    // Opens and unsubscriptions are never refused: mailbox providers fetch pixels and post one-click unsubscribes
+    // for many recipients from a few addresses, and an unsubscribe must be honoured. Their cost is bounded by the
+    // event buffer. Clicks, page views and anything else are limited per client.
+    if (kind !== 'open' && kind !== 'unsubscribe' && !limiter.take(clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], options.trustProxy))) {
+      return reply(res, 429, 'Too many requests: try again in a few seconds.', { 'Retry-After': '5' });
+    }
+    if (url.pathname === '/health') return reply(res, 200, 'ok');
+    if (url.pathname === '/proof') return page(res, 200, 'Proof', 'Unsubscribe and mirror page links are not active in proofs.');
     if (!m || !kind) return page(res, 404, 'Not found', 'There is nothing here.');
     const allowed = kind === 'unsubscribe' ? ['GET', 'POST'] : ['GET', 'HEAD'];
     if (!allowed.includes(req.method ?? '')) return reply(res, 405, 'Method not allowed', { Allow: allowed.join(', ') });
@@ -145,7 +161,8 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
     if (!target) return page(res, 400, 'Invalid link', 'This link is invalid or has been altered.');
 
     if (kind === 'open') {
-      if (!recordRequest({ ...target, kind })) return reply(res, 503, 'Busy', { 'Retry-After': '5' });
+      // HEAD is a link checker or a scanner asking whether the image exists, not a reader opening the message.
+      if (req.method !== 'HEAD' && !recordRequest({ ...target, kind })) return reply(res, 503, 'Busy', { 'Retry-After': '5' });
       res.writeHead(200, { 'Content-Type': 'image/gif', 'Content-Length': PIXEL.length, 'Cache-Control': 'no-store, private' });
       res.end(req.method === 'HEAD' ? undefined : PIXEL);
       return;
@@ -210,6 +227,7 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
     record,
     flush,
     async close() {
+      closed = true;
       clearInterval(flushTimer);
       clearInterval(forgetRepeats);
       await new Promise<void>((resolve) => {

@@ -17,7 +17,8 @@ describe('the production image', () => {
   it('runs its process as the unprivileged node user, which owns only the data folder', () => {
     const lines = read('Dockerfile').split('\n').filter((l) => /^[A-Z]+ /.test(l));
     const user = lines.findIndex((l) => l === 'USER node');
-    expect(user).toBeGreaterThan(lines.findLastIndex((l) => l.startsWith('RUN ')));
+    const lastRun = lines.map((l) => l.startsWith('RUN ')).lastIndexOf(true);
+    expect(user).toBeGreaterThan(lastRun);
     expect(lines.findIndex((l) => l.startsWith('CMD '))).toBeGreaterThan(user);
     expect(read('Dockerfile')).toContain('chown node:node /app/.data');
   });
