@@ -20,7 +20,12 @@ export interface FaultRow {
   failedWrongly: number;
   /** Their addresses quarantined. */
   quarantinedWrongly: number;
+  /** Messages received by an address more than the claim-time check after it opted out (every opt-out must hold). */
+  sentDespiteOptOut: number;
 }
+
+/** A message may leave this long after an opt-out: its batch was claimed, and checked, just before. */
+const OPT_OUT_RACE_MS = 5_000;
 
 /**
  * Accounts for every recipient of a delivery: one sending log each, and what the SMTP server received.
@@ -30,6 +35,8 @@ export interface FaultRow {
 export async function account(stack: TestStack, deliveryId: string, fault: string, injected: number, refused: (email: string) => boolean = () => false): Promise<FaultRow> {
   const rows = await stack.db.sendingLog.findMany({ where: { deliveryId, status: { not: 'ignored' } }, select: { email: true, status: true, possibleDuplicate: true } });
   const quarantined = await stack.db.quarantine.findMany({ where: { status: 'quarantined' }, select: { address: true } });
+  const optedOut = new Map((await stack.db.optOut.findMany()).map((o) => [o.address, o.optedOutAt.getTime()]));
+  const deliveredTo = new Set(rows.map((r) => r.email));
   const received = stack.sink.countByRecipient();
   const sent = rows.filter((r) => r.status === 'sent');
   const ours = new Set(rows.map((r) => r.email.toLowerCase()));
@@ -44,6 +51,7 @@ export async function account(stack: TestStack, deliveryId: string, fault: strin
     counted: rows.filter((r) => r.possibleDuplicate).length,
     failedWrongly: rows.filter((r) => r.status === 'failed' && !refused(r.email)).length,
     quarantinedWrongly: quarantined.filter((q) => ours.has(q.address) && !refused(q.address)).length,
+    sentDespiteOptOut: stack.sink.messages.filter((m) => deliveredTo.has(m.to) && m.receivedAt > (optedOut.get(m.to.toLowerCase()) ?? Infinity) + OPT_OUT_RACE_MS).length,
   };
   fs.appendFileSync(FAULT_ROWS, `${JSON.stringify(row)}\n`);
   return row;

@@ -63,29 +63,6 @@ describe('recurring deliveries (Temporal Schedules)', () => {
     expect((await late.result()).state).toBe('sent');
   });
 
-  it('a run started by hand never overlaps one of the calendar: refused while one runs or the next is due, never sent twice', async () => {
-    // No trackingHours: each run collects opens and clicks for most of the period (0.9 × 40 s), as a real digest does.
-    const spec = file('digest.json', JSON.stringify(baseSpec({ name: 'Digest', trackingHours: undefined })));
-    expect((await runCli(stack, ['schedule', 'create', spec, '--every', '40s', '--id', 'digest'])).code).toBe(0);
-    const schedule = stack.client.schedule.getHandle('digest');
-    const nextRun = async () => (await schedule.describe()).info.nextActionTimes[0].getTime();
-    // Just before the calendar's run (the guard is half the period here: 20 s): refused, nothing started.
-    await eventually(async () => (await nextRun()) - Date.now() < 15_000, 45_000, 'the next run close');
-    const early = await runCli(stack, ['schedule', 'trigger', 'digest']);
-    expect(early.code).toBe(2);
-    expect(early.stderr).toMatch(/^digest: no run started: the next run is due at .* \(in \d+ s\): it will send the same content/);
-    // Right after the calendar's run, far from the next one: started, then refused while it runs (its tracking period).
-    await eventually(async () => (await schedule.describe()).info.runningActions.length === 1, 30_000, 'the calendar run');
-    const busy = await runCli(stack, ['schedule', 'trigger', 'digest']);
-    expect(busy.code).toBe(2);
-    expect(busy.stderr).toMatch(/no run started: a run is in progress \(digest-.*\): a second one would overlap it/);
-    expect((await runCli(stack, ['schedule', 'delete', 'digest'])).code).toBe(0);
-    const runs: string[] = [];
-    for await (const w of stack.client.workflow.list({ query: 'WorkflowId STARTS_WITH "digest-"' })) runs.push(w.workflowId);
-    expect(runs).toHaveLength(1);
-    await eventually(async () => (await stack.db.sendingLog.count({ where: { deliveryId: runs[0], status: 'sent' } })) === 1, 30_000, 'the run sent');
-  }, 120_000);
-
   it('refuses a tracking period that reaches the next run, and an unknown overlap policy', async () => {
     const tracked = file('tracked.json', JSON.stringify(baseSpec({ trackingHours: 48 })));
     const daily = await runCli(stack, ['schedule', 'create', tracked, '--every', '1d', '--id', 'too-long']);
