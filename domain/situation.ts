@@ -23,6 +23,8 @@ export interface SituationFacts {
   reconciling?: boolean;
   /** Since when this sending round runs, and how many messages had an outcome then: the rate is measured from there. */
   sendingSince?: { at: number; done: number };
+  /** Soft failures wait for their retry until then (ISO): nothing else is left to send now. */
+  retryAt?: string;
   now: number;
 }
 
@@ -38,6 +40,7 @@ export function situation(f: SituationFacts): string {
     case 'scheduled':
       return `Scheduled: sending starts at ${f.contactDate ?? 'the contact date'}; ${k.toDeliver} to deliver`;
     case 'sending':
+      if (f.retryAt && !f.pausing) return `Waiting to retry ${k.pending} soft failure(s) at ${f.retryAt} (${progress(k)})`;
       return `${f.pausing ? 'Pausing' : 'Sending'} ${progress(k)}${f.pausing ? '' : speed(f)}`;
     case 'paused':
       return `${f.pausedBecause ? `Paused by the engine: ${f.pausedBecause}` : 'Paused'} (${progress(k)}); resume to go on`;

@@ -146,10 +146,12 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
     const url = new URL(req.url ?? '/', 'http://tracking');
     const m = /^\/([a-z])\/([^/]{1,600})$/.exec(url.pathname);
     const kind = m ? KIND_OF_PATH[m[1]] : undefined;
-    // Opens and unsubscriptions are never refused: mailbox providers fetch pixels and post one-click unsubscribes
-    // for many recipients from a few addresses, and an unsubscribe must be honoured. Their cost is bounded by the
-    // event buffer. Clicks, page views and anything else are limited per client.
-    if (kind !== 'open' && kind !== 'unsubscribe' && !limiter.take(clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], options.trustProxy))) {
+    const target = m && kind ? verifyToken(verifyingSecrets(tracking), kind, m[2]) : undefined;
+    // Genuine opens and unsubscriptions are never refused: mailbox providers fetch pixels and post one-click
+    // unsubscribes for many recipients from a few addresses, and an unsubscription must be honoured (their cost is
+    // bounded by the event buffer). Clicks, page views, bad tokens and anything else are limited per client.
+    const exempt = target !== undefined && (kind === 'open' || kind === 'unsubscribe');
+    if (!exempt && !limiter.take(clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], options.trustProxy))) {
       return reply(res, 429, 'Too many requests: try again in a few seconds.', { 'Retry-After': '5' });
     }
     if (url.pathname === '/health') return reply(res, 200, 'ok');
@@ -157,7 +159,6 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
     if (!m || !kind) return page(res, 404, 'Not found', 'There is nothing here.');
     const allowed = kind === 'unsubscribe' ? ['GET', 'POST'] : ['GET', 'HEAD'];
     if (!allowed.includes(req.method ?? '')) return reply(res, 405, 'Method not allowed', { Allow: allowed.join(', ') });
-    const target = verifyToken(verifyingSecrets(tracking), kind, m[2]);
     if (!target) return page(res, 400, 'Invalid link', 'This link is invalid or has been altered.');
 
     if (kind === 'open') {

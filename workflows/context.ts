@@ -76,6 +76,8 @@ export interface DeliveryContext extends Omit<CarriedState, 'preparation'> {
   reconciling?: boolean;
   /** When the current sending round started and how many messages had an outcome then (the rate shown). */
   sendingSince?: { at: number; done: number };
+  /** Between sending rounds: soft failures wait for their retry until then (ISO). */
+  retryAt?: string;
 }
 
 export function newContext(spec: DeliverySpec, options: DeliveryRunOptions): DeliveryContext {
@@ -181,7 +183,7 @@ function situationOf(ctx: DeliveryContext): string {
   return situation({
     state: ctx.state, kpis: ctx.kpis, approval: ctx.spec.approval, awaitingConfirm: status.awaitingConfirm, proofMissing: status.proofMissing,
     preparedSoFar: ctx.preparedSoFar, contactDate: ctx.spec.scheduleAt, pausing: status.pausing, pausedBecause: ctx.pausedBecause,
-    trackingUntil: ctx.trackingUntil, error: ctx.error, sendingSince: ctx.sendingSince, reconciling: ctx.reconciling, now: Date.now(),
+    trackingUntil: ctx.trackingUntil, error: ctx.error, sendingSince: ctx.sendingSince, retryAt: ctx.retryAt, reconciling: ctx.reconciling, now: Date.now(),
   });
 }
 

@@ -93,8 +93,10 @@ export async function sendRounds(ctx: DeliveryContext, acts: Activities): Promis
     if (ctx.paused) continue; // by ops or by the engine: the loop waits for resume at its top
     if (result) {
       if (!result.nextRetryAt) break;
+      ctx.retryAt = result.nextRetryAt;
       log(ctx, 'info', `${ctx.kpis.pending} message(s) waiting to retry after a soft failure; next retry at ${result.nextRetryAt}`);
       await wf.condition(() => ctx.paused || historyIsLong(ctx), Math.max(0, Date.parse(result.nextRetryAt) - Date.now()), { summary: `Retry soft failures at ${result.nextRetryAt}` });
+      ctx.retryAt = undefined;
     }
     if (!ctx.paused && historyIsLong(ctx)) await continueAsNew(ctx);
   }

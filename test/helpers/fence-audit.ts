@@ -2,7 +2,8 @@
 // does not own it is recorded. Owning a row means it is `sending` under the attempt's claim; owners keep their
 // claim in every write (store/sending-logs.ts). The only writes that change a row's owner: a claim (pending →
 // sending), the re-queue of a dead attempt's rows (sending → pending, claim NULL), a stop (cancelled), and the
-// preparation's hold-outs (pending ↔ ignored).
+// preparation's hold-outs (pending ↔ ignored). A DSN (the bounce listener) turns a sent row failed or marks its
+// delay, keeping its claim.
 import Database from 'better-sqlite3';
 import { Client as PgClient } from 'pg';
 
@@ -11,7 +12,8 @@ const ALLOWED = (is: string) => `
   OR (OLD."status" = 'sending' AND NEW."status" = 'pending' AND NEW."claim" IS NULL)
   OR (NEW."status" = 'cancelled')
   OR (OLD."status" IN ('pending', 'ignored') AND NEW."status" IN ('pending', 'ignored') AND OLD."claim" ${is} NEW."claim")
-  OR (OLD."status" = 'sending' AND OLD."claim" ${is} NEW."claim")`;
+  OR (OLD."status" = 'sending' AND OLD."claim" ${is} NEW."claim")
+  OR (OLD."status" = 'sent' AND NEW."status" IN ('sent', 'failed') AND OLD."claim" ${is} NEW."claim" AND (NEW."bouncedAt" IS NOT NULL OR NEW."delayedAt" IS NOT NULL))`;
 
 export interface FenceViolation {
   id: number;

@@ -42,8 +42,8 @@ export interface TestStack {
   /** Starts the in-process worker (done by default). */
   startWorker(): Promise<void>;
   stopWorker(): Promise<void>;
-  /** A worker in its own process, for kill tests (extra environment variables on top of the stack's). */
-  spawnWorker(env?: Record<string, string>): ChildProcess;
+  /** A worker in its own process, for kill tests (extra environment variables on top of the stack's; its stderr, by default the test's). */
+  spawnWorker(env?: Record<string, string>, stderr?: 'inherit' | number): ChildProcess;
   /** With `persistentServer`: SIGKILL the Temporal server, wait, start it again on the same database file. */
   crashServer(downMs: number): Promise<void>;
   close(): Promise<void>;
@@ -110,16 +110,17 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       await running;
       worker = undefined;
     },
-    spawnWorker(extraEnv = {}) {
+    spawnWorker(extraEnv = {}, stderr = 'inherit') {
       const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker', 'main.ts')], {
         cwd: ROOT,
         env: {
           ...process.env, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: dbUrl,
           SMTP_URL: smtp.url, SMTP_MAX_CONNECTIONS: String(smtp.maxConnections), WORKFLOW_BUNDLE_PATH: WORKFLOW_BUNDLE, PROGRESS_EVERY_MS: '200',
           TRACKING_BASE_URL: trackingSetup.baseUrl, TRACKING_SECRET: trackingSetup.secret,
-          ...(options.databaseRetryMs ? { DATABASE_RETRY_SECONDS: String(options.databaseRetryMs / 1000) } : {}), ...extraEnv,
+          ...(options.databaseRetryMs ? { DATABASE_RETRY_SECONDS: String(options.databaseRetryMs / 1000) } : {}),
+          ...(options.bounceDomain ? { BOUNCE_DOMAIN: options.bounceDomain } : {}), ...extraEnv,
         },
-        stdio: ['ignore', 'ignore', 'inherit'],
+        stdio: ['ignore', 'ignore', stderr],
       });
       children.push(child);
       return child;

@@ -32,6 +32,9 @@ describe('the situation of a delivery, in words', () => {
     const k = kpis({ toDeliver: 912, sent: 680, delivered: 679, failed: 3 });
     expect(situation(facts({ kpis: k, sendingSince: { at: now - 300_000, done: 82 }, now }))).toBe('Sending 682 / 912 (74.8%) at 2.0 msg/s, ETA 2 min');
     expect(situation(facts({ kpis: k, pausing: true, sendingSince: { at: now - 300_000, done: 82 }, now }))).toBe('Pausing 682 / 912 (74.8%)');
+    // Between rounds, only soft failures left: the situation says what it waits for, not a stale rate.
+    expect(situation(facts({ kpis: { ...k, pending: 11 }, retryAt: '2026-11-23T10:15:00.000Z', sendingSince: { at: now - 300_000, done: 82 }, now })))
+      .toBe('Waiting to retry 11 soft failure(s) at 2026-11-23T10:15:00.000Z (682 / 912 (74.8%))');
     expect(situation(facts({ kpis: k, now }))).toBe('Sending 682 / 912 (74.8%)'); // no rate yet
     expect([duration(0.2), duration(45), duration(150), duration(7500)]).toEqual(['1 s', '45 s', '3 min', '2 h 5 min']);
   });
