@@ -66,6 +66,14 @@ async function main(): Promise<number> {
   listenerPort = listener.port;
   const audit = await auditFencing(stack.dbUrl);
   const injected = new Map<string, number>();
+  const cleanUp = async () => {
+    for (const w of workers) w.kill('SIGKILL');
+    await listener.close();
+    await stack.close();
+    fs.closeSync(workerLog);
+  };
+  // Interrupted (Ctrl-C, a CI timeout): no worker or Temporal server is left behind.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
   try {
     await seedManyProfiles(stack.db, RECIPIENTS);
     // Sent over 60% of the run, so that faults meet the sending from its first minute to its last.
@@ -128,10 +136,7 @@ async function main(): Promise<number> {
     printReport(injected, row, invariants);
     return invariants.every(([, , ok]) => ok) ? 0 : 1;
   } finally {
-    for (const w of workers) w.kill('SIGKILL');
-    await listener.close();
-    await stack.close();
-    fs.closeSync(workerLog);
+    await cleanUp();
   }
 }
 
