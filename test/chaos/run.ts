@@ -18,6 +18,7 @@ import { startBounceListener } from '../../worker/bounce-listener';
 import { kpisQuery, statusQuery } from '../../workflows/messages';
 import { retryTransient } from '../../store/transient';
 import { FAULT_CLASSES, resume, type Chaos } from './faults';
+import { seeded } from '../helpers/random';
 
 const { values: args } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, seed: { type: 'string' }, recipients: { type: 'string', default: '20000' } } });
 const MINUTES = Number(args.minutes);
@@ -27,17 +28,6 @@ const RECIPIENTS = Number(args.recipients);
 const unknownUser = (email: string) => Number(/\d+/.exec(email)?.[0]) % 400 === 7;
 const bouncedLater = (email: string) => Number(/\d+/.exec(email)?.[0]) % 400 === 13;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A reproducible stream of uniform numbers in [0, 1) (mulberry32). */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function main(): Promise<number> {
   if (!TEST_POSTGRES_URL || !(MINUTES > 0) || !(RECIPIENTS > 0)) {

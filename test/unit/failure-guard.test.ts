@@ -1,15 +1,5 @@
 import { describeTrip, failureGuard, MIN_SAMPLE, wilsonLowerBound } from '../../domain/failure-guard';
-
-/** A reproducible stream of uniform numbers in [0, 1) (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded as random } from '../helpers/random';
 
 describe('the failure-rate guard', () => {
   it('trips on the message that takes the failures of a full window above the threshold, when they are spread out', () => {
