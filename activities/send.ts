@@ -108,7 +108,7 @@ export function sendActivity(deps: ActivityDeps) {
     let finished = false;
     let deferredUntil = 0;
     let countedAt = Date.now();
-    let bouncesSeenUntil = new Date();
+    let bouncesSeenUntil = new Date(0); // only this attempt's messages are read: no need to trust one clock against another
     let bouncesReadAt = Date.now();
     try {
       try {
