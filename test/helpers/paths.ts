@@ -1,13 +1,14 @@
 import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
-export const TEST_DATA = path.join(ROOT, '.data', 'test');
+/** Where a run keeps its files (wiped when it starts): the chaos run has its own, so that it and the suites can run side by side. */
+export const TEST_DATA = path.resolve(ROOT, process.env.TEST_DATA_DIR ?? path.join('.data', 'test'));
 export const TEMPLATE_DB = path.join(TEST_DATA, 'template.db');
 export const WORKFLOW_BUNDLE = path.join(TEST_DATA, 'workflow-bundle.js');
 
 /** Set to a Postgres URL (any database: used as the admin connection) to run the suite on Postgres. */
 export const TEST_POSTGRES_URL = process.env.TEST_DATABASE_URL;
-export const POSTGRES_TEMPLATE_DB = 'delivery_test_template';
+export const POSTGRES_TEMPLATE_DB = `delivery_${path.basename(TEST_DATA).replace(/[^a-z0-9]/g, '_')}_template`;
 
 /** The same server URL with another database name. */
 export function postgresUrlFor(database: string): string {
