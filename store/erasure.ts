@@ -27,6 +27,18 @@ export function isErasedAddress(stored: string): boolean {
   return stored.startsWith('erased:') || stored.startsWith('sha256:');
 }
 
+/**
+ * Whether anything is kept under an erased address at all: a few index seeks, so that imports into an installation
+ * without erasures (the common case) hash and look up nothing (it was 40% of an import's time).
+ */
+async function anyErased(tx: Tx): Promise<boolean> {
+  const rows = await tx.$queryRaw<Array<{ found: unknown }>>`
+    SELECT 1 AS "found" WHERE EXISTS (SELECT 1 FROM "OptOut" WHERE ("address" >= 'erased:' AND "address" < 'erased;') OR ("address" >= 'sha256:' AND "address" < 'sha256;'))
+      OR EXISTS (SELECT 1 FROM "Quarantine" WHERE ("address" >= 'erased:' AND "address" < 'erased;') OR ("address" >= 'sha256:' AND "address" < 'sha256;'))
+      OR EXISTS (SELECT 1 FROM "ListSubscription" WHERE ("address" >= 'erased:' AND "address" < 'erased;') OR ("address" >= 'sha256:' AND "address" < 'sha256;'))`;
+  return rows.length > 0;
+}
+
 /** The address, in any case, in a text (a relay's reply, a reason) → "<erased>". */
 export function scrubbed(text: string, key: string): string {
   return text.replace(new RegExp(key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), '<erased>');
@@ -78,7 +90,7 @@ export async function eraseAddress(db: Database, address: string, secret: string
  * Called for every address an import writes, whether it adds a profile, updates one or moves one there.
  */
 export async function reviveSuppressions(tx: Tx, keys: string[], postgres: boolean, secret: string): Promise<void> {
-  if (keys.length === 0) return;
+  if (keys.length === 0 || !(await anyErased(tx))) return;
   const byHash = new Map(keys.flatMap((k) => [[erasedAddress(k, secret), k], [legacyHash(k), k]]));
   const hashes = jsonStrings([...byHash.keys()], postgres);
   const optOuts = await tx.$queryRaw<Array<{ address: string }>>`SELECT "address" FROM "OptOut" WHERE "address" IN (${hashes})`;
