@@ -24,7 +24,7 @@ export interface TrackingServerOptions {
   tracking: TrackingSetup;
   port: number;
   host?: string;
-  /** Clicks and page views per second per client address (burst: 4 seconds' worth); opens and unsubscriptions are never limited. */
+  /** Clicks, page views and bad tokens per second per client (burst: 4 seconds' worth); genuine opens and unsubscriptions are never limited. */
   requestsPerSecond?: number;
   /** The proxies in front of the server (TRUST_PROXY): the client is then read from X-Forwarded-For. */
   trustProxy?: TrustProxy;
