@@ -16,7 +16,7 @@ import { checkProfileFile, importProfileFile, type ImportReport } from './profil
 import { InputError, wholeNumber } from './errors';
 import { requireValidSpec } from './deliveries';
 import { printable, table } from './format';
-import { erasureSecret } from '../worker/config';
+import { erasureSecret } from '../temporal/config';
 
 export async function withDatabase<T>(fn: (db: Database) => Promise<T>): Promise<T> {
   const db = await openDatabase();

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { Connection, Client } from '@temporalio/client';
-import { temporalConfig } from '../worker/config';
+import { temporalConfig } from '../temporal/config';
 import { openDatabase } from '../store/prisma';
 import { checkAudience, importAudienceFile, registerAudienceCommands } from './audience-cli';
 import { registerOptOutCommands } from './optout-cli';

@@ -9,7 +9,7 @@ import { validateDeliverySpec } from '../domain/spec-problems';
 import type { Kpis } from '../domain/delivery';
 import { judgeCommand, type DeliveryCommand as LifecycleCommand } from '../domain/lifecycle';
 import { FINAL_STATES } from '../domain/delivery';
-import { reconcileDelivery } from './reconcile';
+import { reconcileDelivery } from '../temporal/reconcile';
 import type { emailDelivery } from '../workflows';
 import type { DeliveryRunOptions } from '../workflows/delivery';
 import { specFacts } from '../domain/situation';

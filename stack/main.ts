@@ -11,7 +11,7 @@ import { openDatabase } from '../store/prisma';
 import { migrate } from '../store/migrate';
 import { countProfiles, insertProfiles } from '../store/profiles';
 import { parseProfileCsv } from '../domain/profile-csv';
-import { bounceConfig, metricsConfig, smtpConfig, softErrorsBeforeQuarantine, temporalConfig, trackingConfig } from '../worker/config';
+import { bounceConfig, metricsConfig, smtpConfig, softErrorsBeforeQuarantine, temporalConfig, trackingConfig } from '../temporal/config';
 import { startTrackingServer } from '../tracking/server';
 import { startBounceListener } from '../worker/bounce-listener';
 import { createDeliveryWorker } from '../worker/worker';

@@ -1,7 +1,7 @@
 // `npm run tracking`: the tracking server alone, configured by environment (see README).
 import { Client, Connection } from '@temporalio/client';
 import { openDatabase } from '../store/prisma';
-import { temporalConfig, trackingConfig } from '../worker/config';
+import { temporalConfig, trackingConfig } from '../temporal/config';
 import { startTrackingServer } from './server';
 import { parseTrustProxy } from './client-address';
 

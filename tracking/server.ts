@@ -5,15 +5,14 @@
 // a second, whatever the traffic.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { trackingCounts } from '../domain/delivery';
 import { deliveryMessages, verifyingSecrets, type DeliveryMessages, type TrackingSetup } from '../domain/message';
 import { TRACKING_PATHS, verifyToken, type TrackedTarget, type TrackingKind } from '../domain/tracking';
 import type { Database } from '../store/prisma';
 import { loadDelivery } from '../store/deliveries';
 import { trackingEvents, type NewTrackingEvent } from '../store/tracking-events';
-import { progressSignal } from '../workflows/messages';
-import { callsInFlight } from '../client/calls-in-flight';
+import { progressSignals } from '../temporal/progress-signals';
 import { rateLimiter } from './rate-limit';
 import { clientAddress, type TrustProxy } from './client-address';
 
@@ -58,9 +57,8 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
   const limiter = rateLimiter({ perSecond, burst: perSecond * 4 });
   let buffered: NewTrackingEvent[] = [];
   let writing: Promise<void> = Promise.resolve();
-  const signalDue = new Map<string, NodeJS.Timeout>();
-  let closed = false;
-  const signalling = callsInFlight(); // close() waits for them
+  // Each delivery's tracking totals reach its workflow at most every signalEveryMs, and again once Temporal is back.
+  const signals = progressSignals(client, options.signalEveryMs ?? 10_000);
   const specs = new Map<string, { messages: DeliveryMessages; unsubscribeFrom?: string; at: number }>();
 
   // Repeats of one event (a mail client reloading its pixel, a scanner, a script) count once a minute.
@@ -105,24 +103,13 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
   }
   const flushTimer = setInterval(() => void flush(), options.flushEveryMs ?? 200);
 
-  /**
-   * The delivery's totals, read from the database when the signal goes: a signal that fails (Temporal down or
-   * restarting) is sent again later with the totals of then, until it lands or the workflow has ended (its events
-   * stay in the database either way). Events are stored whether Temporal answers or not.
-   */
-  function signalSoon(deliveryId: string, delayMs = options.signalEveryMs ?? 10_000) {
-    if (!client || closed || signalDue.has(deliveryId)) return;
-    signalDue.set(deliveryId, setTimeout(() => {
-      signalDue.delete(deliveryId);
-      void signalling.track((async () => {
-        const messages = await messagesOf(deliveryId);
-        const { tallies, clickers } = await events.tallies(deliveryId);
-        const counts = trackingCounts(tallies, clickers, (id) => messages?.links.find((l) => l.id === id)?.source);
-        await client.workflow.getHandle(deliveryId).signal(progressSignal, { phase: 'tracking', ...counts });
-      })().catch((e) => {
-        if (!(e instanceof WorkflowNotFoundError)) signalSoon(deliveryId, Math.min(2 * delayMs, 60_000));
-      }));
-    }, delayMs));
+  /** The delivery's tracking totals, read from the database when the signal goes. Events are stored whether Temporal answers or not. */
+  function signalSoon(deliveryId: string) {
+    signals.soon(deliveryId, async () => {
+      const messages = await messagesOf(deliveryId);
+      const { tallies, clickers } = await events.tallies(deliveryId);
+      return { phase: 'tracking', ...trackingCounts(tallies, clickers, (id) => messages?.links.find((l) => l.id === id)?.source) };
+    });
   }
 
   /** A delivery's templates with tracking, from its stored spec (cached for a minute). */
@@ -228,7 +215,6 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
     record,
     flush,
     async close() {
-      closed = true;
       clearInterval(flushTimer);
       clearInterval(forgetRepeats);
       await new Promise<void>((resolve) => {
@@ -236,8 +222,7 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
         server.closeAllConnections();
       });
       await flush();
-      for (const t of signalDue.values()) clearTimeout(t);
-      await signalling.settled();
+      await signals.close();
     },
   };
 }

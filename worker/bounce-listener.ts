@@ -16,8 +16,7 @@ import type { Database } from '../store/prisma';
 import { quarantine } from '../store/quarantine';
 import { retryTransient } from '../store/transient';
 import { sendingLogs } from '../store/sending-logs';
-import { progressSignal } from '../workflows/messages';
-import { callsInFlight } from '../client/calls-in-flight';
+import { progressSignals } from '../temporal/progress-signals';
 
 /** A DSN is a few kilobytes (headers of the original, not its body, are what we read). */
 export const DEFAULT_MAX_DSN_BYTES = 1024 * 1024;
@@ -62,18 +61,10 @@ export async function startBounceListener(options: BounceListenerOptions): Promi
   const logs = sendingLogs(db);
   const addresses = quarantine(db);
 
-  // KPIs reach the workflow at most every signalEveryMs per delivery, however many DSNs arrive.
-  const due = new Map<string, NodeJS.Timeout>();
-  const signalling = callsInFlight(); // close() waits for them
-  function feedbackSoon(deliveryId: string) {
-    if (due.has(deliveryId)) return;
-    due.set(deliveryId, setTimeout(() => {
-      due.delete(deliveryId);
-      void signalling.track(logs.sendingCounts(deliveryId)
-        .then((totals) => client.workflow.getHandle(deliveryId).signal(progressSignal, { phase: 'feedback', ...totals }))
-        .catch(() => undefined)); // a delivery that ended keeps its bounces in the database
-    }, options.signalEveryMs ?? 10_000));
-  }
+  // KPIs reach the workflow at most every signalEveryMs per delivery, however many DSNs arrive (and again once
+  // Temporal is back); a delivery that ended keeps its bounces in the database.
+  const signals = progressSignals(client, options.signalEveryMs ?? 10_000);
+  const feedbackSoon = (deliveryId: string) => signals.soon(deliveryId, async () => ({ phase: 'feedback', ...(await logs.sendingCounts(deliveryId)) }));
 
   const verdict = (code: BounceVerdict['code'], message: string, applied: BounceVerdict['applied'] = []): BounceVerdict => ({ code, message, applied });
 
@@ -155,8 +146,7 @@ export async function startBounceListener(options: BounceListenerOptions): Promi
     url: `smtp://${host}:${port}`,
     handle,
     async close() {
-      for (const t of due.values()) clearTimeout(t);
-      await signalling.settled();
+      await signals.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

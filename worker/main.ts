@@ -4,7 +4,7 @@ import { Runtime } from '@temporalio/worker';
 import { openDatabase } from '../store/prisma';
 import { redactUrl } from '../activities/mailer';
 import { Client, Connection } from '@temporalio/client';
-import { bounceConfig, databaseRetryMs, maxConcurrentActivities, metricsConfig, smtpConfig, softErrorsBeforeQuarantine, temporalConfig, trackingConfig } from './config';
+import { bounceConfig, databaseRetryMs, maxConcurrentActivities, metricsConfig, smtpConfig, softErrorsBeforeQuarantine, temporalConfig, trackingConfig } from '../temporal/config';
 import { createDeliveryWorker } from './worker';
 import { startBounceListener, type BounceListener } from './bounce-listener';
 

@@ -5,11 +5,10 @@ import { createActivities } from '../activities';
 import { createMailer, type Mailer } from '../activities/mailer';
 import type { Database } from '../store/prisma';
 import type { TrackingSetup } from '../domain/message';
-import { progressSignal } from '../workflows/messages';
-import type { TemporalConfig } from './config';
+import type { TemporalConfig } from '../temporal/config';
 import { ensureSearchAttributes } from './search-attributes';
-import { callsInFlight } from '../client/calls-in-flight';
-import { reconcileClosedDeliveries } from '../client/reconcile';
+import { progressSignals } from '../temporal/progress-signals';
+import { reconcileClosedDeliveries } from '../temporal/reconcile';
 
 /** A worker told to stop exits within this time (see stop_grace_period in docker-compose.yml). */
 export const SHUTDOWN_FORCE = '25 seconds';
@@ -46,7 +45,7 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
   await ensureSearchAttributes(clientConnection, temporal.namespace);
   const client = new Client({ connection: clientConnection, namespace: temporal.namespace });
   const mailer: Mailer = createMailer(options.smtp);
-  const signalling = callsInFlight(); // progress signals: waited for before the client closes
+  const signals = progressSignals(client); // waited for before the client closes
   const activities = createActivities({
     db: options.db,
     mailer,
@@ -56,7 +55,7 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
     bounceDomain: options.bounceDomain,
     tracking: options.tracking,
     metrics: messageMetrics(),
-    signalProgress: (workflowId, report) => signalling.track(client.workflow.getHandle(workflowId).signal(progressSignal, report)),
+    signalProgress: signals.send,
   });
   const connection = await NativeConnection.connect({ address: temporal.address });
   const worker = await Worker.create({
@@ -79,7 +78,7 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
     // A worker that died holds its workflows' sticky task queue: fall back to the shared queue soon.
     stickyQueueScheduleToStartTimeout: '3 seconds',
   });
-  // Terminate in the Web UI leaves a delivery's messages pending: a new run of it cancels them (client/reconcile.ts).
+  // Terminate in the Web UI leaves a delivery's messages pending: a new run of it cancels them (temporal/reconcile.ts).
   let reconciling = false;
   const reconciler = setInterval(() => {
     if (reconciling) return;
@@ -98,7 +97,7 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
         clearInterval(reconciler);
         mailer.close();
         await connection.close();
-        await signalling.settled();
+        await signals.close();
         await clientConnection.close();
       }
     },

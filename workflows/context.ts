@@ -24,7 +24,7 @@ export interface DeliveryRunOptions {
   heartbeatTimeoutSeconds?: number;
   /** Longest wait between two attempts of a failing activity (default 30 s). */
   retryMaxIntervalSeconds?: number;
-  /** Set for the run that reconciles a delivery whose previous run was terminated or timed out (client/reconcile.ts). */
+  /** Set for the run that reconciles a delivery whose previous run was terminated or timed out (temporal/reconcile.ts). */
   reconcile?: Reconciliation;
 }
 

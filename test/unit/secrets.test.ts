@@ -1,7 +1,7 @@
 import { parseSecretList } from '../../domain/secrets';
 import { signToken, verifyToken } from '../../domain/tracking';
 import { sendingLogOfBounce, signedMessageId, verpAddress } from '../../domain/bounce-references';
-import { trackingConfig } from '../../worker/config';
+import { trackingConfig } from '../../temporal/config';
 
 const OLD = 'old-secret-0123456789abcdef';
 const NEW = 'new-secret-0123456789abcdef';
