@@ -38,7 +38,7 @@ class MessageConnection extends SMTPConnection {
 }
 // nodemailer creates each message's DATA stream in _createSendStream, once the relay answered DATA with 354;
 // the stream ends when the content and the final "." were written to the socket. Not in its typed API: the
-// version is pinned and test/unit/smtp-pool.test.ts covers it against a real server.
+// version is pinned and test/unit/mailer.test.ts covers it against a real server (a cut before and a reply lost after the content).
 const prototype = MessageConnection.prototype as unknown as { _createSendStream(this: MessageConnection, done: unknown): NodeJS.EventEmitter };
 const createSendStream = prototype._createSendStream;
 prototype._createSendStream = function (done) {

@@ -148,7 +148,7 @@ async function readStatus(handle: DeliveryHandle, deliveryId: string): Promise<D
 
 /**
  * The delivery's status. A delivery that has not ended but whose workflow Temporal closed (terminated, timed out)
- * is reconciled first (client/reconcile.ts): the status is then the reconciling run's, `terminated`.
+ * is reconciled first (temporal/reconcile.ts): the status is then the reconciling run's, `terminated`.
  */
 async function statusOf(handle: DeliveryHandle, deliveryId: string): Promise<{ status: DeliveryStatus; reconciled: boolean }> {
   try {

@@ -120,7 +120,7 @@ export interface ImportOptions {
   listId?: number;
   /** Match rows to profiles by this attribute (domain/profile-csv.ts parseImportKey) instead of by address. */
   key?: string;
-  /** The key of erased addresses' hashes (ERASURE_SECRET, worker/config.ts erasureSecret). */
+  /** The key of erased addresses' hashes (ERASURE_SECRET, temporal/config.ts erasureSecret). */
   erasureSecret: string;
   /** Rows per transaction (default 1000). */
   batchSize?: number;

@@ -5,7 +5,7 @@
 //   preparing → prepared (approval, proofs; an edit prepares again) → scheduled (contact date) → sending ⇄ paused
 //   → sent (tracking period) | stopped (stop, i.e. workflow cancellation) | failed (critical error in the preparation)
 //   terminated: the workflow was terminated (or timed out) in Temporal, where no code of ours runs; a new run of the
-//   same id reconciles it (workflows/reconcile.ts) and starts in that state, so no move leads there.
+//   same id reconciles it (temporal/reconcile.ts, workflows/phases.ts) and starts in that state, so no move leads there.
 import { FINAL_STATES as FINAL, kpisWithSending, kpisWithTracking, type DeliveryState, type Kpis, type PreparationResult, type SendingProgress, type TrackingCounts } from './delivery';
 
 /** Where each state may lead (a preparation with nothing to deliver ends `sent` at once). */
