@@ -168,7 +168,9 @@ export function registerAudienceCommands(program: Command): void {
           quarantine: quarantine ? { status: quarantine.status, reason: quarantine.reason, errors: quarantine.errorCount } : null,
           lists: subscriptions.map((s) => ({ list: names.get(s.listId), status: s.status, at: s.changedAt, source: s.source })),
         };
-        console.log(opts.json ? JSON.stringify(view, null, 2) : printable(JSON.stringify(view, null, 2)));
+        // JSON escapes C0 controls inside strings already; C1 ones (a terminal reads 0x9B as CSI) are made printable per line.
+        const json = JSON.stringify(view, null, 2);
+        console.log(opts.json ? json : json.split('\n').map(printable).join('\n'));
       });
     });
   profiles.command('delete <address>')
@@ -254,18 +256,25 @@ export function registerAudienceCommands(program: Command): void {
       else console.log(table(['List', 'Subscribed', 'Unsubscribed', 'Description'], all.map((l) => [l.name, String(l.subscribed), String(l.unsubscribed), l.description])));
     });
   });
-  list.command('show <name>').description('a list: counts and its latest subscription changes').option('--json', 'print as JSON').action(async (name: string, opts: { json?: boolean }) => {
-    await withDatabase(async (db) => {
-      const id = await listId(db, name);
-      const summary = (await lists(db).summaries()).find((l) => l.name === name)!;
-      const latest = await lists(db).subscriptions(id);
-      if (opts.json) console.log(JSON.stringify({ ...summary, latest }, null, 2));
-      else {
-        console.log(`List ${name}: ${summary.subscribed} subscribed, ${summary.unsubscribed} unsubscribed${summary.description ? ` — ${summary.description}` : ''}`);
-        console.log(table(['Address', 'Status', 'Since', 'Source', 'Delivery'], latest.map((s) => [s.address, s.status, s.changedAt.toISOString(), s.source, s.deliveryId ?? ''])));
-      }
+  list.command('show <name>').description('a list: counts and its subscriptions, latest changes first')
+    .option('--offset <n>', 'skip this many (the next page)', (v) => wholeNumber('--offset', v), 0)
+    .option('--limit <n>', 'how many', (v) => wholeNumber('--limit', v, 1), 50)
+    .option('--json', 'print as JSON')
+    .action(async (name: string, opts: { offset: number; limit: number; json?: boolean }) => {
+      await withDatabase(async (db) => {
+        const id = await listId(db, name);
+        const summary = (await lists(db).summaries()).find((l) => l.name === name)!;
+        const latest = await lists(db).subscriptions(id, opts.offset, opts.limit);
+        const total = summary.subscribed + summary.unsubscribed;
+        if (opts.json) console.log(JSON.stringify({ ...summary, offset: opts.offset, total, latest }, null, 2));
+        else {
+          console.log(`List ${name}: ${summary.subscribed} subscribed, ${summary.unsubscribed} unsubscribed${summary.description ? ` — ${summary.description}` : ''}`);
+          console.log(table(['Address', 'Status', 'Since', 'Source', 'Delivery'], latest.map((s) => [s.address, s.status, s.changedAt.toISOString(), s.source, s.deliveryId ?? ''])));
+          const next = opts.offset + latest.length;
+          if (next < total) console.log(`(${next} of ${total} shown; ${total - next} more: --offset ${next})`);
+        }
+      });
     });
-  });
   for (const [command, status] of [['subscribe', 'subscribed'], ['unsubscribe', 'unsubscribed']] as const) {
     list.command(`${command} <name> <address...>`).description(`${command} addresses ${command === 'subscribe' ? 'to' : 'from'} a list`).action(async (name: string, addresses: string[]) => {
       await withDatabase(async (db) => {

@@ -108,12 +108,13 @@ program.command('list')
   });
 
 program.command('watch')
-  .description('follow every running delivery at once, one progress bar each (Ctrl-C to leave; the deliveries go on)')
+  .description('follow every running delivery at once, one progress bar each; not on a terminal, a line per delivery every interval (Ctrl-C to leave; the deliveries go on)')
   .option('--once', 'print the running deliveries once, as a table, and return')
-  .action(async (opts: { once?: boolean }) => {
+  .option('--every <seconds>', 'how often to look (default 1 s on a terminal, 10 s otherwise)', (v) => wholeNumber('--every', v, 1))
+  .action(async (opts: { once?: boolean; every?: number }) => {
     await withClient(async (client, taskQueue) => {
       if (opts.once) console.log(deliveryTable(await listDeliveries(client, { taskQueue, running: true, limit: 50 })));
-      else await watchDeliveries(client, taskQueue);
+      else await watchDeliveries(client, taskQueue, { everyMs: opts.every === undefined ? undefined : opts.every * 1000 });
     });
   });
 

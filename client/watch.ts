@@ -1,4 +1,6 @@
-// `delivery status`: live progress bars for preparation and sending until the delivery settles.
+// `delivery status` and `delivery watch`: live progress bars in a terminal; where the output is not a terminal (a
+// script, a log file, a pipe) bars would print nothing, so a line is written instead: on each change (`status`),
+// or per delivery every interval (`watch`).
 import type { Client } from '@temporalio/client';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { FINAL_STATES, type DeliveryState } from '../domain/delivery';
@@ -14,12 +16,17 @@ export async function watchDelivery(client: Client, deliveryId: string, options:
   }, Presets.shades_classic);
   let preparation: SingleBar | undefined;
   let sending: SingleBar | undefined;
+  let written = '';
   try {
     for (;;) {
       const s = await readSnapshot(client, deliveryId);
       const { state } = s.status;
       const k = s.kpis;
-      if (state === 'preparing') {
+      if (!terminal()) {
+        const line = `${deliveryId}: ${s.status.situation ?? state}`;
+        if (line !== written) console.log(`${new Date().toISOString()} ${line}`);
+        written = line;
+      } else if (state === 'preparing') {
         const done = s.status.preparedSoFar ?? 0;
         preparation ??= bars.create(Math.max(done, 1), 0, { phase: 'Preparation', detail: '' });
         preparation.setTotal(Math.max(done, 1));
@@ -29,7 +36,7 @@ export async function watchDelivery(client: Client, deliveryId: string, options:
         preparation.setTotal(k.targeted);
         preparation.update(k.targeted, { phase: 'Preparation', detail: `to deliver ${k.toDeliver}, to exclude ${k.toExclude}` });
       }
-      if (k.toDeliver > 0 && ['sending', 'paused', 'sent', 'stopped'].includes(state)) {
+      if (terminal() && k.toDeliver > 0 && ['sending', 'paused', 'sent', 'stopped'].includes(state)) {
         sending ??= bars.create(k.toDeliver, 0, { phase: 'Sending    ', detail: '' });
         sending.setTotal(k.toDeliver);
         sending.update(k.sent + k.failed, { phase: 'Sending    ', detail: `sent ${k.sent}, errors ${k.failed}, ${state}` });
@@ -52,7 +59,12 @@ export async function watchDeliveries(client: Client, taskQueue: string, options
   try {
     for (let round = 1; ; round++) {
       rows = await listDeliveries(client, { taskQueue, running: true, limit: 50 });
-      for (const r of rows) {
+      if (!terminal()) {
+        const at = new Date().toISOString();
+        console.log(rows.length ? rows.map((r) => `${at} ${r.name || r.id} (${r.id}): ${r.state}, sent ${r.sent}, errors ${r.errors} of ${r.toDeliver ?? '?'}`).join('\n')
+          : `${at} no delivery running`);
+      }
+      for (const r of terminal() ? rows : []) {
         const payload = { name: (r.name || r.id).slice(0, 30).padEnd(30), state: r.state.padEnd(9), sent: r.sent, errors: r.errors };
         const bar = shown.get(r.id) ?? bars.create(Math.max(r.toDeliver ?? 0, 1), 0, payload);
         shown.set(r.id, bar);
@@ -60,9 +72,14 @@ export async function watchDeliveries(client: Client, taskQueue: string, options
         bar.update(r.sent + r.errors, payload);
       }
       if (options.rounds !== undefined && round >= options.rounds) return rows;
-      await new Promise((r) => setTimeout(r, options.everyMs ?? 1000));
+      await new Promise((r) => setTimeout(r, options.everyMs ?? (terminal() ? 1000 : 10_000)));
     }
   } finally {
     bars.stop();
   }
+}
+
+/** Progress bars draw only on a terminal. */
+function terminal(): boolean {
+  return Boolean(process.stdout.isTTY);
 }

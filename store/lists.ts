@@ -38,8 +38,9 @@ export function lists(db: Database, retry?: TransientRetry) {
     },
 
     /** Latest changes of a list, newest first. */
-    async subscriptions(listId: number, take = 50) {
-      return db.listSubscription.findMany({ where: { listId }, orderBy: [{ changedAt: 'desc' }, { address: 'asc' }], take });
+    /** A page of the list's subscriptions, latest changes first. */
+    async subscriptions(listId: number, skip = 0, take = 50) {
+      return db.listSubscription.findMany({ where: { listId }, orderBy: [{ changedAt: 'desc' }, { address: 'asc' }], skip, take });
     },
 
     /**

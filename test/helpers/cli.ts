@@ -23,6 +23,17 @@ export function runCli(stack: TestStack, args: string[]): Promise<CliResult> {
   });
 }
 
+/** Runs a CLI command that goes on until interrupted (`watch`) for a while, then stops it as Ctrl-C would: what it printed. */
+export function runCliFor(stack: TestStack, args: string[], ms: number): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [path.join(ROOT, 'client', 'bin.js'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, TEMPORAL_ADDRESS: stack.address, TEMPORAL_TASK_QUEUE: stack.taskQueue, DATABASE_URL: stack.dbUrl, ERASURE_SECRET: stack.erasureSecret },
+    }, (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    setTimeout(() => child.kill('SIGINT'), ms);
+  });
+}
+
 /** A temporary folder for the files a test hands to the CLI: `file(name, content)` returns its path. */
 export function inputFiles(prefix: string): (name: string, content: string | Buffer) => string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -265,6 +265,19 @@ describe('audiences: conditions, behaviour, segments and lists', () => {
     expect(badWhere.stderr).toContain('audience.where.attributes.score.gte: expects a number');
     const shown = await runCli(stack, ['profiles', 'show', 'User42@example.com', '--json']);
     expect(JSON.parse(shown.stdout)).toMatchObject({ profiles: [{ email: 'user42@example.com', attributes: { score: 42 } }] });
+    // As text: readable JSON, one field a line (not one line of escaped newlines).
+    const text = await runCli(stack, ['profiles', 'show', 'user42@example.com']);
+    expect(text.stdout).toMatch(/^\{\n {2}"profiles": \[\n/);
+    expect(text.stdout).not.toContain('\\x0a');
+    // A list longer than a page says so, and pages on.
+    expect((await runCli(stack, ['lists', 'subscribe', 'paged', ...Array.from({ length: 7 }, (_, i) => `p${i}@example.com`)])).code).toBe(2); // no such list yet
+    expect((await runCli(stack, ['lists', 'create', 'paged'])).code).toBe(0);
+    await runCli(stack, ['lists', 'subscribe', 'paged', ...Array.from({ length: 7 }, (_, i) => `p${i}@example.com`)]);
+    const first = await runCli(stack, ['lists', 'show', 'paged', '--limit', '5']);
+    expect(first.stdout).toContain('(5 of 7 shown; 2 more: --offset 5)');
+    const rest = await runCli(stack, ['lists', 'show', 'paged', '--limit', '5', '--offset', '5']);
+    expect(rest.stdout.split('\n').filter((l) => /^p\d@example\.com/.test(l))).toHaveLength(2);
+    expect(rest.stdout).not.toContain('more: --offset');
     expect((await runCli(stack, ['profiles', 'delete', 'user42@example.com'])).stdout).toContain('1 profile(s) of user42@example.com deleted');
     expect((await runCli(stack, ['profiles', 'delete', 'user42@example.com'])).code).toBe(2);
   }, 120_000);

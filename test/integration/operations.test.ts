@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { DELIVERY_STATE, confirmUpdate, pauseUpdate, statusQuery, type DeliveryStatus } from '../../workflows/messages';
 import type { DeliveryRow } from '../../client/delivery-list';
-import { runCli } from '../helpers/cli';
+import { runCli, runCliFor } from '../helpers/cli';
 import { baseSpec, eventually, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
 
 /** What the Web UI shows: the workflow's metadata (its handlers) and its current details. */
@@ -135,6 +135,10 @@ describe('operating deliveries from the Web UI and the CLI', () => {
     const watch = await runCli(stack, ['watch', '--once']);
     expect(watch.stdout).toMatch(new RegExp(`List: spring news\\s+${a.workflowId}\\s+prepared`));
     expect(watch.stdout).not.toContain(b.workflowId); // ended: not running
+    // Not on a terminal (a script, a log file): a line per running delivery every interval, where bars would print nothing.
+    const lines = (await runCliFor(stack, ['watch', '--every', '1'], 3500)).stdout.split('\n').filter((l) => l.includes(a.workflowId));
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(lines[0]).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\S+ List: spring news \\(${a.workflowId}\\): prepared, sent 0, errors 0 of 1$`));
     await a.cancel();
   }, 60_000);
 });
