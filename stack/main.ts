@@ -1,7 +1,6 @@
 // `npm start`: the embedded stack on a fresh machine. Temporal dev server (Web UI on 8233), the SQLite
-// database, a local SMTP capture server writing .eml files, and a worker; then a sample delivery with
-// live progress. Keeps running until Ctrl-C (or exits after the sample with --once).
-import { verifyingSecrets } from '../domain/message';
+// database, a local SMTP capture server writing .eml files, and a worker; then, on an empty database (or with
+// --sample), a sample delivery with live progress. Keeps running until Ctrl-C (or exits with --once).
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -19,6 +18,7 @@ import { startDelivery } from '../client/deliveries';
 import { snapshotText } from '../client/format';
 import { watchDelivery } from '../client/watch';
 import { redactUrl } from '../activities/mailer';
+import { verifyingSecrets } from '../domain/message';
 import { startDevServer, type DevServer } from './dev-server';
 import { startSmtpCapture, type RunningSmtpServer } from './smtp-capture';
 import { temporalCliPath } from './temporal-cli';
@@ -28,15 +28,19 @@ const OUTBOX = path.join(DATA_DIR, 'outbox');
 
 async function main(): Promise<void> {
   const once = process.argv.includes('--once');
+  const sampleAsked = process.argv.includes('--sample');
   const metrics = metricsConfig({ METRICS_PORT: '9464', ...process.env });
   Runtime.install({
     logger: new DefaultLogger('WARN'), shutdownSignals: [],
     ...(metrics.port !== undefined ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${metrics.port}` } } } } : {}),
   });
+  // Stopped in the reverse order of their start: what uses the Temporal server (tracking, bounces, the worker)
+  // before the server itself, so that nothing retries against a server that is gone.
   const stops: Array<() => Promise<void>> = [];
-  const shutdown = async () => {
+  let stopping: Promise<void> | undefined;
+  const shutdown = () => (stopping ??= (async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
-  };
+  })());
   process.once('SIGINT', () => void shutdown().then(() => process.exit(0)));
   process.once('SIGTERM', () => void shutdown().then(() => process.exit(0)));
 
@@ -67,13 +71,14 @@ async function main(): Promise<void> {
   const tracking = trackingConfig();
   const worker = await createDeliveryWorker({ temporal, db, smtp, softErrorsBeforeQuarantine: softErrorsBeforeQuarantine(), bounceDomain: bounces.domain, tracking });
   const running = worker.run();
-  stops.unshift(async () => {
+  stops.push(async () => {
     worker.shutdown();
     await running;
   });
   step('Worker', `task queue "${temporal.taskQueue}"${metrics.port !== undefined ? `, Prometheus metrics http://127.0.0.1:${metrics.port}/metrics` : ''}`);
 
-  if ((await countProfiles(db)) === 0) {
+  const profilesBefore = await countProfiles(db);
+  if (profilesBefore === 0) {
     const check = parseProfileCsv(fs.readFileSync(path.join(ROOT, 'examples', 'profiles.csv')));
     if (!check.ok) throw new Error(check.error);
     await insertProfiles(db, check.profiles);
@@ -86,11 +91,20 @@ async function main(): Promise<void> {
   const listener = await startBounceListener({
     db, client, port: bounces.port ?? 2526, host: bounces.host, softErrorsBeforeQuarantine: softErrorsBeforeQuarantine(), secret: verifyingSecrets(tracking),
   });
-  stops.unshift(() => listener.close());
+  stops.push(() => listener.close());
   step('Bounces', `DSN listener ${listener.url}`);
   const trackingServer = await startTrackingServer({ db, client, tracking, port: tracking.port, requestsPerSecond: tracking.requestsPerSecond });
-  stops.unshift(() => trackingServer.close());
+  stops.push(() => trackingServer.close());
   step('Tracking', `${trackingServer.url} (opens, clicks, mirror page, unsubscribe; links point to ${tracking.baseUrl})`);
+  const sample = sampleDecision(profilesBefore, sampleAsked);
+  if (!sample.run) {
+    step('Delivery', sample.why);
+    console.log(`\nWeb UI: ${uiUrl}   CLI: npx delivery start <spec.json>, npx delivery list`);
+    if (once) return shutdown();
+    console.log('The stack keeps running. Ctrl-C to stop.');
+    await running;
+    return;
+  }
   const spec = JSON.parse(fs.readFileSync(path.join(ROOT, 'examples', 'delivery.json'), 'utf8')) as unknown;
   const handle = await startDelivery(client, temporal.taskQueue, spec);
   step('Delivery', `${handle.workflowId} started from examples/delivery.json`);
@@ -112,11 +126,24 @@ async function main(): Promise<void> {
   await running;
 }
 
+/**
+ * The sample delivery targets every profile: it runs on a database the stack has just filled with the sample
+ * profiles, or when asked (--sample), never by surprise on someone's own list.
+ */
+export function sampleDecision(profilesBefore: number, asked: boolean): { run: true } | { run: false; why: string } {
+  if (profilesBefore === 0 || asked) return { run: true };
+  return {
+    run: false,
+    why: `no sample sent: the database already holds ${profilesBefore} profile(s), which examples/delivery.json would all target; ` +
+      '"npm start -- --sample" sends it anyway',
+  };
+}
+
 function step(what: string, detail: string): void {
   console.log(`${what.padEnd(10)} ${detail}`);
 }
 
-main().catch((e) => {
+if (require.main === module) main().catch((e) => {
   console.error(e instanceof Error ? e.message : e);
   process.exit(1);
 });
