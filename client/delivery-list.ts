@@ -3,7 +3,7 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { DELIVERY_STATES, FINAL_STATES, type Kpis } from '../domain/delivery';
 import {
-  DELIVERY_CONTACT_DATE, DELIVERY_ERRORS, DELIVERY_NAME, DELIVERY_SENT, DELIVERY_STATE, WORKFLOW_TYPE, kpisQuery,
+  DELIVERY_CONTACT_DATE, DELIVERY_ERRORS, DELIVERY_NAME, DELIVERY_PAUSED_BY, DELIVERY_SENT, DELIVERY_STATE, WORKFLOW_TYPE, kpisQuery,
 } from '../workflows/messages';
 import { InputError } from './errors';
 
@@ -15,6 +15,8 @@ export interface DeliveryRow {
   id: string;
   name: string;
   state: ListState;
+  /** A paused delivery: paused by the engine (a relay fault, the failure-rate guard: a cause to fix) or by ops. */
+  pausedBy?: 'engine' | 'ops';
   startedAt: string;
   contactDate?: string;
   targeted?: number;
@@ -86,6 +88,7 @@ async function deliveryRow(client: Client, w: WorkflowExecutionInfo): Promise<De
   const sa = w.typedSearchAttributes;
   const row: DeliveryRow = {
     id: w.workflowId, name: sa.get(DELIVERY_NAME) ?? '', state: stateOf(w), startedAt: w.startTime.toISOString(),
+    ...(stateOf(w) === 'paused' ? { pausedBy: sa.get(DELIVERY_PAUSED_BY) === 'engine' ? 'engine' as const : 'ops' as const } : {}),
     contactDate: sa.get(DELIVERY_CONTACT_DATE)?.toISOString(), sent: sa.get(DELIVERY_SENT) ?? 0, errors: sa.get(DELIVERY_ERRORS) ?? 0,
   };
   const kpis = await kpisOf(client, w.workflowId);

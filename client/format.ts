@@ -47,6 +47,6 @@ export function deliveryTable(rows: DeliveryRow[]): string {
   const rate = (v: number | undefined) => (v === undefined ? '?' : `${v.toFixed(1)}%`);
   if (rows.length === 0) return 'No delivery found.';
   return table(['Name', 'Id', 'State', 'Contact date', 'Targeted', 'Sent', 'Errors', 'Opens', 'Clicks'], rows.map((r) => [
-    r.name, r.id, r.state, r.contactDate?.slice(0, 16).replace('T', ' ') ?? '', n(r.targeted), String(r.sent), String(r.errors), rate(r.openRate), rate(r.clickRate),
+    r.name, r.id, r.pausedBy ? `paused by ${r.pausedBy}` : r.state, r.contactDate?.slice(0, 16).replace('T', ' ') ?? '', n(r.targeted), String(r.sent), String(r.errors), rate(r.openRate), rate(r.clickRate),
   ]));
 }

@@ -7,7 +7,7 @@ import { kpiDetails } from '../domain/kpi-table';
 import { canMove, proofMissing, type LifecycleStatus } from '../domain/lifecycle';
 import { situation, specFacts } from '../domain/situation';
 import type { DeliverySpec } from '../domain/spec';
-import { DELIVERY_CONTACT_DATE, DELIVERY_ERRORS, DELIVERY_NAME, DELIVERY_OPENS, DELIVERY_SENT, DELIVERY_STATE, type CommandOutcome, type DeliveryStatus } from './messages';
+import { DELIVERY_CONTACT_DATE, DELIVERY_ERRORS, DELIVERY_NAME, DELIVERY_OPENS, DELIVERY_PAUSED_BY, DELIVERY_SENT, DELIVERY_STATE, type CommandOutcome, type DeliveryStatus } from './messages';
 
 export const MAX_LOGS = 1000;
 /** Continue-as-new past this many events (progress signals are the only thing that grows). */
@@ -137,6 +137,8 @@ export function moveTo(ctx: DeliveryContext, next: DeliveryState): void {
   if (next !== ctx.state || !ctx.shown.announced) {
     wf.upsertSearchAttributes([
       { key: DELIVERY_STATE, value: next },
+      // Ops filter the deliveries the engine paused (a cause to fix) apart from their own pauses.
+      ...(next === 'paused' ? [{ key: DELIVERY_PAUSED_BY, value: ctx.pausedBecause ? 'engine' : 'ops' }] : []),
       ...(ctx.shown.announced ? [] : [{ key: DELIVERY_NAME, value: ctx.spec.name.slice(0, 200) }]),
       ...countsToShow(ctx, true),
     ]);

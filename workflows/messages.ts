@@ -102,6 +102,8 @@ export const DELIVERY_CONTACT_DATE = defineSearchAttributeKey('DeliveryContactDa
 export const DELIVERY_SENT = defineSearchAttributeKey('DeliverySent', 'INT');
 export const DELIVERY_ERRORS = defineSearchAttributeKey('DeliveryErrors', 'INT');
 export const DELIVERY_OPENS = defineSearchAttributeKey('DeliveryOpens', 'INT');
+/** Who paused a delivery, set when it enters `paused`: `engine` (a relay fault, the failure-rate guard) or `ops`. */
+export const DELIVERY_PAUSED_BY = defineSearchAttributeKey('DeliveryPausedBy', 'KEYWORD');
 export const SEARCH_ATTRIBUTES = [
-  DELIVERY_STATE, DELIVERY_NAME, DELIVERY_CONTACT_DATE, DELIVERY_SENT, DELIVERY_ERRORS, DELIVERY_OPENS,
+  DELIVERY_STATE, DELIVERY_NAME, DELIVERY_CONTACT_DATE, DELIVERY_SENT, DELIVERY_ERRORS, DELIVERY_OPENS, DELIVERY_PAUSED_BY,
 ];
