@@ -119,7 +119,9 @@ export const historyIsLong = (ctx: DeliveryContext): boolean =>
   wf.workflowInfo().continueAsNewSuggested || wf.workflowInfo().historyLength > ctx.options.maxHistoryEvents;
 
 /** Continues as new with the lasting part of the context (the spec as the workflow's argument). */
-export function continueAsNew(ctx: DeliveryContext): Promise<never> {
+export async function continueAsNew(ctx: DeliveryContext): Promise<never> {
+  // An update in progress is answered by this run, not lost (not cancellable: a stop now is the next run's to take).
+  await wf.CancellationScope.nonCancellable(() => wf.condition(wf.allHandlersFinished));
   log(ctx, 'info', `Continuing as new after ${wf.workflowInfo().historyLength} history events`);
   const { runKey, contentVersion, preparation, kpis, logs, logOffset, paused, pausedBecause, proofsSent, trackingUntil, lastCommand } = ctx;
   return wf.continueAsNew<(spec: DeliverySpec, options: DeliveryRunOptions) => Promise<unknown>>(ctx.spec, {

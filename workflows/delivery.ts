@@ -24,20 +24,26 @@ export async function emailDelivery(input: DeliverySpecInput, options: DeliveryR
   const acts = activities(ctx);
   installHandlers(ctx, acts.checkSpec);
   const outcome = (): DeliveryOutcome => ({ state: ctx.state, kpis: ctx.kpis });
+  // An update (edit awaits an activity) still running when the delivery ends finishes first: its caller gets its answer.
+  // Not cancellable: a stop that arrives as the delivery ends must not turn its end into a cancellation.
+  const finished = async (): Promise<DeliveryOutcome> => {
+    await wf.CancellationScope.nonCancellable(() => wf.condition(wf.allHandlersFinished));
+    return outcome();
+  };
   if (options.reconcile) {
     await reconcile(ctx, acts, options.reconcile);
-    return outcome();
+    return finished();
   }
   try {
     if (!ctx.trackingUntil) {
       if (!ctx.preparation && !(await prepareApproveAndWait(ctx, acts))) {
         moveTo(ctx, 'sent'); // nothing to deliver
-        return outcome();
+        return finished();
       }
       await sendRounds(ctx, acts);
     }
     await collectFeedback(ctx);
-    return outcome();
+    return finished();
   } catch (e) {
     if (wf.isCancellation(e)) {
       if (ctx.trackingUntil) return outcome(); // stopping a sent delivery only ends its tracking period
