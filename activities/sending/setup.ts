@@ -1,0 +1,88 @@
+// What a sending attempt needs before its first message: the prepared delivery, its stores (every database call
+// through transient errors), its claim, its batch size, the engine's caps ready, and rows of dead attempts re-queued.
+import { randomUUID } from 'node:crypto';
+import type { Context } from '@temporalio/activity';
+import type { DeliverySpec } from '../../domain/spec';
+import { quarantine } from '../../store/quarantine';
+import { optOuts } from '../../store/opt-outs';
+import { lists } from '../../store/lists';
+import { IN_LIST_MAX } from '../../store/json-lists';
+import { databaseHealth, retryTransient } from '../../store/transient';
+import { sendingLogs } from '../../store/sending-logs';
+import { domainThrottles } from '../../store/domain-throttles';
+import { loadPreparedDelivery } from '../../store/deliveries';
+import type { ActivityDeps } from '../deps';
+import { engineThrottle, type EngineThrottle } from '../engine-throttle';
+import { composer } from './composer';
+
+export interface SendInput {
+  deliveryId: string;
+  /** With parallel senders: this sender's number (0…lanes-1), how many there are, and their sending round. */
+  lane?: number;
+  lanes?: number;
+  round?: string;
+}
+
+type SendingLogs = ReturnType<typeof sendingLogs>;
+
+export interface AttemptSetup {
+  deliveryId: string;
+  lane: number;
+  lanes: number;
+  spec: DeliverySpec;
+  sendingStartedAt: Date;
+  database: ReturnType<typeof databaseHealth>;
+  logs: SendingLogs;
+  addresses: ReturnType<typeof quarantine>;
+  optOutList: ReturnType<typeof optOuts>;
+  lists: ReturnType<typeof lists>;
+  /** The list a delivery unsubscribes from: who left it since the preparation is not reached. */
+  leftList: number | undefined;
+  /** Engine-wide caps per recipient domain, shared with every other delivery and worker (`delivery domains`). */
+  engine: EngineThrottle;
+  /** This attempt's claim on rows: `<round>/<lane>/<attempt>/<uuid>` (the fencing token of every write). */
+  claim: string;
+  /** Messages per second of this sender (the delivery's cap shared between its senders). */
+  rate: number | undefined;
+  /** At most `batch` in flight, as many claimed ahead, twice as many sent and not yet recorded. */
+  batch: number;
+  compose: ReturnType<typeof composer>;
+  /** The delivery's counts, kept up to date by the attempt (what progress reports show). */
+  totals: Awaited<ReturnType<SendingLogs['sendingCounts']>>;
+}
+
+export async function setUpAttempt(ctx: Context, deps: ActivityDeps, { deliveryId, lane = 0, lanes = 1, round }: SendInput): Promise<AttemptSetup> {
+  const { db, mailer } = deps;
+  // Every database call of this attempt goes through transient errors, and none hands a message out meanwhile.
+  const database = databaseHealth(deps.databaseRetryMs);
+  const logs = sendingLogs(db, database.retry);
+  const delivery = await loadPreparedDelivery(db, deliveryId, database.retry);
+  const { spec } = delivery;
+  const listStore = lists(db, database.retry);
+  const leftList = spec.unsubscribeFrom === 'everything' ? undefined : await listStore.idOf(spec.unsubscribeFrom.list);
+  const sendingStartedAt = delivery.sendingStartedAt ?? new Date();
+  if (!delivery.sendingStartedAt) await retryTransient(() => db.delivery.update({ where: { id: deliveryId }, data: { sendingStartedAt } }), database.retry);
+
+  const me = { round: round ?? `${ctx.info.workflowExecution?.runId ?? 'run'}.${ctx.info.activityId}`, lane, attempt: ctx.info.attempt };
+  const engine = engineThrottle(domainThrottles(db, database.retry));
+  let totals: AttemptSetup['totals'];
+  try {
+    await engine.ready;
+    await logs.requeueInFlight(deliveryId, me);
+    totals = await logs.sendingCounts(deliveryId);
+  } catch (e) {
+    engine.close();
+    throw e;
+  }
+  const rate = spec.messagesPerSecond ? spec.messagesPerSecond / lanes : undefined;
+  return {
+    deliveryId, lane, lanes, spec, sendingStartedAt, database, logs,
+    addresses: quarantine(db, database.retry), optOutList: optOuts(db, database.retry), lists: listStore, leftList, engine,
+    claim: `${me.round}/${me.lane}/${me.attempt}/${randomUUID()}`,
+    rate,
+    // Enough to keep every connection busy, never more than about a second of a capped rate.
+    batch: Math.max(1, Math.min(mailer.maxConnections * 4, IN_LIST_MAX, Math.ceil(rate ?? Infinity))),
+    compose: composer(deliveryId, spec, deps.tracking, deps.bounceDomain),
+    totals,
+  };
+}
