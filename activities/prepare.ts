@@ -17,7 +17,7 @@ import { AudienceError, audiencePage, targetOf, type Target } from '../store/aud
 import { lists } from '../store/lists';
 import { quarantine } from '../store/quarantine';
 import { optOuts } from '../store/opt-outs';
-import { sendingLogs, type NewSendingLog } from '../store/sending-logs';
+import { preparationLogs, type NewSendingLog } from '../store/sending-logs';
 import { isStatementRefused, retryTransient } from '../store/transient';
 import type { ActivityDeps } from './deps';
 import { startProgress } from './progress';
@@ -45,7 +45,7 @@ export function prepareActivity(deps: ActivityDeps) {
     const contentFindings = checkContent({ html: spec.html, text: spec.text, proofTo: spec.proof?.to }, typology);
     failOnErrors(contentFindings);
     const { db } = deps;
-    const logs = sendingLogs(db);
+    const logs = preparationLogs(db);
     const quarantined = quarantine(db);
     const optedOut = optOuts(db);
 

@@ -2,6 +2,9 @@
 // Pure: the spec is checked with it (workflow included); the store turns the tree into one SQL statement
 // (store/audience-sql.ts). Every problem names its path and the fix.
 import { PROFILE_FIELDS } from './profile-fields';
+import { parseMoment, periodMs, type Moment } from './moments';
+
+export { momentAt, parseMoment, periodMs, type Moment } from './moments';
 
 export const OPERATORS = ['eq', 'ne', 'in', 'nin', 'contains', 'startsWith', 'endsWith', 'exists', 'gt', 'gte', 'lt', 'lte', 'between'] as const;
 export type Operator = (typeof OPERATORS)[number];
@@ -12,9 +15,6 @@ const TEXT_FIELDS = ['email', 'firstName', 'lastName', 'language', 'country'] as
 const DATE_FIELDS = ['createdAt', 'updatedAt'] as const;
 export type TextField = (typeof TEXT_FIELDS)[number];
 export type DateField = (typeof DATE_FIELDS)[number];
-
-/** A moment: absolute (ISO, UTC) or relative to the evaluation time ("-30d"). */
-export type Moment = { iso: string } | { offsetMs: number };
 
 /** What a comparison compares: attribute values keep the type they were imported with. */
 export type Operand = { type: 'text'; value: string } | { type: 'number'; value: number } | { type: 'date'; value: Moment };
@@ -55,33 +55,10 @@ export const CONDITION_LIMITS = {
   values: 100_000,
 };
 
-const UNIT_MS: Record<string, number> = { h: 3600_000, d: 24 * 3600_000, w: 7 * 24 * 3600_000 };
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
 /** Segment and list names: what a shell and a URL carry without quoting surprises. */
 export const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 export const NAME_RULE = 'letters, digits, "_", "." and "-" (up to 100, starting with a letter or digit)';
 const FIELD_HELP = `use ${[...PROFILE_FIELDS, ...DATE_FIELDS].join(', ')}, attributes.<name>, and/or/not, segment, list or ${BEHAVIOURS.join('/')}`;
-
-/** "30d", "12h", "2w" → milliseconds, or undefined. */
-export function periodMs(text: string): number | undefined {
-  const m = /^(\d{1,6})([hdw])$/.exec(text);
-  return m ? Number(m[1]) * UNIT_MS[m[2]] : undefined;
-}
-
-/** "2026-01-31", an ISO time with its zone, "now" or a relative "-30d" / "+2w" / "-12h". */
-export function parseMoment(text: string): Moment | undefined {
-  if (text === 'now') return { offsetMs: 0 };
-  const rel = /^([+-])(\d{1,6})([hdw])$/.exec(text);
-  if (rel) return { offsetMs: (rel[1] === '-' ? -1 : 1) * Number(rel[2]) * UNIT_MS[rel[3]] };
-  if (!ISO_DATE.test(text)) return undefined;
-  const ms = Date.parse(text.length === 10 ? `${text}T00:00:00Z` : text);
-  if (Number.isNaN(ms) || (text.length === 10 && new Date(ms).toISOString().slice(0, 10) !== text)) return undefined;
-  return { iso: new Date(ms).toISOString() };
-}
-
-export function momentAt(m: Moment, now: Date): Date {
-  return 'iso' in m ? new Date(m.iso) : new Date(now.getTime() + m.offsetMs);
-}
 
 /** Checks a condition as written in a spec or a segment file; `path` prefixes every problem. */
 export function parseCondition(input: unknown, path = 'where'): ConditionCheck {

@@ -5,7 +5,7 @@ import { importProfileFile } from '../../client/profile-file';
 import { audienceCount, audiencePage, targetOf } from '../../store/audience';
 import { segments } from '../../store/segments';
 import { lists } from '../../store/lists';
-import { sendingLogs } from '../../store/sending-logs';
+import { preparationLogs } from '../../store/sending-logs';
 import { baseSpec, eventually, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
 import { inputFiles, runCli } from '../helpers/cli';
 
@@ -188,7 +188,7 @@ describe('audiences: conditions, behaviour, segments and lists', () => {
     await waitForState(handle, 'prepared');
     const kpis = await handle.query(kpisQuery);
     expect({ targeted: kpis.targeted, toDeliver: kpis.toDeliver, toExclude: kpis.toExclude }).toEqual({ targeted: 15, toDeliver: 9, toExclude: 6 });
-    expect((await sendingLogs(stack.db).exclusionCounts(handle.workflowId)).exclusions).toEqual(counted.exclusions);
+    expect((await preparationLogs(stack.db).exclusionCounts(handle.workflowId)).exclusions).toEqual(counted.exclusions);
     await handle.cancel();
   }, 120_000);
 

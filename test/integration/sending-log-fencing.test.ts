@@ -4,7 +4,7 @@
 import { Client as PgClient } from 'pg';
 import { quarantine } from '../../store/quarantine';
 import { isTransient } from '../../store/transient';
-import { sendingLogs } from '../../store/sending-logs';
+import { preparationLogs, sendingLogs } from '../../store/sending-logs';
 import { openDatabase, type Database } from '../../store/prisma';
 import { freshDatabase } from '../helpers/stack';
 import { TEST_POSTGRES_URL } from '../helpers/paths';
@@ -24,7 +24,7 @@ describe('sending-log store: fenced writes of a send attempt', () => {
   });
 
   const prepare = async (deliveryId: string, n: number) => {
-    await sendingLogs(db).insert(Array.from({ length: n }, (_, i) => ({
+    await preparationLogs(db).insert(Array.from({ length: n }, (_, i) => ({
       deliveryId, profileId: i + 1, email: `user${i + 1}@example.com`, status: 'pending' as const, personalization: '{}',
     })));
   };

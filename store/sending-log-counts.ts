@@ -1,0 +1,52 @@
+// Sending logs, read back: the delivery's counts, its failures by reason, its next retry, the bounces a sender's
+// guard counts, and what a preparation decided.
+import type { Database } from './prisma';
+import { AT_SEND_CAUSES, type SendingProgress } from '../domain/delivery';
+
+export function sendingCounts(db: Database) {
+  return {
+    /** The earliest retry still waiting, if any. */
+    async nextRetryAt(deliveryId: string): Promise<Date | undefined> {
+      const r = await db.sendingLog.aggregate({ where: { deliveryId, status: 'pending' }, _min: { retryAt: true } });
+      return r._min.retryAt ?? undefined;
+    },
+
+    /** Final failures by reason (the full SMTP reply is kept per row; counting uses `reasonOf`). */
+    async failureReasons(deliveryId: string): Promise<Array<{ reason: string; count: number }>> {
+      const groups = await db.sendingLog.groupBy({ by: ['reason'], where: { deliveryId, status: 'failed' }, _count: { _all: true } });
+      return groups.map((g) => ({ reason: g.reason ?? 'unknown', count: g._count._all }));
+    },
+
+    async sendingCounts(deliveryId: string): Promise<SendingProgress> {
+      const [sent, delivered, failed, possibleDuplicates, excludedAtSend, senderRefusals] = await Promise.all([
+        db.sendingLog.count({ where: { deliveryId, sentAt: { not: null } } }),
+        db.sendingLog.count({ where: { deliveryId, status: 'sent' } }),
+        db.sendingLog.count({ where: { deliveryId, status: 'failed' } }),
+        db.sendingLog.count({ where: { deliveryId, possibleDuplicate: true } }),
+        db.sendingLog.count({ where: { deliveryId, status: 'ignored', exclusionCause: { in: AT_SEND_CAUSES } } }),
+        db.sendingLog.count({ where: { deliveryId, senderRefusedAt: { not: null } } }),
+      ]);
+      return { sent, delivered, failed, possibleDuplicates, excludedAtSend, senderRefusals };
+    },
+
+    /**
+     * Messages this attempt sent that a DSN has failed since a moment (hard bounces and refusals for the sender),
+     * oldest first: the sender's failure-rate guard counts them too.
+     */
+    async bouncedSince(deliveryId: string, claim: string, since: Date): Promise<Array<{ reason: string; bouncedAt: Date }>> {
+      const rows = await db.sendingLog.findMany({
+        where: { deliveryId, status: 'failed', claim, bouncedAt: { gt: since } }, select: { reason: true, bouncedAt: true }, orderBy: { bouncedAt: 'asc' }, take: 1000,
+      });
+      return rows.map((r) => ({ reason: r.reason ?? 'unknown', bouncedAt: r.bouncedAt! }));
+    },
+
+    /** What the preparation decided, read back from the rows (a delivery whose workflow is gone). */
+    async preparedCounts(deliveryId: string): Promise<{ targeted: number; toExclude: number }> {
+      const [targeted, toExclude] = await Promise.all([
+        db.sendingLog.count({ where: { deliveryId } }),
+        db.sendingLog.count({ where: { deliveryId, status: 'ignored', NOT: { exclusionCause: { in: AT_SEND_CAUSES } } } }),
+      ]);
+      return { targeted, toExclude };
+    },
+  };
+}

@@ -1,0 +1,124 @@
+// Sending logs, the preparation's queries: one row per targeted recipient, written page by page (kept or
+// excluded with its cause), duplicates judged against the database, hold-outs re-applied deterministically.
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { Prisma } from './generated/sqlite/client';
+import { isPostgres, type Database } from './prisma';
+import type { ExclusionCounts, ExclusionCause } from '../domain/delivery';
+import { addressKey } from '../domain/address';
+import { inSlices, IN_LIST_MAX, jsonTable, type JsonColumns } from './json-lists';
+import type { NewSendingLog } from './sending-logs';
+
+const NEW_SENDING_LOG_COLUMNS: JsonColumns = {
+  deliveryId: 'text', profileId: 'int', email: 'text', addressKey: 'text', status: 'text', exclusionCause: 'text', personalization: 'text',
+};
+
+export function preparationQueries(db: Database) {
+  return {
+    /** Highest profile id already targeted: preparation resumes after it. */
+    async preparationCursor(deliveryId: string): Promise<number> {
+      const r = await db.sendingLog.aggregate({ where: { deliveryId }, _max: { profileId: true } });
+      return r._max.profileId ?? 0;
+    },
+
+    /**
+     * Which of these address keys the delivery already targets (kept, not excluded): duplicates are
+     * judged against the database page by page, so the worker's memory does not grow with the audience.
+     */
+    async targetedAmong(deliveryId: string, keys: string[]): Promise<Set<string>> {
+      if (keys.length === 0) return new Set();
+      // One index lookup per key. On Postgres the planner, with statistics taken before this delivery had rows
+      // (a big table of other deliveries' logs), would scan all of the delivery's rows for every page instead:
+      // a preparation quadratic in its audience. OFFSET 0 keeps the lookup per key.
+      const postgres = isPostgres(db);
+      const rows = await db.$queryRaw<Array<{ addressKey: string }>>`
+        SELECT r."key" AS "addressKey" FROM ${jsonTable({ key: 'text' }, keys.map((k) => [k]), postgres)}
+        WHERE EXISTS (SELECT 1 FROM "SendingLog" s WHERE s."deliveryId" = ${deliveryId} AND s."addressKey" = r."key" AND s."status" <> 'ignored'${postgres ? Prisma.raw(' OFFSET 0') : Prisma.empty})`;
+      return new Set(rows.map((r) => r.addressKey));
+    },
+
+    /**
+     * Postgres: refreshes the table's statistics. A new delivery's rows are unknown to statistics taken before it
+     * started: the planner then reads "deliveryId = this one" as a handful of rows and looks duplicates up through
+     * (deliveryId, profileId), scanning the whole delivery for each address, a preparation quadratic in its audience.
+     * The preparation calls this after its first pages (SQLite plans these lookups without statistics).
+     */
+    async refreshStatistics(): Promise<void> {
+      if (isPostgres(db)) await db.$executeRawUnsafe('ANALYZE "SendingLog"');
+    },
+
+    /** Messages sent to each of these profiles since a date by other deliveries (pressure rule). */
+    async sentCountsSince(profileIds: number[], since: Date, exceptDeliveryId: string): Promise<Map<number, number>> {
+      if (profileIds.length === 0) return new Map();
+      const groups = await inSlices(profileIds, (slice) => db.sendingLog.groupBy({
+        by: ['profileId'], where: { profileId: { in: slice }, sentAt: { gte: since }, deliveryId: { not: exceptDeliveryId } }, _count: { _all: true },
+      }));
+      return new Map(groups.map((g) => [g.profileId, g._count._all]));
+    },
+
+    /** Prepared rows (id order) after a given id: re-checked when a preparation resumes. */
+    preparedAfter(deliveryId: string, afterId: number, take: number) {
+      return db.sendingLog.findMany({
+        where: { deliveryId, status: 'pending', id: { gt: afterId } }, orderBy: { id: 'asc' }, take,
+        select: { id: true, profileId: true, personalization: true },
+      });
+    },
+
+    /**
+     * Re-applies the hold-out rules (control group, capacity): rows they excluded before go back to
+     * pending, then `select` picks the new hold-outs among every pending row. Deterministic, so an
+     * interrupted run is simply done again; done in slices that yield, so heartbeats keep flowing.
+     */
+    async applyHoldouts(
+      deliveryId: string, causes: string[],
+      select: (candidates: Array<{ id: number; profileId: number }>) => Record<string, number[]>,
+    ): Promise<void> {
+      await db.sendingLog.updateMany({ where: { deliveryId, status: 'ignored', exclusionCause: { in: causes } }, data: { status: 'pending', exclusionCause: null } });
+      const candidates: Array<{ id: number; profileId: number }> = [];
+      for (let after = 0; ;) {
+        const page = await db.sendingLog.findMany({
+          where: { deliveryId, status: 'pending', id: { gt: after } }, select: { id: true, profileId: true }, orderBy: { id: 'asc' }, take: 5000,
+        });
+        if (page.length === 0) break;
+        candidates.push(...page);
+        after = page[page.length - 1].id;
+        await yieldToEventLoop();
+      }
+      for (const [cause, ids] of Object.entries(select(candidates))) {
+        for (let i = 0; i < ids.length; i += IN_LIST_MAX) {
+          await db.sendingLog.updateMany({ where: { id: { in: ids.slice(i, i + IN_LIST_MAX) } }, data: { status: 'ignored', exclusionCause: cause } });
+          await yieldToEventLoop();
+        }
+      }
+    },
+
+    /** One INSERT of a page, its rows bound as one JSON parameter (store/json-lists.ts says why). */
+    async insert(rows: NewSendingLog[]): Promise<void> {
+      if (rows.length === 0) return;
+      const values = rows.map((r) => [r.deliveryId, r.profileId, r.email, addressKey(r.email), r.status, r.exclusionCause ?? null, r.personalization]);
+      await db.$executeRaw`
+        INSERT INTO "SendingLog" ("deliveryId", "profileId", "email", "addressKey", "status", "exclusionCause", "personalization")
+        SELECT "deliveryId", "profileId", "email", "addressKey", "status", "exclusionCause", "personalization"
+        FROM ${jsonTable(NEW_SENDING_LOG_COLUMNS, values, isPostgres(db))}`;
+    },
+
+    async exclusionCounts(deliveryId: string): Promise<{ toDeliver: number; exclusions: ExclusionCounts }> {
+      const groups = await db.sendingLog.groupBy({ by: ['status', 'exclusionCause'], where: { deliveryId }, _count: { _all: true } });
+      const exclusions: ExclusionCounts = {};
+      let toDeliver = 0;
+      // Largest cause first (then by name): the order the log and the CLI show, whatever order the database groups in.
+      groups.sort((a, b) => b._count._all - a._count._all || String(a.exclusionCause).localeCompare(String(b.exclusionCause)));
+      for (const g of groups) {
+        if (g.status === 'ignored') exclusions[g.exclusionCause as ExclusionCause] = g._count._all;
+        else toDeliver += g._count._all;
+      }
+      return { toDeliver, exclusions };
+    },
+
+    /** Prepared rows of an earlier content version (an edit): none was ever handed to SMTP, so nothing of value is lost. */
+    async forgetPrepared(deliveryId: string): Promise<void> {
+      const handedOut = await db.sendingLog.count({ where: { deliveryId, OR: [{ sendAttempts: { gt: 0 } }, { status: { notIn: ['pending', 'ignored'] } }] } });
+      if (handedOut > 0) throw new Error(`delivery ${deliveryId} has ${handedOut} messages handed out already: its sending logs are kept`);
+      await db.sendingLog.deleteMany({ where: { deliveryId } });
+    },
+  };
+}
