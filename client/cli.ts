@@ -7,7 +7,7 @@ import { openDatabase } from '../store/prisma';
 import { checkAudience, importAudienceFile, registerAudienceCommands } from './audience-cli';
 import { registerOptOutCommands } from './optout-cli';
 import { registerDomainCommands } from './domain-cli';
-import { editDelivery, newDeliveryId, readExclusions, readLogs, readSnapshot, sendCommand, startDelivery, type DeliveryCommand } from './deliveries';
+import { editDelivery, newDeliveryId, readExclusions, readLogs, readSnapshot, sendCommand, startDelivery } from './deliveries';
 import { quarantine } from '../store/quarantine';
 import { recipientLogs } from '../store/recipients';
 import { table } from './format';
@@ -16,6 +16,7 @@ import { deliveryTable, logLines, snapshotText } from './format';
 import { watchDeliveries, watchDelivery } from './watch';
 import { LIST_STATES, listDeliveries } from './delivery-list';
 import { commandRecurringDelivery, createRecurringDelivery, listRecurringDeliveries, type OverlapChoice, type ScheduleCommand } from './schedules';
+import { COMMAND_TABLE, PLAIN_COMMANDS } from '../domain/lifecycle';
 
 const program = new Command('delivery').description('Prepare, send and follow email deliveries running on Temporal').showHelpAfterError();
 
@@ -68,14 +69,8 @@ program.command('start <spec>')
     });
   });
 
-for (const [command, help] of [
-  ['confirm', 'approve a prepared delivery waiting for approval'],
-  ['proof', 'send the prepared delivery to its proof list (proof.to) as "Proof #N"'],
-  ['pause', 'pause sending (resume continues exactly where it stopped)'],
-  ['resume', 'resume a paused delivery'],
-  ['stop', 'stop for good: nothing more is sent, the delivery cannot be resumed'],
-] as Array<[DeliveryCommand, string]>) {
-  program.command(`${command} <id>`).description(help).action(async (id: string) => {
+for (const command of PLAIN_COMMANDS) {
+  program.command(`${command} <id>`).description(COMMAND_TABLE[command].help).action(async (id: string) => {
     await withClient(async (client) => {
       console.log(`${id}: ${await sendCommand(client, id, command)}`);
     });
@@ -119,7 +114,7 @@ program.command('watch')
   });
 
 program.command('edit <id> <spec>')
-  .description('replace the content of a prepared or scheduled delivery: it is prepared again (and needs a new proof when one is required)')
+  .description(`${COMMAND_TABLE.edit.help}; it needs a new proof when one is required`)
   .action(async (id: string, specFile: string) => {
     const spec = readJsonFile(specFile);
     await withClient(async (client) => {

@@ -7,14 +7,14 @@ import {
 import type { DeliverySpec } from '../domain/spec';
 import { validateDeliverySpec } from '../domain/spec-problems';
 import type { Kpis } from '../domain/delivery';
-import { judgeCommand, type DeliveryCommand as LifecycleCommand } from '../domain/lifecycle';
+import { judgeCommand, type PlainCommand } from '../domain/lifecycle';
 import { FINAL_STATES } from '../domain/delivery';
 import { reconcileDelivery } from '../temporal/reconcile';
 import type { emailDelivery } from '../workflows';
 import type { DeliveryRunOptions } from '../workflows/delivery';
 import { specFacts } from '../domain/situation';
 import {
-  confirmUpdate, editUpdate, exclusionsQuery, kpisQuery, logsQuery, pauseUpdate, proofUpdate, resumeUpdate, statusQuery,
+  COMMAND_UPDATES, editUpdate, exclusionsQuery, kpisQuery, logsQuery, statusQuery,
   DELIVERY_NAME, DELIVERY_STATE, WORKFLOW_TYPE, type DeliveryStatus, type ExclusionsReport, type LogsPage,
 } from '../workflows/messages';
 import { InputError } from './errors';
@@ -62,10 +62,6 @@ export async function startDelivery(
   }
 }
 
-/** Commands of the CLI: the lifecycle's, but edit (which takes a spec: `editDelivery`). */
-export type DeliveryCommand = Exclude<LifecycleCommand, 'edit'>;
-
-const UPDATES = { confirm: confirmUpdate, proof: proofUpdate, pause: pauseUpdate, resume: resumeUpdate };
 /** How long a command given as an update waits for a worker to answer. */
 const ANSWER_TIMEOUT_MS = 15_000;
 
@@ -74,7 +70,7 @@ const ANSWER_TIMEOUT_MS = 15_000;
  * update: the workflow's answer ("confirm applied: sending starts") or its refusal (an InputError with the reason,
  * for a state that moved meanwhile). Stop is the workflow's cancellation.
  */
-export async function sendCommand(client: Client, deliveryId: string, command: DeliveryCommand): Promise<string> {
+export async function sendCommand(client: Client, deliveryId: string, command: PlainCommand): Promise<string> {
   const handle = client.workflow.getHandle<typeof emailDelivery>(deliveryId);
   const { status, reconciled } = await statusOf(handle, deliveryId);
   // Stopping a delivery whose workflow was terminated is what reconciling it did: say so, it is not a refusal.
@@ -91,7 +87,7 @@ export async function sendCommand(client: Client, deliveryId: string, command: D
       'The command may still apply when one starts: check with "delivery status".')), ANSWER_TIMEOUT_MS);
   });
   try {
-    return (await Promise.race([handle.executeUpdate(UPDATES[command]), noAnswer])).message;
+    return (await Promise.race([handle.executeUpdate(COMMAND_UPDATES[command]), noAnswer])).message;
   } catch (e) {
     if (e instanceof WorkflowUpdateFailedError) throw new InputError(`Cannot ${command} delivery ${deliveryId}: ${rootMessage(e)}.`, 'WRONG_STATE');
     throw e;

@@ -23,9 +23,28 @@ export const TRANSITIONS: Readonly<Record<DeliveryState, readonly DeliveryState[
 
 export const canMove = (from: DeliveryState, to: DeliveryState): boolean => from === to || TRANSITIONS[from].includes(to);
 
-/** Commands ops give a delivery: signals (confirm, proof, pause, resume), the edit update, stop (cancellation). */
-export const COMMANDS = ['confirm', 'proof', 'pause', 'resume', 'stop', 'edit'] as const;
-export type DeliveryCommand = (typeof COMMANDS)[number];
+/**
+ * The commands ops give a delivery, defined once: how each is given (a signal with its update twin of the same
+ * name, the workflow's cancellation, or the edit update that carries a spec) and what the CLI says it does. The
+ * workflow's handlers, the contract's signals and updates, and the CLI's commands are all made from this table.
+ */
+export const COMMAND_TABLE = {
+  confirm: { given: 'signal', help: 'approve a prepared delivery waiting for approval' },
+  proof: { given: 'signal', help: 'send the prepared delivery to its proof list (proof.to) as "Proof #N"' },
+  pause: { given: 'signal', help: 'pause sending (resume continues exactly where it stopped)' },
+  resume: { given: 'signal', help: 'resume a paused delivery' },
+  stop: { given: 'cancellation', help: 'stop for good: nothing more is sent, the delivery cannot be resumed' },
+  edit: { given: 'update', help: 'replace the content of a prepared or scheduled delivery (it is prepared again)' },
+} as const satisfies Record<string, { given: 'signal' | 'cancellation' | 'update'; help: string }>;
+
+export type DeliveryCommand = keyof typeof COMMAND_TABLE;
+export const COMMANDS = Object.keys(COMMAND_TABLE) as DeliveryCommand[];
+/** Commands given as a signal (applied or ignored) or as the update of the same name (applied or refused). */
+export type SignalCommand = { [K in DeliveryCommand]: (typeof COMMAND_TABLE)[K]['given'] extends 'signal' ? K : never }[DeliveryCommand];
+export const SIGNAL_COMMANDS = COMMANDS.filter((c): c is SignalCommand => COMMAND_TABLE[c].given === 'signal');
+/** Commands that take nothing but the delivery (edit takes a spec). */
+export type PlainCommand = Exclude<DeliveryCommand, 'edit'>;
+export const PLAIN_COMMANDS = COMMANDS.filter((c): c is PlainCommand => c !== 'edit');
 
 /**
  * What the rules need to know about a delivery: the workflow's `status` query answers with it, so the
@@ -49,6 +68,14 @@ export interface LifecycleStatus {
 export type CommandVerdict = { ok: true } | { ok: false; reason: string };
 
 const OK: CommandVerdict = { ok: true };
+
+/**
+ * A refusal in words, from its one reason: "pause ignored: the delivery is …" for a signal (logged, the command
+ * has no caller to answer), "pause refused: the delivery is …" for an update or an edit (the caller's error).
+ */
+export function refusalText(command: DeliveryCommand, reason: string, as: 'ignored' | 'refused'): string {
+  return `${command} ${as}: the delivery is ${reason}`;
+}
 
 /** Whether a command applies now; when it does not, why. */
 export function judgeCommand(command: DeliveryCommand, s: LifecycleStatus): CommandVerdict {

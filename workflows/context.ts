@@ -7,7 +7,7 @@ import { kpiDetails } from '../domain/kpi-table';
 import { canMove, proofMissing, type LifecycleStatus } from '../domain/lifecycle';
 import { situation, specFacts } from '../domain/situation';
 import type { DeliverySpec } from '../domain/spec';
-import { DELIVERY_CONTACT_DATE, DELIVERY_ERRORS, DELIVERY_NAME, DELIVERY_OPENS, DELIVERY_PAUSED_BY, DELIVERY_SENT, DELIVERY_STATE, type CommandOutcome, type DeliveryStatus } from './messages';
+import { DELIVERY_CONTACT_DATE, DELIVERY_ERRORS, DELIVERY_NAME, DELIVERY_OPENS, DELIVERY_PAUSED_BY, DELIVERY_SENT, DELIVERY_STATE, type CommandFate, type DeliveryStatus } from './messages';
 
 export const MAX_LOGS = 1000;
 /** Continue-as-new past this many events (progress signals are the only thing that grows). */
@@ -52,7 +52,7 @@ export interface CarriedState {
   /** Set once sent: the run only collects tracking feedback until then (ISO date). */
   trackingUntil?: string;
   /** The last command received and its fate. */
-  lastCommand?: CommandOutcome;
+  lastCommand?: CommandFate;
 }
 
 export interface DeliveryContext extends Omit<CarriedState, 'preparation'> {

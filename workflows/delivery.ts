@@ -12,21 +12,21 @@ import { approve, collectFeedback, failPreparation, prepare, reconcile, sendRoun
 
 export type { CarriedState, DeliveryRunOptions, Reconciliation } from './context';
 
-export interface DeliveryOutcome {
+export interface DeliveryResult {
   state: DeliveryState;
   kpis: Kpis;
 }
 
-export async function emailDelivery(input: DeliverySpecInput, options: DeliveryRunOptions = {}): Promise<DeliveryOutcome> {
+export async function emailDelivery(input: DeliverySpecInput, options: DeliveryRunOptions = {}): Promise<DeliveryResult> {
   const spec = parseDeliverySpec(input); // scripts may start a delivery with any JSON (temporal workflow start)
   if (!spec.ok) return refuseSpec(spec.problems);
   const ctx = newContext(spec.spec, options);
   const acts = activities(ctx);
   installHandlers(ctx, acts.checkSpec);
-  const outcome = (): DeliveryOutcome => ({ state: ctx.state, kpis: ctx.kpis });
+  const outcome = (): DeliveryResult => ({ state: ctx.state, kpis: ctx.kpis });
   // An update (edit awaits an activity) still running when the delivery ends finishes first: its caller gets its answer.
   // Not cancellable: a stop that arrives as the delivery ends must not turn its end into a cancellation.
-  const finished = async (): Promise<DeliveryOutcome> => {
+  const finished = async (): Promise<DeliveryResult> => {
     await wf.CancellationScope.nonCancellable(() => wf.condition(wf.allHandlersFinished));
     return outcome();
   };

@@ -3,20 +3,18 @@
 // fate is shown where ops look (status query, current details, delivery log); given as an update, a refusal is
 // the caller's error, with the same reason.
 import * as wf from '@temporalio/workflow';
-import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
-import { isProgressReport, judgeCommand, kpisWithProgress } from '../domain/lifecycle';
+import { isProgressReport, judgeCommand, kpisWithProgress, refusalText, SIGNAL_COMMANDS, type SignalCommand } from '../domain/lifecycle';
 import { parseDeliverySpec, type DeliverySpecInput } from '../domain/spec';
 import { deliveryStatus, lifecycleStatus, log, MAX_LOGS, showCounts, showDetails, type DeliveryContext } from './context';
 import {
-  confirmSignal, confirmUpdate, editUpdate, exclusionsQuery, kpisQuery, logsQuery, pauseSignal, pauseUpdate, progressSignal, proofSignal, proofUpdate,
-  resumeSignal, resumeUpdate, statusQuery, type CommandAnswer, type CommandOutcome, type DeliveryCommandName,
+  COMMAND_SIGNALS, COMMAND_UPDATES, editUpdate, exclusionsQuery, kpisQuery, logsQuery, progressSignal, statusQuery, type CommandFate,
 } from './messages';
 
 /** Checks a spec outside the sandbox (templates compile with Handlebars): the problems, none when usable. */
 export type CheckSpec = (input: { spec: unknown }) => Promise<string[]>;
 
 /** What each command does once the lifecycle allows it, and how its success reads. */
-const APPLY: Record<DeliveryCommandName, (ctx: DeliveryContext) => string> = {
+const APPLY: Record<SignalCommand, (ctx: DeliveryContext) => string> = {
   confirm: (ctx) => {
     ctx.confirmed = true;
     log(ctx, 'info', 'Sending confirmed');
@@ -40,18 +38,19 @@ const APPLY: Record<DeliveryCommandName, (ctx: DeliveryContext) => string> = {
 };
 
 export function installHandlers(ctx: DeliveryContext, checkSpec: CheckSpec): void {
-  const refusal = (name: DeliveryCommandName) => {
+  /** Why a command does not apply now (the lifecycle's one reason), or undefined when it does. */
+  const refusal = (name: SignalCommand): string | undefined => {
     const verdict = judgeCommand(name, lifecycleStatus(ctx));
-    return verdict.ok ? undefined : `${name} ignored: the delivery is ${verdict.reason}`;
+    return verdict.ok ? undefined : verdict.reason;
   };
   /** Applies a command the lifecycle allows now, or records why it is ignored; either way ops see it. */
-  const command = (name: DeliveryCommandName): CommandOutcome => {
-    const ignored = refusal(name);
-    const message = ignored ?? `${name} applied: ${APPLY[name](ctx)}`;
-    if (ignored) log(ctx, 'warning', ignored);
-    ctx.lastCommand = { command: name, at: new Date().toISOString(), applied: !ignored, message };
+  const command = (name: SignalCommand): CommandFate & { refusedBecause?: string } => {
+    const reason = refusal(name);
+    const message = reason === undefined ? `${name} applied: ${APPLY[name](ctx)}` : refusalText(name, reason, 'ignored');
+    if (reason !== undefined) log(ctx, 'warning', message);
+    ctx.lastCommand = { command: name, at: new Date().toISOString(), applied: reason === undefined, message };
     showDetails(ctx);
-    return ctx.lastCommand;
+    return { ...ctx.lastCommand, refusedBecause: reason };
   };
 
   wf.setHandler(statusQuery, () => deliveryStatus(ctx));
@@ -65,20 +64,17 @@ export function installHandlers(ctx: DeliveryContext, checkSpec: CheckSpec): voi
     return { offset, total, entries: ctx.logs.slice(offset - ctx.logOffset, offset - ctx.logOffset + limit) };
   });
 
-  const commands: Array<[DeliveryCommandName, SignalDefinition, UpdateDefinition<CommandAnswer>]> = [
-    ['confirm', confirmSignal, confirmUpdate], ['proof', proofSignal, proofUpdate], ['pause', pauseSignal, pauseUpdate], ['resume', resumeSignal, resumeUpdate],
-  ];
-  for (const [name, signal, update] of commands) {
-    wf.setHandler(signal, () => void command(name));
-    wf.setHandler(update, () => {
-      const outcome = command(name); // the validator has just judged it: applied, unless that changed meanwhile
-      if (!outcome.applied) throw wf.ApplicationFailure.nonRetryable(outcome.message.replace(' ignored:', ' refused:'), 'WrongState');
-      return { command: name, applied: true as const, message: outcome.message };
+  for (const name of SIGNAL_COMMANDS) {
+    wf.setHandler(COMMAND_SIGNALS[name], () => void command(name));
+    wf.setHandler(COMMAND_UPDATES[name], () => {
+      const fate = command(name); // the validator has just judged it: applied, unless that changed meanwhile
+      if (fate.refusedBecause !== undefined) throw wf.ApplicationFailure.nonRetryable(refusalText(name, fate.refusedBecause, 'refused'), 'WrongState');
+      return { command: name, applied: true as const, message: fate.message };
     }, {
       // A refused update is not written to the history: the caller gets the reason, the delivery is unchanged.
       validator: () => {
-        const ignored = refusal(name);
-        if (ignored) throw new Error(ignored.replace(' ignored:', ' refused:'));
+        const reason = refusal(name);
+        if (reason !== undefined) throw new Error(refusalText(name, reason, 'refused'));
       },
     });
   }
@@ -86,7 +82,7 @@ export function installHandlers(ctx: DeliveryContext, checkSpec: CheckSpec): voi
   // Progress comes by the default handler: the Web UI's "Send a Signal" list offers the named handlers only.
   wf.setDefaultSignalHandler((name, ...args) => {
     if (name !== progressSignal.name) {
-      log(ctx, 'warning', `Unknown signal "${name}" ignored: the delivery's commands are confirm, proof, pause and resume (stop: cancel the workflow)`);
+      log(ctx, 'warning', `Unknown signal "${name}" ignored: the delivery's commands are ${SIGNAL_COMMANDS.join(', ')} (stop: cancel the workflow)`);
       return;
     }
     const report = args[0];
@@ -101,7 +97,7 @@ export function installHandlers(ctx: DeliveryContext, checkSpec: CheckSpec): voi
 
   const editRefusal = () => {
     const verdict = judgeCommand('edit', lifecycleStatus(ctx));
-    return verdict.ok ? undefined : `edit refused: the delivery is ${verdict.reason}`;
+    return verdict.ok ? undefined : refusalText('edit', verdict.reason, 'refused');
   };
   wf.setHandler(editUpdate, async (input: DeliverySpecInput) => {
     const problems = await checkSpec({ spec: input }); // the full validation: its problems include the schema's

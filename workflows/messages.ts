@@ -1,9 +1,9 @@
 // The public Temporal contract of a delivery: workflow type, task queue, signals, queries and
 // search attributes. Scripts, the CLI and ops (`temporal workflow signal|query`) rely on these names.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import { defineSearchAttributeKey } from '@temporalio/common';
+import { defineSearchAttributeKey, type SignalDefinition, type UpdateDefinition } from '@temporalio/common';
 import type { ExclusionCounts, Kpis, LogEntry } from '../domain/delivery';
-import type { LifecycleStatus, ProgressReport } from '../domain/lifecycle';
+import { SIGNAL_COMMANDS, type LifecycleStatus, type ProgressReport, type SignalCommand } from '../domain/lifecycle';
 import type { DeliverySpecInput } from '../domain/spec';
 
 export type { ProgressReport };
@@ -11,13 +11,6 @@ export type { ProgressReport };
 export const WORKFLOW_TYPE = 'emailDelivery';
 export const DEFAULT_TASK_QUEUE = 'email-deliveries';
 
-/** Manual approval: send the prepared delivery. */
-export const confirmSignal = defineSignal('confirm');
-/** Stop sending within seconds; `resume` continues exactly where it stopped. */
-export const pauseSignal = defineSignal('pause');
-export const resumeSignal = defineSignal('resume');
-/** Send the prepared delivery to its proof list (`proof.to` in the spec) as "Proof #N". */
-export const proofSignal = defineSignal('proof');
 /**
  * Replace the delivery's content (a whole new spec) before sending starts: it is prepared again, and a
  * required proof must be sent again. Refused, with the reason, in other states or for an invalid spec.
@@ -32,22 +25,24 @@ export const progressSignal = defineSignal<[ProgressReport]>('progress');
 
 /** The answer of a command given as an update: applied, with what it did (a refusal is the update's error). */
 export interface CommandAnswer {
-  command: DeliveryCommandName;
+  command: SignalCommand;
   applied: true;
   message: string;
 }
-export type DeliveryCommandName = 'confirm' | 'proof' | 'pause' | 'resume';
+
 /**
- * The same commands as updates, for scripts that want an answer: accepted (`CommandAnswer`) or refused with the
- * reason ("confirm refused: the delivery is sending; …"); a refused update leaves no trace in the history.
+ * The commands of the lifecycle's table given as signals (confirm, proof, pause, resume): applied or ignored, the
+ * fate shown in the status query, the current details and the delivery log. The same commands as updates, for
+ * scripts that want an answer: accepted (`CommandAnswer`) or refused with the reason ("confirm refused: the
+ * delivery is sending; …"); a refused update leaves no trace in the history.
  */
-export const confirmUpdate = defineUpdate<CommandAnswer>('confirm');
-export const proofUpdate = defineUpdate<CommandAnswer>('proof');
-export const pauseUpdate = defineUpdate<CommandAnswer>('pause');
-export const resumeUpdate = defineUpdate<CommandAnswer>('resume');
+export const COMMAND_SIGNALS = Object.fromEntries(SIGNAL_COMMANDS.map((c) => [c, defineSignal(c)])) as Record<SignalCommand, SignalDefinition<[], SignalCommand>>;
+export const COMMAND_UPDATES = Object.fromEntries(SIGNAL_COMMANDS.map((c) => [c, defineUpdate<CommandAnswer>(c)])) as Record<SignalCommand, UpdateDefinition<CommandAnswer, [], SignalCommand>>;
+export const { confirm: confirmSignal, proof: proofSignal, pause: pauseSignal, resume: resumeSignal } = COMMAND_SIGNALS;
+export const { confirm: confirmUpdate, proof: proofUpdate, pause: pauseUpdate, resume: resumeUpdate } = COMMAND_UPDATES;
 
 /** The last command a delivery received (signal or update) and its fate, as the status query and current details show it. */
-export interface CommandOutcome {
+export interface CommandFate {
   command: string;
   /** Workflow time it arrived (ISO). */
   at: string;
@@ -67,7 +62,7 @@ export interface DeliveryStatus extends LifecycleStatus {
    */
   pausedBecause?: string;
   /** The last command and whether it was applied or why not. */
-  lastCommand?: CommandOutcome;
+  lastCommand?: CommandFate;
   /** The situation in words, as the Web UI's current details lead with it. */
   situation?: string;
 }

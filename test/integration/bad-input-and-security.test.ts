@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { sendCommand, type DeliveryCommand } from '../../client/deliveries';
+import { sendCommand } from '../../client/deliveries';
+import type { PlainCommand } from '../../domain/lifecycle';
 import { InputError } from '../../client/errors';
 import type { DeliveryState } from '../../domain/delivery';
 import { statusQuery } from '../../workflows/messages';
@@ -90,11 +91,11 @@ describe('bad input changes nothing; profile data and secrets stay out of Tempor
       })],
       ['failed', await at('failed', { html: '{{firstName}' })],
     ];
-    const allowed: Record<DeliveryCommand, DeliveryState[]> = {
+    const allowed: Record<PlainCommand, DeliveryState[]> = {
       confirm: ['prepared'], proof: ['prepared'], pause: ['sending'], resume: ['paused'], stop: ['preparing', 'prepared', 'scheduled', 'sending', 'paused'],
     };
     for (const [state, handle] of deliveries) {
-      for (const command of Object.keys(allowed) as DeliveryCommand[]) {
+      for (const command of Object.keys(allowed) as PlainCommand[]) {
         if (allowed[command].includes(state)) continue;
         const refusal = await sendCommand(stack.client, handle.workflowId, command).then(() => undefined, (e: unknown) => e);
         expect(refusal).toBeInstanceOf(InputError);
