@@ -1,0 +1,30 @@
+// The tracking server's answers: plain text, a small HTML page, and a bounded read of a request body.
+import type http from 'node:http';
+
+export function reply(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers });
+  res.end(body);
+}
+
+export function page(res: http.ServerResponse, status: number, title: string, body: string, trustedHtml = false): void {
+  const content = trustedHtml ? body : `<p>${body}</p>`;
+  res.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'" });
+  res.end(`<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${title}</title></head>` +
+    `<body style="font-family:sans-serif;max-width:32em;margin:3em auto">${content}</body></html>`);
+}
+
+/** Reads (and drops) a request body, false when it is larger than the limit. */
+export function bodyWithin(req: http.IncomingMessage, limit: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        resolve(false);
+        req.destroy();
+      }
+    });
+    req.on('end', () => resolve(true));
+    req.on('error', () => resolve(false));
+  });
+}
