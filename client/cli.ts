@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { Connection, Client } from '@temporalio/client';
 import { temporalConfig } from '../temporal/config';
+import { deliveriesLink, webUiUrl } from '../temporal/web-ui';
 import { openDatabase } from '../store/prisma';
 import { checkAudience, importAudienceFile, registerAudienceCommands } from './audience-cli';
 import { registerOptOutCommands } from './optout-cli';
@@ -97,8 +98,10 @@ program.command('list')
   .action(async (opts: { state?: string; name?: string; limit?: number; offset?: number; json?: boolean }) => {
     await withClient(async (client, taskQueue) => {
       const rows = await listDeliveries(client, { taskQueue, ...opts });
-      if (opts.json) console.log(JSON.stringify(rows, null, 2));
-      else console.log(deliveryTable(rows));
+      if (opts.json) return console.log(JSON.stringify(rows, null, 2));
+      console.log(deliveryTable(rows));
+      const ui = webUiUrl();
+      if (ui) console.log(`\nIn the Web UI: ${deliveriesLink(ui, temporalConfig().namespace, { state: opts.state })}`);
     });
   });
 

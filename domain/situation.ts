@@ -87,10 +87,19 @@ export function duration(seconds: number): string {
 
 /** What the delivery is: subject, audience, approval, contact date, rate cap (whatever started it: the CLI, `temporal workflow start`). */
 export function specFacts(spec: { subject: string; audience: object; approval: string; scheduleAt?: string; messagesPerSecond?: number }): string[] {
-  const audience = 'where' in spec.audience ? `profiles where ${JSON.stringify(spec.audience.where)}` : 'all profiles';
+  const where = 'where' in spec.audience ? JSON.stringify(spec.audience.where) : undefined;
+  // As code: the Web UI's Markdown would curl the quotes, and the condition could not be pasted back.
+  const audience = where === undefined ? 'all profiles' : `profiles where ${codeSpan(where.length > 300 ? `${where.slice(0, 300)}…` : where)}`;
   return [
-    `**Subject:** ${spec.subject}`, `**Audience:** ${audience.length > 300 ? `${audience.slice(0, 300)}…` : audience}`,
+    `**Subject:** ${spec.subject}`, `**Audience:** ${audience}`,
     `**Approval:** ${spec.approval}`, `**Contact date:** ${spec.scheduleAt ?? 'now'}`,
     ...(spec.messagesPerSecond ? [`**Rate cap:** ${spec.messagesPerSecond} messages/s`] : []),
   ];
+}
+
+/** Text as a Markdown code span, fenced with more backticks than it holds in a row. */
+export function codeSpan(text: string): string {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(longest + 1);
+  return longest ? `${fence} ${text} ${fence}` : `${fence}${text}${fence}`;
 }

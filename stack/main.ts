@@ -11,6 +11,7 @@ import { migrate } from '../store/migrate';
 import { countProfiles, insertProfiles } from '../store/profiles';
 import { parseProfileCsv } from '../domain/profile-csv';
 import { bounceConfig, metricsConfig, smtpConfig, softErrorsBeforeQuarantine, temporalConfig, trackingConfig } from '../temporal/config';
+import { deliveriesLink, webUiUrl } from '../temporal/web-ui';
 import { startTrackingServer } from '../tracking/server';
 import { startBounceListener } from '../worker/bounce-listener';
 import { createDeliveryWorker } from '../worker/worker';
@@ -56,8 +57,10 @@ async function main(): Promise<void> {
     stops.push(() => server!.stop());
     temporal.address = server.address;
   }
-  const uiUrl = server?.uiUrl ?? 'your Temporal Web UI';
+  const ui = server?.uiUrl ?? webUiUrl();
+  const uiUrl = ui ?? 'your Temporal Web UI (set TEMPORAL_UI_URL)';
   step('Temporal', `${temporal.address}, Web UI ${uiUrl}`);
+  const deliveriesInUi = ui ? deliveriesLink(ui, temporal.namespace) : uiUrl;
 
   let capture: RunningSmtpServer | undefined;
   if (!process.env.SMTP_URL) {
@@ -99,7 +102,7 @@ async function main(): Promise<void> {
   const sample = sampleDecision(profilesBefore, sampleAsked);
   if (!sample.run) {
     step('Delivery', sample.why);
-    console.log(`\nWeb UI: ${uiUrl}   CLI: npx delivery start <spec.json>, npx delivery list`);
+    console.log(`\nDeliveries in the Web UI: ${deliveriesInUi}\nCLI: npx delivery start <spec.json>, npx delivery list`);
     if (once) return shutdown();
     console.log('The stack keeps running. Ctrl-C to stop.');
     await running;
@@ -115,7 +118,7 @@ async function main(): Promise<void> {
     const files = fs.readdirSync(OUTBOX).filter((f) => f.endsWith('.eml')).sort();
     console.log(`${files.length} .eml files in ${OUTBOX}, e.g.:\n${files.slice(-3).map((f) => `  ${f}`).join('\n')}\n`);
   }
-  console.log(`Web UI: ${uiUrl}   CLI: npx delivery status|logs ${handle.workflowId}`);
+  console.log(`Deliveries in the Web UI: ${deliveriesInUi}\nCLI: npx delivery status|logs ${handle.workflowId}, npx delivery list`);
   console.log(`Tracking: links, pixel and unsubscribe of the messages go through ${tracking.baseUrl}; open an .eml in a mail ` +
     'client (or fetch its links) and the Opens and Clicks of the delivery move within seconds, during its tracking period.');
   if (once) {

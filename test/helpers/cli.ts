@@ -12,11 +12,11 @@ export interface CliResult {
 }
 
 /** Runs the `delivery` CLI (client/bin.js) against the test stack, as a user would. */
-export function runCli(stack: TestStack, args: string[]): Promise<CliResult> {
+export function runCli(stack: TestStack, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(process.execPath, [path.join(ROOT, 'client', 'bin.js'), ...args], {
       cwd: ROOT,
-      env: { ...process.env, TEMPORAL_ADDRESS: stack.address, TEMPORAL_TASK_QUEUE: stack.taskQueue, DATABASE_URL: stack.dbUrl, ERASURE_SECRET: stack.erasureSecret },
+      env: { ...process.env, TEMPORAL_ADDRESS: stack.address, TEMPORAL_TASK_QUEUE: stack.taskQueue, DATABASE_URL: stack.dbUrl, ERASURE_SECRET: stack.erasureSecret, ...env },
     }, (error, stdout, stderr) => {
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });

@@ -128,6 +128,10 @@ describe('operating deliveries from the Web UI and the CLI', () => {
     const table = await runCli(stack, ['list', '--name', 'spring']);
     expect(table.stdout).toMatch(new RegExp(`List: spring news\\s+${a.workflowId}\\s+prepared`));
     expect(table.stdout.split('\n').filter(Boolean)).toHaveLength(3); // header, rule, one delivery
+    // With the Web UI's address known (TEMPORAL_UI_URL), the same list in the Web UI, ready to open.
+    const linked = await runCli(stack, ['list', '--state', 'prepared'], { TEMPORAL_UI_URL: 'http://ui.example:8080/' });
+    expect(linked.stdout).toContain('In the Web UI: http://ui.example:8080/namespaces/default/workflows?query=' +
+      encodeURIComponent('WorkflowType = "emailDelivery" AND DeliveryState = "prepared"'));
     const page2 = JSON.parse((await runCli(stack, ['list', '--json', '--name', 'list:', '--offset', '1', '--limit', '1'])).stdout) as DeliveryRow[];
     expect(page2.map((r) => r.id)).toEqual([a.workflowId]);
     expect((await runCli(stack, ['list', '--state', 'stuck'])).stderr).toContain('--state: unknown state "stuck"');

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { kpisQuery, pauseUpdate } from '../../workflows/messages';
+import { deliveriesLink } from '../../temporal/web-ui';
 import type { DeliveryHandle } from '../../client/deliveries';
 import { TEST_DATA } from '../helpers/paths';
 import { baseSpec, eventually, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
@@ -121,4 +122,33 @@ describe('a delivery in the Temporal Web UI', () => {
     await sending.cancel();
     await paused.cancel();
   }, 120_000);
+
+  it("follows the README's steps in UI 2.54: the deliveries link, Configure Columns, Save as New; the audience reads as JSON", async () => {
+    await seedProfiles(stack.db, [{ email: 'eve@example.com', firstName: 'eve' }]);
+    const targeted = await stack.start(baseSpec({ name: 'Eve only', approval: 'manual', audience: { where: { email: 'eve@example.com' } } }));
+    await waitForState(targeted, 'prepared');
+    const page = await browser.newPage({ viewport: { width: 1600, height: 700 } });
+    await page.goto(`${stack.uiUrl}/namespaces/default/workflows/${targeted.workflowId}`);
+    await page.getByText('User Metadata').filter({ visible: true }).first().click();
+    await shown(page, /Audience: profiles where \{"email":"eve@example\.com"\}/); // straight quotes: pastes back as JSON
+
+    await page.goto(deliveriesLink(stack.uiUrl, 'default'));
+    await page.getByText(targeted.workflowId).filter({ visible: true }).first().waitFor({ timeout: 30_000 });
+    await page.getByRole('button', { name: 'Configure Columns' }).click();
+    for (const column of ['DeliveryName', 'DeliveryState', 'DeliverySent', 'DeliveryPausedBy']) {
+      await page.getByRole('button', { name: `Add ${column} column` }).click();
+    }
+    for (const column of ['Run ID', 'Type', 'End']) await page.getByRole('button', { name: `Remove ${column} column` }).click();
+    await page.getByRole('button', { name: 'Close Workflows Table configuration' }).click();
+    await page.getByRole('button', { name: 'Save as New' }).click();
+    await page.getByTestId('workflow-save-view-modal-input').fill('Deliveries');
+    await page.getByRole('dialog').filter({ visible: true }).getByRole('button', { name: 'Save', exact: true }).click();
+    await shown(page, /Deliveries Edit Duplicate/); // the saved view, current
+    await shown(page, /DeliveryName DeliveryState DeliverySent DeliveryPausedBy/);
+    await shown(page, /Eve only prepared/); // its name and state in their columns
+    await page.screenshot({ path: path.join(ARTIFACTS, 'web-ui-columns.png') });
+    await targeted.cancel();
+    expect(page.url()).toContain(encodeURIComponent('WorkflowType = "emailDelivery"'));
+  }, 90_000);
 });
+

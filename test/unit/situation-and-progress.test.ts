@@ -2,7 +2,7 @@
 import type { Context } from '@temporalio/activity';
 import { emptyKpis, type Kpis } from '../../domain/delivery';
 import { isProgressReport } from '../../domain/lifecycle';
-import { duration, situation, type SituationFacts } from '../../domain/situation';
+import { codeSpan, duration, situation, specFacts, type SituationFacts } from '../../domain/situation';
 import { startProgress } from '../../activities/progress';
 
 const kpis = (k: Partial<Kpis>): Kpis => ({ ...emptyKpis(), ...k });
@@ -71,5 +71,18 @@ describe('the progress channel', () => {
     } finally {
       jest.useRealTimers();
     }
+  });
+});
+
+describe('what the delivery is, in the Web UI details', () => {
+  it('shows the audience as code: straight quotes that paste back as JSON', () => {
+    const facts = specFacts({ subject: 'Hi', audience: { where: { segment: 'pro-uk' } }, approval: 'automatic' });
+    const line = facts.find((f) => f.startsWith('**Audience:**'))!;
+    expect(line).toBe('**Audience:** profiles where `{"segment":"pro-uk"}`');
+    expect(JSON.parse(/`(.*)`/.exec(line)![1])).toEqual({ segment: 'pro-uk' });
+  });
+  it('fences text holding backticks with more of them', () => {
+    expect(codeSpan('a`b')).toBe('`` a`b ``');
+    expect(codeSpan('plain')).toBe('`plain`');
   });
 });
