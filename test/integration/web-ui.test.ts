@@ -132,7 +132,7 @@ describe('a delivery in the Temporal Web UI', () => {
     await page.getByText('User Metadata').filter({ visible: true }).first().click();
     await shown(page, /Audience: profiles where \{"email":"eve@example\.com"\}/); // straight quotes: pastes back as JSON
 
-    await page.goto(deliveriesLink(stack.uiUrl, 'default'));
+    await page.goto(deliveriesLink(stack.uiUrl!, 'default'));
     await page.getByText(targeted.workflowId).filter({ visible: true }).first().waitFor({ timeout: 30_000 });
     await page.getByRole('button', { name: 'Configure Columns' }).click();
     for (const column of ['DeliveryName', 'DeliveryState', 'DeliverySent', 'DeliveryPausedBy']) {
