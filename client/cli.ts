@@ -15,7 +15,7 @@ import { table } from './format';
 import { InputError, wholeNumber } from './errors';
 import { deliveryTable, logLines, snapshotText } from './format';
 import { watchDeliveries, watchDelivery } from './watch';
-import { emlLinks } from './eml-links';
+import { registerReportCommands } from './report-cli';
 import { LIST_STATES, listDeliveries } from './delivery-list';
 import { commandRecurringDelivery, createRecurringDelivery, listRecurringDeliveries, type OverlapChoice, type ScheduleCommand } from './schedules';
 import { COMMAND_TABLE, PLAIN_COMMANDS } from '../domain/lifecycle';
@@ -115,22 +115,6 @@ program.command('watch')
       if (opts.once) console.log(deliveryTable(await listDeliveries(client, { taskQueue, running: true, limit: 50 })));
       else await watchDeliveries(client, taskQueue, { everyMs: opts.every === undefined ? undefined : opts.every * 1000 });
     });
-  });
-
-program.command('eml-links <file>')
-  .description('the links of a saved message (.eml), decoded from quoted-printable, ready to open or fetch')
-  .option('--json', 'print as JSON')
-  .action(async (file: string, opts: { json?: boolean }) => {
-    let raw: Buffer;
-    try {
-      raw = fs.readFileSync(file);
-    } catch (e) {
-      throw new InputError(`Cannot read ${file}: ${(e as Error).message}`, 'FILE_UNREADABLE');
-    }
-    const links = await emlLinks(raw);
-    if (opts.json) return console.log(JSON.stringify(links, null, 2));
-    if (links.length === 0) return console.log(`${file}: no links (is it an .eml message?)`);
-    for (const { what, url } of links) console.log(`${what}\n  ${url}`);
   });
 
 program.command('edit <id> <spec>')
@@ -257,6 +241,7 @@ for (const [command, help] of [
 
 registerAudienceCommands(program);
 registerOptOutCommands(program);
+registerReportCommands(program);
 registerDomainCommands(program);
 
 /** Usage mistakes (a missing argument or option, an unknown one) are bad input too: exit 2, not commander's 1. */
