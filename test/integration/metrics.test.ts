@@ -1,5 +1,10 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { TEST_DATA } from '../helpers/paths';
 import { freePort } from '../../stack/dev-server';
 import { baseSpec, eventually, manyProfiles, seedProfiles, startTestStack, type TestStack } from '../helpers/stack';
+
+const ARTIFACTS = path.join(TEST_DATA, 'artifacts');
 
 describe('worker metrics (Prometheus)', () => {
   let stack: TestStack;
@@ -24,5 +29,12 @@ describe('worker metrics (Prometheus)', () => {
     expect(value('delivery_messages_failed')).toBe(1);
     expect(text).toMatch(/^temporal_activity_execution_latency/m); // the SDK's own metrics, same endpoint
     expect(text).toMatch(/^temporal_workflow_completed/m);
+    // Every metric the Grafana dashboard queries is one this worker serves.
+    const dashboard = fs.readFileSync(path.join(__dirname, '..', '..', 'monitoring', 'grafana', 'dashboards', 'email-deliveries.json'), 'utf8');
+    const queried = new Set([...dashboard.matchAll(/\b((?:delivery|temporal)_[a-z_]+)/g)].map((m) => m[1]));
+    expect(queried.size).toBeGreaterThanOrEqual(6);
+    for (const metric of queried) expect(`${metric}: ${new RegExp(`^${metric}[{ ]`, 'm').test(text)}`).toBe(`${metric}: true`);
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    fs.writeFileSync(path.join(ARTIFACTS, 'worker-metrics.txt'), text);
   });
 });
