@@ -37,4 +37,11 @@ describe('the layers of the code', () => {
     }
     expect(violations).toEqual([]);
   });
+
+  it('keeps every source file under 300 lines (generated code and tests aside): small modules named by role', () => {
+    const long = Object.keys(LEVEL).concat('bench').flatMap(sources)
+      .map((file) => ({ file, lines: fs.readFileSync(path.join(ROOT, file), 'utf8').split('\n').length - 1 }))
+      .filter((f) => f.lines > 300);
+    expect(long).toEqual([]);
+  });
 });
