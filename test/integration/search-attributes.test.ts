@@ -2,7 +2,15 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ensureSearchAttributes } from '../../worker/search-attributes';
 import { SEARCH_ATTRIBUTES, pauseUpdate } from '../../workflows/messages';
 import { runCli } from '../helpers/cli';
-import { baseSpec, eventually, manyProfiles, seedProfiles, startTestStack, waitForState } from '../helpers/stack';
+import { baseSpec, eventually, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
+
+
+/** The workflow ids of the stack's task queue that a visibility query finds. */
+async function idsWhere(stack: TestStack, query: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const w of stack.client.workflow.list({ query: `TaskQueue = "${stack.taskQueue}" AND ${query}` })) found.push(w.workflowId);
+  return found;
+}
 
 describe('search attributes', () => {
   it('are registered by the worker when the server lacks them, once', async () => {
@@ -30,11 +38,7 @@ describe('search attributes', () => {
       const sent = await stack.start(baseSpec({ name: 'Today' }));
       await waitForState(scheduled, 'scheduled');
       await waitForState(sent, 'sent');
-      const ids = async (query: string) => {
-        const found: string[] = [];
-        for await (const w of stack.client.workflow.list({ query: `TaskQueue = "${stack.taskQueue}" AND ${query}` })) found.push(w.workflowId);
-        return found;
-      };
+      const ids = (query: string) => idsWhere(stack, query);
       const day = (d: Date) => d.toISOString().slice(0, 10);
       const tomorrowQuery = `DeliveryState = "scheduled" AND DeliveryContactDate >= "${day(tomorrow)}T00:00:00Z" AND DeliveryContactDate < "${day(new Date(tomorrow.getTime() + 24 * 3600_000))}T00:00:00Z"`;
       await eventually(async () => (await ids(tomorrowQuery)).join() === scheduled.workflowId, 10_000, 'scheduled for tomorrow');
@@ -57,11 +61,7 @@ describe('search attributes', () => {
       await byOps.executeUpdate(pauseUpdate);
       await waitForState(byEngine, 'paused');
       await waitForState(byOps, 'paused');
-      const ids = async (query: string) => {
-        const found: string[] = [];
-        for await (const w of stack.client.workflow.list({ query: `TaskQueue = "${stack.taskQueue}" AND ${query}` })) found.push(w.workflowId);
-        return found;
-      };
+      const ids = (query: string) => idsWhere(stack, query);
       await eventually(async () => (await ids('DeliveryState = "paused" AND DeliveryPausedBy = "engine"')).join() === byEngine.workflowId, 10_000, 'paused by the engine');
       await eventually(async () => (await ids('DeliveryState = "paused" AND DeliveryPausedBy = "ops"')).join() === byOps.workflowId, 10_000, 'paused by ops');
       const rows = JSON.parse((await runCli(stack, ['list', '--state', 'paused', '--json'])).stdout) as Array<{ name: string; pausedBy: string }>;
