@@ -34,6 +34,10 @@ export interface MessageContent {
   subject: string;
   html: string;
   text?: string;
+  /** The list the unsubscribe link leaves (its List-Id), or every message of the sender. */
+  unsubscribeFrom?: 'everything' | { list: string };
+  /** The typology's name: the campaign type in Gmail's Feedback-ID. */
+  typology?: { name: string };
 }
 
 export interface DeliveryMessages {
@@ -47,6 +51,7 @@ export function deliveryMessages(deliveryId: string, content: MessageContent, tr
   const { html, links } = trackLinks(content.html);
   const templates = compileTemplates({ subject: content.subject, html, text: content.text });
   const senderDomain = domainOf(parseSender(content.from).address);
+  const bulkHeaders = listHeaders(deliveryId, content, senderDomain);
   const hrefs = new Map<number, (data: Personalization) => string>();
   return {
     links,
@@ -67,6 +72,7 @@ export function deliveryMessages(deliveryId: string, content: MessageContent, tr
         messageId: signedMessageId(tracking.secret, sendingLogId, senderDomain),
         headers: {
           'X-Delivery-Id': deliveryId,
+          ...bulkHeaders,
           'List-Unsubscribe': `<${unsubscribeUrl}>`,
           'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
         },
@@ -98,4 +104,19 @@ function withOpenPixel(html: string, url: string): string {
   const pixel = `<img src="${url}" width="1" height="1" alt="" style="display:block;border:0">`;
   const end = html.search(/<\/body\s*>/i);
   return end === -1 ? html + pixel : html.slice(0, end) + pixel + html.slice(end);
+}
+
+/**
+ * What bulk mail carries besides List-Unsubscribe: List-Id (RFC 2919; one per list the unsubscribe link leaves,
+ * else one per sender domain), so filters and SpamAssassin see a list, and Gmail's Feedback-ID
+ * (`delivery:typology:sender`), so its feedback loop reports complaints by delivery.
+ */
+export function listHeaders(deliveryId: string, content: Pick<MessageContent, 'unsubscribeFrom' | 'typology'>, senderDomain: string): Record<string, string> {
+  const list = content.unsubscribeFrom && content.unsubscribeFrom !== 'everything' ? content.unsubscribeFrom.list : undefined;
+  const label = (list ?? 'mailings').toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'mailings';
+  const field = (v: string) => v.replace(/[^A-Za-z0-9_.-]+/g, '-');
+  return {
+    'List-Id': `"${list ?? `Mailings of ${senderDomain}`}" <${label}.${senderDomain}>`,
+    'Feedback-ID': `${field(deliveryId)}:${field(content.typology?.name ?? 'default')}:${field(senderDomain)}`,
+  };
 }

@@ -1,4 +1,4 @@
-import { deliveryMessages } from '../../domain/message';
+import { deliveryMessages, listHeaders } from '../../domain/message';
 import { signedMessageId } from '../../domain/bounce-references';
 import { trackingCounts, kpisWithTracking, kpisWithSending, emptyKpis } from '../../domain/delivery';
 import { literalOrigin, redirectTarget, signToken, trackLinks, verifyToken, MAX_TRACKED_LINKS } from '../../domain/tracking';
@@ -84,6 +84,15 @@ describe('a tracked message', () => {
     expect(m.text).toBe(`Unsubscribe: ${unsubscribe}`);
     expect(m.messageId).toBe(signedMessageId(SECRET, 7, 'shop.example'));
     expect(m.messageId).not.toContain('welcome'); // the delivery id (in X-Delivery-Id) does not help to guess it
+  });
+
+  it('carries List-Id (the list the unsubscribe link leaves, else the sender) and Gmail\'s Feedback-ID', () => {
+    expect(messages.compose(7, { firstName: 'Ann' }).headers).toMatchObject({
+      'List-Id': '"Mailings of shop.example" <mailings.shop.example>', 'Feedback-ID': 'welcome:default:shop.example',
+    });
+    expect(listHeaders('d-1', { unsubscribeFrom: { list: 'Weekly_News' }, typology: { name: 'newsletter' } }, 'shop.example')).toEqual({
+      'List-Id': '"Weekly_News" <weekly-news.shop.example>', 'Feedback-ID': 'd-1:newsletter:shop.example',
+    });
   });
 
   it('redirects only to the scheme and host the template wrote, whatever the profile data', () => {
