@@ -1,7 +1,7 @@
 // Live progress of a running activity: a heartbeat (small cursor and counts, so Temporal notices a dead
 // worker and delivers cancellation) and, when the counts moved, a signal to the delivery's workflow.
 import type { Context } from '@temporalio/activity';
-import type { ProgressReport } from '../workflows/messages';
+import type { ProgressReport } from '../domain/lifecycle';
 
 export type SignalProgress = (workflowId: string, report: ProgressReport) => Promise<void>;
 

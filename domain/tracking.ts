@@ -113,14 +113,23 @@ export function trackingUrl(baseUrl: string, secret: string, kind: TrackingKind,
   return `${baseUrl}/${TRACKING_PATHS[kind]}/${signToken(secret, kind, t)}`;
 }
 
-const ENTITIES: Record<string, string> = { amp: '&', quot: '"', apos: "'", lt: '<', gt: '>', '#39': "'", '#x27': "'", '#x3D': '=', '#x60': '`' };
+const NAMED_ENTITIES: Record<string, string> = { amp: '&', quot: '"', apos: "'", lt: '<', gt: '>' };
+
+/** Text of an HTML attribute or element as a browser reads it: the named entities of XML and numeric ones decoded. */
+export function decodeHtmlEntities(html: string): string {
+  return html.replace(/&(#x[0-9a-f]{1,6}|#[0-9]{1,7}|[a-z]+);/gi, (whole, e: string) => {
+    if (e[0] !== '#') return NAMED_ENTITIES[e.toLowerCase()] ?? whole;
+    const code = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : Number(e.slice(1));
+    return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+  });
+}
 
 /**
  * The address a click redirects to: the link's href rendered for the recipient, as a browser would read
  * it from the HTML (entities decoded). Only absolute http(s) URLs are followed; anything else is refused.
  */
 export function redirectTarget(renderedHref: string): URL | undefined {
-  const decoded = renderedHref.trim().replace(/&(amp|quot|apos|lt|gt|#39|#x27|#x3D|#x60);/gi, (e, name: string) => ENTITIES[name] ?? ENTITIES[name.toLowerCase()] ?? e);
+  const decoded = decodeHtmlEntities(renderedHref.trim());
   if (/[\r\n]/.test(decoded)) return undefined; // never a header injection through Location
   try {
     const url = new URL(decoded);

@@ -5,10 +5,9 @@ import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const LEVEL: Record<string, number> = { domain: 0, store: 1, activities: 2, workflows: 2, temporal: 3, worker: 4, tracking: 4, client: 4, stack: 5 };
-/** The two exceptions of Temporal's own pattern: workflows see activities' types, activities send the contract's reports. */
+/** The one exception of Temporal's own pattern: workflows see activities' types. */
 const ALLOWED = [
   { from: 'workflows', to: 'activities', typeOnly: true },
-  { from: 'activities', to: 'workflows/messages', typeOnly: true },
 ];
 
 function sources(dir: string): string[] {
@@ -20,7 +19,7 @@ function sources(dir: string): string[] {
 }
 
 describe('the layers of the code', () => {
-  it('import only from layers below (or the two Temporal exceptions), never from a peer process', () => {
+  it('import only from layers below (or the Temporal exception), never from a peer process', () => {
     const violations: string[] = [];
     for (const layer of Object.keys(LEVEL)) {
       for (const file of sources(layer)) {

@@ -1,7 +1,7 @@
 import { deliveryMessages, listHeaders } from '../../domain/message';
 import { signedMessageId } from '../../domain/bounce-references';
 import { trackingCounts, kpisWithTracking, kpisWithSending, emptyKpis } from '../../domain/delivery';
-import { literalOrigin, redirectTarget, signToken, trackLinks, verifyToken, MAX_TRACKED_LINKS } from '../../domain/tracking';
+import { decodeHtmlEntities, literalOrigin, redirectTarget, signToken, trackLinks, verifyToken, MAX_TRACKED_LINKS } from '../../domain/tracking';
 import { rateLimiter } from '../../tracking/rate-limit';
 
 const SECRET = 'unit-test-secret-0123456789';
@@ -58,6 +58,10 @@ describe('link tracking', () => {
 
   it('redirects only to absolute http(s) addresses, decoding HTML entities as a browser would', () => {
     expect(redirectTarget('https://shop.example/p?a=1&amp;b=2')?.href).toBe('https://shop.example/p?a=1&b=2');
+    // What Handlebars escapes in a field ("=", "'", "`") comes back, and a newline written as an entity is refused.
+    expect(redirectTarget('https://shop.example/p?q&#x3D;a&#x27;b&#x60;')?.href).toBe('https://shop.example/p?q=a%27b`');
+    expect(redirectTarget('https://a.example/&#13;&#10;Set-Cookie: x')).toBeUndefined();
+    expect(decodeHtmlEntities('&lt;b&gt; &#233; &#x1F600; &nbsp; &#0; &#x110000;')).toBe('<b> é 😀 &nbsp; &#0; &#x110000;');
     for (const bad of ['javascript:alert(1)', '//evil.example', '/relative', 'data:text/html,x', 'https://a.example/\r\nSet-Cookie: x', '']) {
       expect(redirectTarget(bad)).toBeUndefined();
     }
