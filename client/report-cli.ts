@@ -1,7 +1,7 @@
 // `delivery report` and `delivery eml-links`: a picture of a delivery, and the links of a message it sent.
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { openDatabase } from '../store/prisma';
+import { withDatabase } from './audience-cli';
 import { InputError } from './errors';
 import { emlLinks } from './eml-links';
 import { readReport } from './report/read';
@@ -14,16 +14,11 @@ export function registerReportCommands(program: Command): void {
     .option('--html <file>', 'write the report as an HTML page (charts inlined, opens offline in any browser)')
     .option('--json', 'print the report as JSON')
     .action(async (id: string, opts: { html?: string; json?: boolean }) => {
-      const db = await openDatabase();
-      try {
-        const report = await readReport(db, id);
-        if (opts.json) return console.log(JSON.stringify(report, null, 2));
-        if (!opts.html) return console.log(reportText(report));
-        fs.writeFileSync(opts.html, reportHtml(report));
-        console.log(`${opts.html}: the report of ${id} (open it in a browser)`);
-      } finally {
-        await db.$disconnect();
-      }
+      const report = await withDatabase((db) => readReport(db, id));
+      if (opts.json) return console.log(JSON.stringify(report, null, 2));
+      if (!opts.html) return console.log(reportText(report));
+      fs.writeFileSync(opts.html, reportHtml(report));
+      console.log(`${opts.html}: the report of ${id} (open it in a browser)`);
     });
 
   program.command('eml-links <file>')
