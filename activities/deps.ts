@@ -19,6 +19,8 @@ export interface ActivityDeps {
   bounceDomain?: string;
   /** Where tracking links point and the key that signs them. */
   tracking: TrackingSetup;
+  /** DKIM signing: the secret that opens the keys (DKIM_KEYS_SECRET) and the signing threads. Absent: nothing is signed. */
+  dkim?: { secret: string; threads?: number };
   /** Message counters exported as metrics (absent in unit tests). */
   metrics?: { sent: MetricCounter; failed: MetricCounter; retried: MetricCounter };
 }

@@ -5,7 +5,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { EXCLUSION_CAUSES, type ExclusionCause, type PreparationResult } from '../domain/delivery';
 import { addressKey } from '../domain/address';
-import { checkContent, describeFinding, MessageChecks, type ControlFinding } from '../domain/control-rules';
+import { checkContent, checkSigning, describeFinding, MessageChecks, type ControlFinding } from '../domain/control-rules';
 import { exclusionCause } from '../domain/exclusions';
 import type { DeliverySpec } from '../domain/spec';
 import { storedSpec } from '../store/deliveries';
@@ -21,6 +21,7 @@ import { preparationLogs, type NewSendingLog } from '../store/sending-logs';
 import { isStatementRefused, retryTransient } from '../store/transient';
 import type { ActivityDeps } from './deps';
 import { startProgress } from './progress';
+import { senderSigning } from './sending/sender-keys';
 
 // Each batch runs synchronously in SQLite: small enough that heartbeats and queries are not kept waiting.
 // (Its insert and lookups bind one JSON parameter each, so the size is not bound by SQLite's parameter cap.)
@@ -42,9 +43,12 @@ export function prepareActivity(deps: ActivityDeps) {
     const ctx = Context.current();
     const templates = validTemplates(spec);
     const typology = resolveTypology(spec.typology);
-    const contentFindings = checkContent({ html: spec.html, text: spec.text, proofTo: spec.proof?.to }, typology);
-    failOnErrors(contentFindings);
     const { db } = deps;
+    const contentFindings = [
+      ...checkContent({ html: spec.html, text: spec.text, proofTo: spec.proof?.to }, typology),
+      ...(deps.dkim ? checkSigning(await senderSigning(db, deps.dkim.secret, spec), typology) : []),
+    ];
+    failOnErrors(contentFindings);
     const logs = preparationLogs(db);
     const quarantined = quarantine(db);
     const optedOut = optOuts(db);

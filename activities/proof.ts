@@ -4,13 +4,15 @@
 import { parseSender } from '../domain/spec';
 import { domainOf } from '../domain/address';
 import { personalizationOf } from '../domain/template';
-import { proofTemplates } from '../domain/message';
+import { listHeaders, proofTemplates } from '../domain/message';
 import { mimeSkeleton } from '../domain/mime';
 import { toProfileRecord } from '../store/profiles';
 import type { ActivityDeps } from './deps';
 import { retryTransient } from '../store/transient';
 import { loadPreparedDelivery } from '../store/deliveries';
 import { describeRelayFault } from '../domain/smtp-faults';
+import { dkimSigner } from './sending/dkim';
+import { senderKeys } from './sending/sender-keys';
 
 export interface ProofInput {
   deliveryId: string;
@@ -25,6 +27,8 @@ export function proofActivity(deps: ActivityDeps) {
     const sender = parseSender(spec.from).address;
     const senderDomain = domainOf(sender);
     const mime = mimeSkeleton(spec.from, `${deliveryId}.proof${number}`);
+    // Signed and headed like the real thing: a proof shows what receivers will score. Few messages: signed here.
+    const sign = dkimSigner(deps.dkim ? await senderKeys(db, deps.dkim.secret, spec) : []);
     // Idempotent on retry: addresses of this proof already logged are not sent again.
     const done = new Set((await db.proofLog.findMany({ where: { deliveryId, number }, select: { email: true } })).map((r) => r.email));
     let sent = 0;
@@ -37,11 +41,11 @@ export function proofActivity(deps: ActivityDeps) {
       const rendered = templates.render(data);
       const result = await mailer.send({
         envelopeFrom: sender, to: email,
-        raw: mime({
+        raw: await sign(mime({
           to: email, ...rendered, subject: `Proof #${number}: ${rendered.subject}`,
           messageId: `<${deliveryId}.proof${number}.${i}@${senderDomain}>`,
-          headers: { 'X-Delivery-Id': deliveryId, 'X-Delivery-Proof': String(number) },
-        }),
+          headers: { ...listHeaders(deliveryId, spec, senderDomain), 'X-Delivery-Id': deliveryId, 'X-Delivery-Proof': String(number) },
+        })),
       });
       const ok = result.status === 'sent';
       await retryTransient(() => db.proofLog.create({

@@ -1,9 +1,11 @@
 // `npm run bench -- --profiles N [--connections 20] [--workers 1] [--sink postfix|node] [--database-url postgresql://…] [--cpu-prof]
-//   [--worker-node-options "--max-old-space-size=192"] [--compare <commit>]`
+//   [--worker-node-options "--max-old-space-size=192"] [--compare <commit>] [--dkim off,rsa-2048,ed25519]`
 // One delivery through the real stack (dev server, worker process, database) to a separate SMTP sink
 // process, then the same messages blasted straight from nodemailer's pool to the same sink (baseline).
 // With --compare, the same delivery is first sent by the worker of another commit, in the same run, to the
 // same sink and against the same baseline: the change's cost, apart from the machine's mood.
+// With --dkim, this checkout's delivery is sent once per setting (unsigned, or signed with a key of that type): what
+// signing costs in send rate and worker CPU per message.
 // Prints the figures and appends them to BENCHMARKS.md.
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -21,6 +23,8 @@ import { migrate } from '../store/migrate';
 import { openDatabase } from '../store/prisma';
 import { seedNumberedProfiles } from '../store/profiles';
 import { statusQuery } from '../workflows/messages';
+import { dkimKeys } from '../store/dkim-keys';
+import { DKIM_KEY_TYPES, generateDkimKey, type DkimKeyType } from '../domain/dkim-keys';
 import { BENCH_HTML, benchDelivery, emptyPostgres } from './delivery';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -39,6 +43,8 @@ const { values } = parseArgs({
     'worker-node-options': { type: 'string', default: '' },
     /** Also run the same delivery with the worker of this commit first (SQLite), against the same sink and baseline. */
     compare: { type: 'string' },
+    /** Send this checkout's delivery once per DKIM setting: off, rsa-2048, ed25519 (comma-separated). */
+    dkim: { type: 'string' },
   },
 });
 const WORKERS = Number(values.workers);
@@ -49,7 +55,15 @@ const CONNECTIONS = Number(values.connections);
 interface CodeVersion {
   label: string;
   root: string;
+  /** Mail signed with a key of this type (--dkim), or not signed. */
+  dkim?: DkimKeyType;
 }
+
+const DKIM_SETTINGS = (values.dkim ?? '').split(',').filter(Boolean).map((v) => {
+  if (v !== 'off' && !(DKIM_KEY_TYPES as readonly string[]).includes(v)) throw new Error(`--dkim takes off, ${DKIM_KEY_TYPES.join(', ')} (comma-separated), not "${v}"`);
+  return v === 'off' ? undefined : (v as DkimKeyType);
+});
+const DKIM_SECRET = 'bench-dkim-keys-secret-0123456789';
 
 interface DeliveryRun {
   kind: 'SQLite' | 'Postgres';
@@ -58,6 +72,8 @@ interface DeliveryRun {
   sent: number;
   received: number;
   workerPeakRssMb: number;
+  /** CPU of the worker processes (all their threads) while sending, per message sent (ms). */
+  workerCpuMsPerMessage: number;
   dbMb: number;
   historyLength: number;
 }
@@ -75,7 +91,8 @@ async function main(): Promise<void> {
   const versions: CodeVersion[] = [];
   try {
     if (values.compare) versions.push(checkOut(values.compare, dir));
-    versions.push({ label: commitOf('HEAD', ROOT), root: ROOT });
+    if (DKIM_SETTINGS.length) for (const dkim of DKIM_SETTINGS) versions.push({ label: commitOf('HEAD', ROOT), root: ROOT, dkim });
+    else versions.push({ label: commitOf('HEAD', ROOT), root: ROOT });
     const runs: DeliveryRun[] = [];
     for (const version of versions) runs.push(await runDelivery(version, { dir, serverAddress: server.address, client, sinkPort: sink.port, received: () => sink.count() }));
 
@@ -88,15 +105,22 @@ async function main(): Promise<void> {
         date, machine, code: versions[i].label, database: run.kind, profiles: N, workers: WORKERS, sink: sink.name, connections: CONNECTIONS,
         prepareSeconds: run.prepareS, preparePerSecond: Math.round(N / run.prepareS), sendSeconds: run.sendS, sendPerSecond: Math.round(sendRate),
         baselinePerSecond: Math.round(baselineRate), ratio: Number((sendRate / baselineRate).toFixed(2)),
-        workerPeakRssMb: run.workerPeakRssMb, dbMb: run.dbMb, historyLength: run.historyLength, sent: run.sent, received: run.received,
+        dkim: versions[i].dkim ?? 'off', workerCpuMsPerMessage: run.workerCpuMsPerMessage, workerPeakRssMb: run.workerPeakRssMb, dbMb: run.dbMb, historyLength: run.historyLength, sent: run.sent, received: run.received,
       };
       console.log(JSON.stringify(row, null, 2));
+      if (DKIM_SETTINGS.length) {
+        const off = runs.find((_, j) => !versions[j].dkim);
+        const change = off && versions[i].dkim ? ` (${(100 * (sendRate / (off.sent / off.sendS) - 1)).toFixed(1)}%)` : '';
+        appendRow(/^\| \d{4}-\d\d-\d\d \| [^|]+ \| [0-9a-f]{7,} \| (SQLite|Postgres) \| \d+ \| \d+ \| (off|rsa|ed25519)/, /^\| date \| machine \| code \| database \| profiles \| connections \| DKIM \|/,
+          `| ${date} | ${machine} | ${row.code} | ${row.database} | ${N} | ${CONNECTIONS} | ${row.dkim} | ${row.sendPerSecond}/s${change} | ${row.workerCpuMsPerMessage} ms | ${row.ratio} |`);
+        return;
+      }
       // The runs' table (profiles, workers, SMTP sink): the tracking table's rows also start with a date, machine and database.
       appendRow(/^\| \d{4}-\d\d-\d\d \| [^|]+ \| (SQLite|Postgres)[^|]* \| \d+ \| \d+ \| [^|]*smtp/, /^\| date \| machine \| database \| profiles \| workers \|/, `| ${row.date} | ${row.machine} | ${row.database}${versions.length > 1 ? ` (${row.code})` : ''} | ${row.profiles} | ${row.workers} | ${row.sink} | ${row.connections} | ` +
         `${row.prepareSeconds.toFixed(1)} s (${row.preparePerSecond}/s) | ${row.sendSeconds.toFixed(1)} s (${row.sendPerSecond}/s) | ${row.baselinePerSecond}/s | ${row.ratio} | ` +
         `${row.workerPeakRssMb} MB | ${heapCap()} | ${row.dbMb} MB | ${row.historyLength} |`);
     });
-    if (runs.length === 2) {
+    if (runs.length === 2 && values.compare) {
       const [before, after] = runs.map((r) => r.sent / r.sendS);
       const change = `${after >= before ? '+' : ''}${((100 * (after - before)) / before).toFixed(1)}%`;
       log(`send rate ${versions[0].label} ${Math.round(before)}/s → ${versions[1].label} ${Math.round(after)}/s (${change}), baseline ${Math.round(baselineRate)}/s`);
@@ -114,13 +138,15 @@ async function main(): Promise<void> {
 /** One delivery of N profiles, from an empty database, sent by that version's worker processes. */
 async function runDelivery(version: CodeVersion, env: { dir: string; serverAddress: string; client: Client; sinkPort: number; received(): Promise<number> }): Promise<DeliveryRun> {
   const here = version.root === ROOT;
-  const dbUrl = (here && values['database-url']) || `file:${path.join(env.dir, `${version.label}.db`)}`;
+  const name = `${version.label}${version.dkim ? `-${version.dkim}` : ''}`;
+  const dbUrl = (here && values['database-url']) || `file:${path.join(env.dir, `${name}.db`)}`;
   const kind = dbUrl.startsWith('file:') ? 'SQLite' : 'Postgres';
   // Each version migrates with its own migrations (their schemas may differ).
   if (here) await migrate(dbUrl);
   else execFileSync(process.execPath, ['--import', 'tsx', path.join(version.root, 'store', 'migrate.ts')], { cwd: version.root, env: { ...process.env, DATABASE_URL: dbUrl }, stdio: 'ignore' });
   const db = await openDatabase(dbUrl);
   if (kind === 'Postgres') await emptyPostgres(db);
+  if (version.dkim) await dkimKeys(db, DKIM_SECRET).add({ domain: 'shop.example', selector: 'bench', privateKey: generateDkimKey(version.dkim) }, version.dkim);
   const seeded = Date.now();
   await seedNumberedProfiles(db, N, kind === 'Postgres');
   log(`${version.label}: seeded ${N} profiles in ${((Date.now() - seeded) / 1000).toFixed(1)} s (${kind})`);
@@ -128,15 +154,15 @@ async function runDelivery(version: CodeVersion, env: { dir: string; serverAddre
   // Bundled once here, as a deployment would at build time: bundling at worker start (webpack) takes
   // ~700 MB of RSS by itself and would hide what the delivery costs.
   const bundlePath = path.join(env.dir, `workflow-bundle-${version.label}.js`);
-  fs.writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: path.join(version.root, 'workflows'), logger: quietLogger })).code);
-  const taskQueue = `bench-${version.label}`;
+  if (!fs.existsSync(bundlePath)) fs.writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: path.join(version.root, 'workflows'), logger: quietLogger })).code);
+  const taskQueue = `bench-${name}`;
   const workers = Array.from({ length: WORKERS }, () => spawn(process.execPath, [
     ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${env.dir}`] : []), '--import', 'tsx', path.join(version.root, 'worker', 'main.ts'),
   ], {
     cwd: version.root, stdio: ['ignore', 'ignore', 'inherit'],
     env: {
       ...process.env, TEMPORAL_ADDRESS: env.serverAddress, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: dbUrl, SMTP_URL: `smtp://127.0.0.1:${env.sinkPort}`,
-      SMTP_MAX_CONNECTIONS: String(CONNECTIONS), WORKFLOW_BUNDLE_PATH: bundlePath, NODE_OPTIONS: values['worker-node-options'],
+      SMTP_MAX_CONNECTIONS: String(CONNECTIONS), WORKFLOW_BUNDLE_PATH: bundlePath, NODE_OPTIONS: values['worker-node-options'], DKIM_KEYS_SECRET: DKIM_SECRET,
       // One sender per worker process, so that each process takes one.
       ...(WORKERS > 1 ? { MAX_CONCURRENT_ACTIVITIES: '1' } : {}),
     },
@@ -147,22 +173,27 @@ async function runDelivery(version: CodeVersion, env: { dir: string; serverAddre
     const receivedBefore = await env.received();
     const started = Date.now();
     // The spec as written, not as this checkout validates it: each version's preparation validates it.
-    const handle = await env.client.workflow.start('emailDelivery', { taskQueue, workflowId: `bench-${version.label}-${started}`, args: [benchDelivery(N, WORKERS)] });
+    const handle = await env.client.workflow.start('emailDelivery', { taskQueue, workflowId: `bench-${name}-${started}`, args: [benchDelivery(N, WORKERS)] });
     let prepared = 0;
     let sendingFrom = 0;
+    let cpuAtSending = 0;
     for (;;) {
       const { state } = await handle.query(statusQuery).catch(() => ({ state: 'preparing' }));
       if (!prepared && state !== 'preparing') prepared = Date.now();
-      if (!sendingFrom && state === 'sending') sendingFrom = Date.now();
+      if (!sendingFrom && state === 'sending') {
+        sendingFrom = Date.now();
+        cpuAtSending = cpuMs(workers);
+      }
       if (state === 'sent' || state === 'failed' || state === 'stopped') break;
       await new Promise((r) => setTimeout(r, 200));
     }
     const done = Date.now();
+    const sendingCpuMs = cpuMs(workers) - cpuAtSending;
     const { kpis } = (await handle.result()) as { kpis: { sent: number } };
     const dbBytes = kind === 'SQLite' ? fs.statSync(dbUrl.slice(5)).size : Number((await db.$queryRawUnsafe<Array<{ size: bigint }>>('SELECT pg_database_size(current_database()) AS size'))[0].size);
     return {
       kind, prepareS: (prepared - started) / 1000, sendS: (done - (sendingFrom || prepared)) / 1000, sent: kpis.sent, received: (await env.received()) - receivedBefore,
-      workerPeakRssMb: Math.round(Math.max(...rss.map((r) => r.peakKb())) / 1024), dbMb: Math.round(dbBytes / 2 ** 20), historyLength: (await handle.describe()).historyLength,
+      workerPeakRssMb: Math.round(Math.max(...rss.map((r) => r.peakKb())) / 1024), workerCpuMsPerMessage: Number((sendingCpuMs / Math.max(1, kpis.sent)).toFixed(3)), dbMb: Math.round(dbBytes / 2 ** 20), historyLength: (await handle.describe()).historyLength,
     };
   } finally {
     for (const r of rss) r.stop();
@@ -256,6 +287,20 @@ async function baseline(port: number, n: number): Promise<number> {
   }));
   transport.close();
   return n / ((Date.now() - t) / 1000);
+}
+
+/** CPU time (user + system, every thread) the processes used so far, from /proc (ms). */
+function cpuMs(children: ChildProcess[]): number {
+  const tick = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+  return children.reduce((sum, c) => {
+    try {
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const fields = fs.readFileSync(`/proc/${c.pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      return sum + (Number(fields[11]) + Number(fields[12])) * tick;
+    } catch {
+      return sum;
+    }
+  }, 0);
 }
 
 function rssSampler(child: ChildProcess) {

@@ -8,6 +8,7 @@ import { openDatabase } from '../store/prisma';
 import { checkAudience, importAudienceFile, registerAudienceCommands } from './audience-cli';
 import { registerOptOutCommands } from './optout-cli';
 import { registerDomainCommands } from './domain-cli';
+import { registerDkimCommands } from './dkim-cli';
 import { editDelivery, newDeliveryId, readExclusions, readLogs, readSnapshot, sendCommand, startDelivery } from './deliveries';
 import { quarantine } from '../store/quarantine';
 import { recipientLogs } from '../store/recipients';
@@ -243,6 +244,7 @@ registerAudienceCommands(program);
 registerOptOutCommands(program);
 registerReportCommands(program);
 registerDomainCommands(program);
+registerDkimCommands(program);
 
 /** Usage mistakes (a missing argument or option, an unknown one) are bad input too: exit 2, not commander's 1. */
 function throwOnUsageErrors(command: Command): void {

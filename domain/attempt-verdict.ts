@@ -11,6 +11,8 @@ export interface AttemptEnding {
   halted: boolean;
   /** A temporary relay fault (its cause). */
   relayUnavailable?: string;
+  /** DKIM signing failed (its message): the messages it held were given back unsent. */
+  signingFailure?: string;
   /** The attempt was cancelled: by the workflow (pause, stop) or by the worker shutting down. */
   cancelledBy?: 'workflow' | 'worker shutdown';
 }
@@ -18,7 +20,7 @@ export interface AttemptEnding {
 export type AttemptVerdict =
   | { end: 'finished' }
   /** Failed, and retried by Temporal (with backoff) on a live worker: the released rows go with the next attempt. */
-  | { end: 'retry'; type: 'DatabaseUnavailable' | 'LeaseLost' | 'SmtpUnavailable' | 'WorkerShutdown'; message: string }
+  | { end: 'retry'; type: 'DatabaseUnavailable' | 'LeaseLost' | 'SmtpUnavailable' | 'DkimSigningFailed' | 'WorkerShutdown'; message: string }
   /** The workflow paused or stopped the delivery. */
   | { end: 'cancelled' };
 
@@ -30,6 +32,7 @@ export function attemptVerdict(a: AttemptEnding): AttemptVerdict {
   if (a.leaseLostBecause) return { end: 'retry', type: 'LeaseLost', message: `sending attempt given up: ${a.leaseLostBecause}; its rows belong to the attempt that took over` };
   if (a.halted) return { end: 'finished' };
   if (a.relayUnavailable) return { end: 'retry', type: 'SmtpUnavailable', message: `SMTP relay unavailable: ${a.relayUnavailable}` };
+  if (a.signingFailure) return { end: 'retry', type: 'DkimSigningFailed', message: `${a.signingFailure}; the messages were given back unsent (never sent unsigned): the next attempt signs them` };
   // A shutdown is not a pause or a stop: the attempt fails and is retried on a live worker, instead of being cancelled.
   if (a.cancelledBy === 'worker shutdown') return { end: 'retry', type: 'WorkerShutdown', message: 'the worker is shutting down: messages in flight were recorded, the others given back' };
   if (a.cancelledBy === 'workflow') return { end: 'cancelled' };

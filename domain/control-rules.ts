@@ -32,6 +32,22 @@ export function checkContent(parts: { html: string; text?: string; proofTo?: str
   return findings;
 }
 
+/**
+ * The sender domain's DKIM keys, as the worker sees them: how many sign its mail (those of the domain or of a parent
+ * domain), or why they do not open.
+ */
+export type SenderSigning = { domain: string; keys: number } | { domain: string; problem: string };
+
+export function checkSigning(signing: SenderSigning, t: Typology): ControlFinding[] {
+  if ('problem' in signing) return [{ rule: 'DKIM signature', level: 'error', message: signing.problem }];
+  if (signing.keys > 0 || !t.dkimSignature) return [];
+  return [{
+    rule: 'DKIM signature', level: t.dkimSignature.level,
+    message: `the sender domain ${signing.domain} has no DKIM key: its mail goes out unsigned, which Gmail and Yahoo junk or refuse in bulk. ` +
+      `Add one with "delivery dkim add ${signing.domain} --selector s1 --generate rsa-2048" and publish the record it prints`,
+  }];
+}
+
 /** Checks on every rendered message, summarized once per delivery. */
 export class MessageChecks {
   private emptySubjects = 0;

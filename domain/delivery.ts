@@ -67,6 +67,10 @@ export interface Kpis {
    * content, in the SMTP session or by a DSN. Never a quarantine (absent from runs started before it existed).
    */
   senderRefusals: number;
+  /** Recipients who reported the message as spam (feedback loops, ESP events); each was opted out. */
+  complaints: number;
+  /** complaints ÷ delivered, in percent (two decimals: Gmail and Yahoo draw the line at 0.3%, 0.1% to be safe). */
+  complaintRate: number;
 }
 
 export type LogLevel = 'info' | 'warning' | 'error';
@@ -97,6 +101,8 @@ export interface SendingProgress {
   excludedAtSend: number;
   /** Refused for the sender (authentication, reputation, content), in the session or by a DSN; absent before it existed. */
   senderRefusals?: number;
+  /** Spam complaints (ARF reports, ESP events); absent before it existed. */
+  complaints?: number;
 }
 
 /** Why the engine paused a delivery by itself: a relay fault only ops can fix, or the failure-rate guard. */
@@ -120,7 +126,7 @@ export function emptyKpis(): Kpis {
   return {
     targeted: 0, toDeliver: 0, toExclude: 0, sent: 0, delivered: 0, failed: 0, pending: 0,
     opens: 0, clicks: 0, openRate: 0, clickRate: 0, totalOpens: 0, totalClicks: 0, unsubscriptions: 0, mirrorPageViews: 0,
-    clicksByLink: {}, possibleDuplicates: 0, excludedAtSend: 0, cancelled: 0, senderRefusals: 0,
+    clicksByLink: {}, possibleDuplicates: 0, excludedAtSend: 0, cancelled: 0, senderRefusals: 0, complaints: 0, complaintRate: 0,
   };
 }
 
@@ -140,6 +146,7 @@ export function kpisWithSending(k: Kpis, s: SendingProgress): Kpis {
     possibleDuplicates: s.possibleDuplicates,
     excludedAtSend: s.excludedAtSend,
     senderRefusals: Number.isSafeInteger(s.senderRefusals) && s.senderRefusals! >= 0 ? s.senderRefusals! : k.senderRefusals ?? 0,
+    complaints: Number.isSafeInteger(s.complaints) && s.complaints! >= 0 ? s.complaints! : k.complaints ?? 0,
   });
 }
 
@@ -196,7 +203,11 @@ export function kpisWithTracking(k: Kpis, t: TrackingCounts): Kpis {
 
 function withRates(k: Kpis): Kpis {
   const rate = (n: number) => (k.delivered === 0 ? 0 : Math.round((1000 * n) / k.delivered) / 10);
-  return { ...k, openRate: rate(k.opens), clickRate: rate(k.clicks) };
+  const complaints = k.complaints ?? 0;
+  return {
+    ...k, openRate: rate(k.opens), clickRate: rate(k.clicks),
+    complaints, complaintRate: k.delivered === 0 ? 0 : Math.round((10_000 * complaints) / k.delivered) / 100,
+  };
 }
 
 export function percent(part: number, base: number): string {

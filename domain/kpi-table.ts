@@ -31,6 +31,7 @@ export const KPI_TABLE: readonly KpiRow[] = [
   { key: 'opens', label: 'Opens', short: 'opens', base: { of: (k) => k.delivered, label: 'delivered' }, events: { key: 'totalOpens', noun: 'opens' }, meaning: 'distinct recipients who loaded the open pixel' },
   { key: 'clicks', label: 'Clicks', short: 'clicks', base: { of: (k) => k.delivered, label: 'delivered' }, events: { key: 'totalClicks', noun: 'clicks' }, meaning: 'distinct recipients who clicked a tracked link (unsubscribe and mirror page excluded)' },
   { key: 'unsubscriptions', label: 'Unsubscriptions', short: 'unsubscriptions', meaning: 'distinct recipients who used the unsubscribe link' },
+  { key: 'complaints', label: 'Complaints', short: 'complaints', base: { of: (k) => k.delivered, label: 'delivered' }, meaning: 'recipients who reported the message as spam (feedback loops, ESP events); each is opted out. Keep under 0.1%: Gmail and Yahoo act from 0.3%' },
   { key: 'mirrorPageViews', label: 'Mirror page views', meaning: 'views of the message\'s web version' },
   { key: 'senderRefusals', label: 'Refused for the sender', onlyWhenSet: true, meaning: 'refused because of the sender, not the address: authentication (SPF, DKIM, DMARC), reputation or content; never a quarantine' },
   { key: 'excludedAtSend', label: 'Excluded at send', onlyWhenSet: true, meaning: 'opted out, quarantined or erased since the preparation: not sent' },
@@ -41,6 +42,7 @@ export const KPI_TABLE: readonly KpiRow[] = [
 function share(row: KpiRow, k: Kpis): string {
   if (row.key === 'opens') return `${k.openRate.toFixed(1)}%`;
   if (row.key === 'clicks') return `${k.clickRate.toFixed(1)}%`;
+  if (row.key === 'complaints') return `${(k.complaintRate ?? 0).toFixed(2)}%`;
   return row.base ? percent(k[row.key], row.base.of(k)) : '';
 }
 

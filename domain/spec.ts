@@ -6,6 +6,7 @@ import { isValidAddress } from './address';
 import { typologySchema } from './typology';
 import { DEFAULT_RETRY_POLICY } from './retries';
 import { DEFAULT_FAILURE_GUARD } from './failure-guard';
+import { DEFAULT_MAX_COMPLAINT_RATE } from './complaint-guard';
 
 // C0 controls and DEL: a line break would inject mail headers, NUL or ESC corrupt them and the terminals that show them.
 const ONE_LINE = [(v: string) => !/[\x00-\x1F\x7F]/.test(v), 'must be one line of text without control characters (CR, LF, TAB, NUL, ESC…): they would inject or corrupt mail headers'] as const;
@@ -93,6 +94,14 @@ export const deliverySpecSchema = z.strictObject({
       window: z.number().int('must be a whole number of messages').min(10, 'must be at least 10 messages').max(100_000).default(DEFAULT_FAILURE_GUARD.window),
     }),
   ], { error: 'must be false (no guard) or { "maxHardFailureRate": 0.1, "window": 1000 }' }).default(DEFAULT_FAILURE_GUARD),
+  /** Pauses the delivery when its spam complaint rate (over delivered) is above the limit; false turns it off. */
+  complaintGuard: z.union([
+    z.literal(false),
+    z.strictObject({
+      maxComplaintRate: z.number().gt(0, 'must be above 0 (a share: 0.003 pauses above 0.3% of complaints)')
+        .max(1, 'must be at most 1 (a share: 0.003 is 0.3%); use "complaintGuard": false to turn it off').default(DEFAULT_MAX_COMPLAINT_RATE),
+    }),
+  ], { error: 'must be false (no breaker) or { "maxComplaintRate": 0.003 }' }).default({ maxComplaintRate: DEFAULT_MAX_COMPLAINT_RATE }),
   /**
    * How long after sending the delivery keeps collecting opens, clicks, unsubscriptions and bounces into its
    * live KPIs (the workflow waits on a timer meanwhile; `stop` ends it early). Default: DEFAULT_TRACKING_HOURS.

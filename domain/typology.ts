@@ -21,6 +21,7 @@ export type FilterWhere = z.infer<typeof filterWhere>;
 const rulesSchema = z.strictObject({
   subject: z.strictObject({ level }).optional(),
   unsubscribeLink: z.strictObject({ level }).optional(),
+  dkimSignature: z.strictObject({ level }).nullable().optional(),
   messageSize: z.strictObject({ level, maxKb: z.number().positive() }).optional(),
   proofSize: z.strictObject({ level, max: z.number().int().positive() }).optional(),
   filters: z.array(z.strictObject({ name: z.string().min(1).max(100), where: filterWhere })).optional(),
@@ -49,6 +50,8 @@ export interface Typology {
   name: string;
   subject: { level: Level };
   unsubscribeLink: { level: Level } | null;
+  /** The sender domain has a DKIM key (`delivery dkim`): unsigned bulk mail is junked or refused by Gmail and Yahoo. Off (null) when the relay signs (an ESP). */
+  dkimSignature: { level: Level } | null;
   messageSize: { level: Level; maxKb: number };
   proofSize: { level: Level; max: number };
   filters: Array<{ name: string; where: FilterWhere }>;
@@ -61,6 +64,7 @@ const BASE: Typology = {
   name: 'default',
   subject: { level: 'error' },
   unsubscribeLink: { level: 'warning' },
+  dkimSignature: { level: 'warning' },
   messageSize: { level: 'warning', maxKb: 60 }, // ~35 KB recommended; above 60 KB sending slows down
   proofSize: { level: 'error', max: 100 },
   filters: [],
@@ -86,6 +90,7 @@ export function resolveTypology(spec: TypologySpec | undefined): Typology {
     name: base.name,
     subject: pick('subject'),
     unsubscribeLink: pick('unsubscribeLink'),
+    dkimSignature: pick('dkimSignature'),
     messageSize: pick('messageSize'),
     proofSize: pick('proofSize'),
     filters: [...base.filters, ...(rules.filters ?? [])],

@@ -10,7 +10,7 @@ import { openDatabase } from '../store/prisma';
 import { migrate } from '../store/migrate';
 import { countProfiles, insertProfiles } from '../store/profiles';
 import { parseProfileCsv } from '../domain/profile-csv';
-import { bounceConfig, metricsConfig, smtpConfig, softErrorsBeforeQuarantine, temporalConfig, trackingConfig } from '../temporal/config';
+import { bounceConfig, dkimConfig, metricsConfig, smtpConfig, softErrorsBeforeQuarantine, temporalConfig, trackingConfig } from '../temporal/config';
 import { deliveriesLink, webUiUrl } from '../temporal/web-ui';
 import { startTrackingServer } from '../tracking/server';
 import { startBounceListener } from '../worker/bounce-listener';
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
 
   const bounces = bounceConfig();
   const tracking = trackingConfig();
-  const worker = await createDeliveryWorker({ temporal, db, smtp, softErrorsBeforeQuarantine: softErrorsBeforeQuarantine(), bounceDomain: bounces.domain, tracking });
+  const worker = await createDeliveryWorker({ temporal, db, smtp, softErrorsBeforeQuarantine: softErrorsBeforeQuarantine(), bounceDomain: bounces.domain, tracking, dkim: dkimConfig() });
   const running = worker.run();
   stops.push(async () => {
     worker.shutdown();

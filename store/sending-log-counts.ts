@@ -18,15 +18,16 @@ export function sendingCounts(db: Database) {
     },
 
     async sendingCounts(deliveryId: string): Promise<SendingProgress> {
-      const [sent, delivered, failed, possibleDuplicates, excludedAtSend, senderRefusals] = await Promise.all([
+      const [sent, delivered, failed, possibleDuplicates, excludedAtSend, senderRefusals, complaints] = await Promise.all([
         db.sendingLog.count({ where: { deliveryId, sentAt: { not: null } } }),
         db.sendingLog.count({ where: { deliveryId, status: 'sent' } }),
         db.sendingLog.count({ where: { deliveryId, status: 'failed' } }),
         db.sendingLog.count({ where: { deliveryId, possibleDuplicate: true } }),
         db.sendingLog.count({ where: { deliveryId, status: 'ignored', exclusionCause: { in: AT_SEND_CAUSES } } }),
         db.sendingLog.count({ where: { deliveryId, senderRefusedAt: { not: null } } }),
+        db.sendingLog.count({ where: { deliveryId, complainedAt: { not: null } } }),
       ]);
-      return { sent, delivered, failed, possibleDuplicates, excludedAtSend, senderRefusals };
+      return { sent, delivered, failed, possibleDuplicates, excludedAtSend, senderRefusals, complaints };
     },
 
     /**

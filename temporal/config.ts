@@ -107,6 +107,26 @@ export function erasureSecret(env: NodeJS.ProcessEnv = process.env): string {
   return env.ERASURE_SECRET.trim();
 }
 
+/**
+ * The key that encrypts DKIM private keys at rest (DKIM_KEYS_SECRET): a copy of the database alone then signs no
+ * mail. Like ERASURE_SECRET it never changes once keys are stored (they would no longer open): set it once, the
+ * same on every worker and wherever `delivery dkim` runs, and keep it apart from the database backups.
+ */
+export function dkimKeysSecret(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.DKIM_KEYS_SECRET === undefined) return generatedSecret('dkim-keys-secret');
+  if (env.DKIM_KEYS_SECRET.trim().length < 16) throw new Error('DKIM_KEYS_SECRET must be at least 16 characters (e.g. `openssl rand -hex 32`); never change it once keys are stored');
+  return env.DKIM_KEYS_SECRET.trim();
+}
+
+/** DKIM signing of the worker: DKIM_KEYS_SECRET, and DKIM_SIGNING_THREADS (default: one per core). */
+export function dkimConfig(env: NodeJS.ProcessEnv = process.env): { secret: string; threads?: number } {
+  const secret = dkimKeysSecret(env);
+  if (env.DKIM_SIGNING_THREADS === undefined || env.DKIM_SIGNING_THREADS === '') return { secret };
+  const threads = Number(env.DKIM_SIGNING_THREADS);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new Error(`DKIM_SIGNING_THREADS must be a whole number from 1 to 64 (got "${env.DKIM_SIGNING_THREADS}")`);
+  return { secret, threads };
+}
+
 /** A secret generated once into DATA_DIR (readable by its owner only): fine for one machine. */
 function generatedSecret(name: string): string {
   const file = path.join(DATA_DIR, name);

@@ -6,10 +6,15 @@
 // - a DSN larger than the limit is refused while it is received (552), and memory stays flat;
 // - a DSN about a message handed to SMTP whose outcome is not recorded yet is held until it is (a relay may
 //   bounce within milliseconds of its 250), or answered 451 so that the MTA tries again: never dropped.
+// It also takes the feedback-loop reports (ARF, RFC 5965) that mailbox providers send when a recipient marks a
+// message as spam: matched the same way (signed references only), the address is opted out (source `complaint`)
+// and the message counts once in the Complaints KPI.
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { Client } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDeliveryStatus, qualifyBounce, reportParts } from '../domain/dsn';
+import { COMPLAINT_TYPES, parseFeedbackReport } from '../domain/feedback-report';
+import { optOuts } from '../store/opt-outs';
 import type { Secrets } from '../domain/secrets';
 import { sendingLogOfBounce, sendingLogOfReturnPath } from '../domain/bounce-references';
 import type { Database } from '../store/prisma';
@@ -42,8 +47,8 @@ export interface BounceListenerOptions {
 export interface BounceVerdict {
   code: 250 | 451 | 550 | 552;
   message: string;
-  /** What was applied per DSN recipient. */
-  applied: Array<{ sendingLogId: number; kind: 'hard' | 'soft' }>;
+  /** What was applied per DSN recipient (a complaint: its message). */
+  applied: Array<{ sendingLogId: number; kind: 'hard' | 'soft' | 'complaint' }>;
 }
 
 export interface BounceListener {
@@ -68,7 +73,30 @@ export async function startBounceListener(options: BounceListenerOptions): Promi
 
   const verdict = (code: BounceVerdict['code'], message: string, applied: BounceVerdict['applied'] = []): BounceVerdict => ({ code, message, applied });
 
+  const optedOut = optOuts(db);
+
+  /** A spam complaint (ARF): its message must be one of ours, named by a signed reference, and sent. */
+  async function complaint(raw: Buffer, envelopeTo: string[]): Promise<BounceVerdict | undefined> {
+    const report = await parseFeedbackReport(raw);
+    if (!report) return undefined;
+    const returnPaths = [...envelopeTo, report.originalMailFrom, report.original.returnPath].filter((a): a is string => a !== undefined);
+    const id = sendingLogOfBounce(secret, { envelopeTo: returnPaths, originalMessageId: report.original.messageId });
+    if (id === undefined) return verdict(550, '5.7.1 Not a report about a message sent from here: no genuine return path or Message-ID');
+    if (!(COMPLAINT_TYPES as readonly string[]).includes(report.feedbackType)) return verdict(250, `2.0.0 Accepted (feedback type ${report.feedbackType}: nothing to apply)`);
+    const row = await retryTransient(() => db.sendingLog.findUnique({ where: { id } }));
+    if (!row) return verdict(550, '5.1.1 Unknown message');
+    if (row.sentAt === null) return verdict(250, '2.0.0 Accepted (this message was never sent: nothing to apply)');
+    // Each message counts once, however often its report arrives.
+    const { count } = await retryTransient(() => db.sendingLog.updateMany({ where: { id, complainedAt: null }, data: { complainedAt: new Date() } }));
+    if (count === 0) return verdict(250, '2.0.0 Accepted (already counted)');
+    await retryTransient(() => optedOut.add([row.email], 'complaint', row.deliveryId));
+    feedbackSoon(row.deliveryId);
+    return verdict(250, '2.0.0 Complaint applied: the address is opted out', [{ sendingLogId: id, kind: 'complaint' }]);
+  }
+
   async function handle(raw: Buffer, envelopeTo: string[]): Promise<BounceVerdict> {
+    const complained = await complaint(raw, envelopeTo);
+    if (complained) return complained;
     const { deliveryStatus, original = '' } = reportParts(raw.toString('utf8'));
     const originalMessageId = /^Message-ID:\s*(<[^>\r\n]+>)/im.exec(original)?.[1];
     const id = sendingLogOfBounce(secret, { envelopeTo, originalMessageId });

@@ -4,7 +4,7 @@ import { Runtime } from '@temporalio/worker';
 import { openDatabase } from '../store/prisma';
 import { redactUrl } from '../activities/mailer';
 import { Client, Connection } from '@temporalio/client';
-import { bounceConfig, databaseRetryMs, maxConcurrentActivities, metricsConfig, smtpConfig, softErrorsBeforeQuarantine, temporalConfig, trackingConfig } from '../temporal/config';
+import { bounceConfig, databaseRetryMs, dkimConfig, maxConcurrentActivities, metricsConfig, smtpConfig, softErrorsBeforeQuarantine, temporalConfig, trackingConfig } from '../temporal/config';
 import { createDeliveryWorker } from './worker';
 import { startBounceListener, type BounceListener } from './bounce-listener';
 
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const bundlePath = process.env.WORKFLOW_BUNDLE_PATH;
   const tracking = trackingConfig();
   const worker = await createDeliveryWorker({
-    temporal, db, smtp, softErrorsBeforeQuarantine: quarantineAfter, bounceDomain: bounces.domain, tracking,
+    temporal, db, smtp, softErrorsBeforeQuarantine: quarantineAfter, bounceDomain: bounces.domain, tracking, dkim: dkimConfig(),
     maxConcurrentActivities: maxConcurrentActivities(), databaseRetryMs: databaseRetryMs(),
     progressEveryMs: process.env.PROGRESS_EVERY_MS ? Number(process.env.PROGRESS_EVERY_MS) : undefined,
     ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : {}),

@@ -24,6 +24,8 @@ export interface DeliveryWorkerOptions {
   softErrorsBeforeQuarantine: number;
   bounceDomain?: string;
   tracking: TrackingSetup;
+  /** DKIM signing (the secret that opens the keys, the signing threads); absent: nothing is signed. */
+  dkim?: { secret: string; threads?: number };
   /** Activities this worker runs at once (preparations and parallel senders); default 20. */
   maxConcurrentActivities?: number;
   /** How long a sending attempt waits for a failing database before it gives up (ms, default 10 minutes). */
@@ -54,6 +56,7 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
     databaseRetryMs: options.databaseRetryMs,
     bounceDomain: options.bounceDomain,
     tracking: options.tracking,
+    dkim: options.dkim,
     metrics: messageMetrics(),
     signalProgress: signals.send,
   });

@@ -48,6 +48,10 @@ export interface CarriedState {
   paused: boolean;
   /** Why the engine paused the delivery by itself, until ops resume it. */
   pausedBecause?: string;
+  /** The complaint breaker paused the delivery (until ops resume it). */
+  complaintsTripped?: boolean;
+  /** Complaints and deliveries ops accepted by resuming after the breaker: it judges only what comes after. */
+  complaintBaseline?: { complaints: number; delivered: number };
   proofsSent: number;
   /** Set once sent: the run only collects tracking feedback until then (ISO date). */
   trackingUntil?: string;
@@ -96,6 +100,8 @@ export function newContext(spec: DeliverySpec, options: DeliveryRunOptions): Del
     logOffset: carried?.logOffset ?? 0,
     paused: carried?.paused ?? false,
     pausedBecause: carried?.pausedBecause,
+    complaintsTripped: carried?.complaintsTripped,
+    complaintBaseline: carried?.complaintBaseline,
     proofsSent: carried?.proofsSent ?? 0,
     trackingUntil: carried?.trackingUntil,
     lastCommand: carried?.lastCommand,
@@ -123,10 +129,13 @@ export async function continueAsNew(ctx: DeliveryContext): Promise<never> {
   // An update in progress is answered by this run, not lost (not cancellable: a stop now is the next run's to take).
   await wf.CancellationScope.nonCancellable(() => wf.condition(wf.allHandlersFinished));
   log(ctx, 'info', `Continuing as new after ${wf.workflowInfo().historyLength} history events`);
-  const { runKey, contentVersion, preparation, kpis, logs, logOffset, paused, pausedBecause, proofsSent, trackingUntil, lastCommand } = ctx;
+  const { runKey, contentVersion, preparation, kpis, logs, logOffset, paused, pausedBecause, complaintsTripped, complaintBaseline, proofsSent, trackingUntil, lastCommand } = ctx;
   return wf.continueAsNew<(spec: DeliverySpec, options: DeliveryRunOptions) => Promise<unknown>>(ctx.spec, {
     ...ctx.options,
-    carried: { runKey, contentVersion, preparation: preparation!, kpis, logs, logOffset, paused, pausedBecause, proofsSent, trackingUntil, lastCommand },
+    carried: {
+      runKey, contentVersion, preparation: preparation!, kpis, logs, logOffset, paused, pausedBecause, proofsSent, trackingUntil, lastCommand,
+      ...(complaintsTripped ? { complaintsTripped } : {}), ...(complaintBaseline ? { complaintBaseline } : {}),
+    },
   });
 }
 

@@ -6,6 +6,7 @@ import * as wf from '@temporalio/workflow';
 import { isProgressReport, judgeCommand, kpisWithProgress, refusalText, SIGNAL_COMMANDS, type SignalCommand } from '../domain/lifecycle';
 import { parseDeliverySpec, type DeliverySpecInput } from '../domain/spec';
 import { deliveryStatus, lifecycleStatus, log, MAX_LOGS, showCounts, showDetails, type DeliveryContext } from './context';
+import { judgeComplaints } from './phases';
 import {
   COMMAND_SIGNALS, COMMAND_UPDATES, editUpdate, exclusionsQuery, kpisQuery, logsQuery, progressSignal, statusQuery, type CommandFate,
 } from './messages';
@@ -33,6 +34,11 @@ const APPLY: Record<SignalCommand, (ctx: DeliveryContext) => string> = {
     ctx.paused = false;
     log(ctx, 'info', ctx.pausedBecause ? 'Resume requested: sending again after the engine paused the delivery' : 'Resume requested');
     ctx.pausedBecause = undefined;
+    if (ctx.complaintsTripped) {
+      // Ops looked at the complaints and chose to go on: the breaker judges the complaints that come next.
+      ctx.complaintBaseline = { complaints: ctx.kpis.complaints, delivered: ctx.kpis.delivered };
+      ctx.complaintsTripped = false;
+    }
     return 'sending goes on where it stopped';
   },
 };
@@ -92,6 +98,7 @@ export function installHandlers(ctx: DeliveryContext, checkSpec: CheckSpec): voi
     }
     if (report.phase === 'preparation') ctx.preparedSoFar = report.processed;
     ctx.kpis = kpisWithProgress(ctx.kpis, report, ctx.state);
+    judgeComplaints(ctx);
     showCounts(ctx);
   });
 

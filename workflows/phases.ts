@@ -2,6 +2,7 @@
 // activities; per-recipient work and progress live in the activities and the database.
 import * as wf from '@temporalio/workflow';
 import type { createActivities } from '../activities';
+import { complaintTrip, describeComplaintTrip } from '../domain/complaint-guard';
 import { errorSummary, kpisAfterPreparation, kpisWithSending, type Halt, type PreparationResult, type SendingResult } from '../domain/delivery';
 import { awaitsConfirm } from '../domain/lifecycle';
 import { done } from '../domain/situation';
@@ -65,6 +66,20 @@ export async function waitForContactDate(ctx: DeliveryContext, version: number):
 }
 
 /** The engine pauses the delivery by itself (a relay fault only ops can fix, the failure-rate guard). */
+/**
+ * The complaint breaker, on every progress report while sending: complaints arrive by the bounce listener and the
+ * tracking server's ESP events, counted in the KPIs; past the spec's limit the delivery pauses itself.
+ */
+export function judgeComplaints(ctx: DeliveryContext): void {
+  const guard = ctx.spec.complaintGuard;
+  if (!guard || ctx.state !== 'sending' || ctx.pausedBecause) return;
+  const base = ctx.complaintBaseline ?? { complaints: 0, delivered: 0 };
+  const trip = complaintTrip(ctx.kpis.complaints - base.complaints, ctx.kpis.delivered - base.delivered, guard.maxComplaintRate);
+  if (!trip) return;
+  ctx.complaintsTripped = true;
+  halt(ctx, { by: 'guard', reason: describeComplaintTrip(trip) });
+}
+
 function halt(ctx: DeliveryContext, h: Halt): void {
   if (ctx.pausedBecause) return; // the first cause is the one to fix
   ctx.paused = true;

@@ -15,6 +15,7 @@ import type { Halt, SendingResult } from '../../domain/delivery';
 import { attemptVerdict } from '../../domain/attempt-verdict';
 import type { ClaimedMessage } from '../../store/sending-logs';
 import type { ActivityDeps } from '../deps';
+import type { SendResult } from '../mailer';
 import { outcomeRecorder } from '../outcome-recorder';
 import { attemptLease } from '../lease';
 import { pacer } from '../pacer';
@@ -47,6 +48,8 @@ export class SendingAttempt {
   private halted: Halt | undefined;
   /** A temporary relay fault: this attempt fails and is retried with backoff. */
   private unavailable: string | undefined;
+  /** The signing pool failed: this attempt fails and is retried with a new one. */
+  private signingFailure: string | undefined;
   private queue: ClaimedMessage[] = [];
   private readonly unsent: number[] = [];
   private readonly inFlight = new Set<Promise<void>>();
@@ -166,9 +169,25 @@ export class SendingAttempt {
     this.inFlight.add(sending);
   }
 
-  /** Hands one message to SMTP; its outcome joins the next recording. */
+  /** Hands one message to SMTP (signed first when the sender domain has keys); its outcome joins the next recording. */
   private async send(row: ClaimedMessage): Promise<void> {
-    const result = await this.deps.mailer.send(this.s.compose(row), this.handOut.signal).finally(() => this.gate.release(domainOf(row.email)));
+    let result: SendResult;
+    try {
+      const message = this.s.compose(row);
+      if (this.s.signing) {
+        try {
+          message.raw = await this.s.signing.sign(message.raw);
+        } catch (e) {
+          this.unsent.push(row.id); // never sent unsigned: given back, for the next attempt to sign
+          this.signingFailure ??= (e as Error).message;
+          this.stop();
+          return;
+        }
+      }
+      result = await this.deps.mailer.send(message, this.handOut.signal);
+    } finally {
+      this.gate.release(domainOf(row.email));
+    }
     const answer = answerOf(row, result, this.s.sendingStartedAt, this.s.spec.retries);
     if ('unsent' in answer) {
       this.unsent.push(row.id);
@@ -216,6 +235,7 @@ export class SendingAttempt {
       leaseLostBecause: this.lease.lostBecause,
       halted: this.halted !== undefined,
       relayUnavailable: this.unavailable,
+      signingFailure: this.signingFailure,
       cancelledBy: !signal.aborted ? undefined : (signal.reason as Error | undefined)?.message === 'WORKER_SHUTDOWN' ? 'worker shutdown' : 'workflow',
     });
     if (verdict.end === 'retry') throw ApplicationFailure.retryable(verdict.message, verdict.type);
@@ -226,6 +246,7 @@ export class SendingAttempt {
     this.recorder.stop();
     this.lease.close();
     this.s.engine.close();
+    await this.s.signing?.close();
     this.ctx.cancellationSignal.removeEventListener('abort', this.stop);
     // Interrupted (pause, stop, relay outage): tell the workflow the exact totals before it moves on. An attempt
     // that lost its lease reports nothing: its totals are no longer the delivery's.

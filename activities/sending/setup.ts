@@ -14,6 +14,9 @@ import { loadPreparedDelivery } from '../../store/deliveries';
 import type { ActivityDeps } from '../deps';
 import { engineThrottle, type EngineThrottle } from '../engine-throttle';
 import { composer } from './composer';
+import { signingPool, type SigningPool } from './signing-pool';
+import { senderKeys } from './sender-keys';
+import type { DkimKey } from '../../domain/dkim-keys';
 
 export interface SendInput {
   deliveryId: string;
@@ -47,6 +50,8 @@ export interface AttemptSetup {
   /** At most `batch` in flight, as many claimed ahead, twice as many sent and not yet recorded. */
   batch: number;
   compose: ReturnType<typeof composer>;
+  /** Signs with the sender domain's DKIM keys, off the main thread; none when the domain has no key. */
+  signing: SigningPool | undefined;
   /** The delivery's counts, kept up to date by the attempt (what progress reports show). */
   totals: Awaited<ReturnType<SendingLogs['sendingCounts']>>;
 }
@@ -66,10 +71,12 @@ export async function setUpAttempt(ctx: Context, deps: ActivityDeps, { deliveryI
   const me = { round: round ?? `${ctx.info.workflowExecution?.runId ?? 'run'}.${ctx.info.activityId}`, lane, attempt: ctx.info.attempt };
   const engine = engineThrottle(domainThrottles(db, database.retry));
   let totals: AttemptSetup['totals'];
+  let keys: DkimKey[] = [];
   try {
     await engine.ready;
     await logs.requeueInFlight(deliveryId, me);
     totals = await logs.sendingCounts(deliveryId);
+    if (deps.dkim) keys = await senderKeys(db, deps.dkim.secret, spec, database.retry);
   } catch (e) {
     engine.close();
     throw e;
@@ -83,6 +90,7 @@ export async function setUpAttempt(ctx: Context, deps: ActivityDeps, { deliveryI
     // Enough to keep every connection busy, never more than about a second of a capped rate.
     batch: Math.max(1, Math.min(mailer.maxConnections * 4, IN_LIST_MAX, Math.ceil(rate ?? Infinity))),
     compose: composer(deliveryId, spec, deps.tracking, deps.bounceDomain),
+    signing: keys.length ? signingPool(keys, deps.dkim?.threads) : undefined,
     totals,
   };
 }

@@ -16,7 +16,7 @@ export function runCli(stack: TestStack, args: string[], env: NodeJS.ProcessEnv 
   return new Promise((resolve) => {
     execFile(process.execPath, [path.join(ROOT, 'client', 'bin.js'), ...args], {
       cwd: ROOT,
-      env: { ...process.env, TEMPORAL_ADDRESS: stack.address, TEMPORAL_TASK_QUEUE: stack.taskQueue, DATABASE_URL: stack.dbUrl, ERASURE_SECRET: stack.erasureSecret, ...env },
+      env: { ...process.env, TEMPORAL_ADDRESS: stack.address, TEMPORAL_TASK_QUEUE: stack.taskQueue, DATABASE_URL: stack.dbUrl, ERASURE_SECRET: stack.erasureSecret, DKIM_KEYS_SECRET: stack.dkimSecret, ...env },
     }, (error, stdout, stderr) => {
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
@@ -28,7 +28,7 @@ export function runCliFor(stack: TestStack, args: string[], ms: number): Promise
   return new Promise((resolve) => {
     const child = execFile(process.execPath, [path.join(ROOT, 'client', 'bin.js'), ...args], {
       cwd: ROOT,
-      env: { ...process.env, TEMPORAL_ADDRESS: stack.address, TEMPORAL_TASK_QUEUE: stack.taskQueue, DATABASE_URL: stack.dbUrl, ERASURE_SECRET: stack.erasureSecret },
+      env: { ...process.env, TEMPORAL_ADDRESS: stack.address, TEMPORAL_TASK_QUEUE: stack.taskQueue, DATABASE_URL: stack.dbUrl, ERASURE_SECRET: stack.erasureSecret, DKIM_KEYS_SECRET: stack.dkimSecret },
     }, (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }));
     setTimeout(() => child.kill('SIGINT'), ms);
   });

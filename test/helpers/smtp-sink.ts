@@ -3,6 +3,8 @@ import { simpleParser, type ParsedMail } from 'mailparser';
 import { startSmtpServer, type ReceivedMessage, type RunningSmtpServer, type SmtpServerOptions } from '../../stack/smtp-capture';
 
 export interface SinkMessage {
+  /** The message as received, byte for byte (DKIM verification). */
+  raw: Buffer;
   /** Envelope sender (the return path). */
   from: string;
   to: string;
@@ -40,7 +42,7 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
       return () => {
         const receivedAt = Date.now();
         for (const to of envelope.to) {
-          const message = { from: envelope.from, to, mail, receivedAt, sessionId };
+          const message = { raw, from: envelope.from, to, mail, receivedAt, sessionId };
           messages.push(message);
           options.onAccepted?.(message);
         }

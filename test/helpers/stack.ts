@@ -38,6 +38,8 @@ export interface TestStack {
   trackingSetup: TrackingSetup;
   /** ERASURE_SECRET of this stack (the CLI and direct imports use the same). */
   erasureSecret: string;
+  /** DKIM_KEYS_SECRET of this stack's workers (`delivery dkim` in tests uses the same). */
+  dkimSecret: string;
   start(spec: unknown, runOptions?: DeliveryRunOptions): Promise<StartedDelivery>;
   /** Starts the in-process worker (done by default). */
   startWorker(): Promise<void>;
@@ -89,6 +91,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     db, client: temporal.client, tracking: trackingSetup, port: trackingPort, requestsPerSecond: options.trackingRequestsPerSecond ?? 100_000, signalEveryMs: 500,
   });
   const taskQueue = `test-${randomBytes(4).toString('hex')}`;
+  const dkimSecret = randomBytes(32).toString('hex');
   const workerConfig = { address: temporal.address, namespace: 'default', taskQueue };
   const smtp = { url: options.smtpCredentials ? sink.url.replace('//', `//${options.smtpCredentials}@`) : sink.url, maxConnections: options.smtpMaxConnections ?? 3 };
   let worker: DeliveryWorker | undefined;
@@ -96,12 +99,13 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   const children: ChildProcess[] = [];
 
   const stack: TestStack = {
-    address: temporal.address, uiUrl: temporal.uiUrl, client: temporal.client, db, dbUrl, sink, taskQueue, tracking, trackingSetup, erasureSecret: randomBytes(32).toString('hex'),
+    address: temporal.address, uiUrl: temporal.uiUrl, client: temporal.client, db, dbUrl, sink, taskQueue, tracking, trackingSetup, erasureSecret: randomBytes(32).toString('hex'), dkimSecret,
     start: (spec, runOptions) => startDelivery(temporal.client, taskQueue, spec, undefined, runOptions),
     async startWorker() {
       worker = await createDeliveryWorker({
         temporal: workerConfig, db: options.workerDatabase?.(db) ?? db, smtp, databaseRetryMs: options.databaseRetryMs, workflowBundle: { codePath: WORKFLOW_BUNDLE }, progressEveryMs: 200, reconcileEveryMs: options.reconcileEveryMs,
         softErrorsBeforeQuarantine: 3, bounceDomain: options.bounceDomain, tracking: trackingSetup,
+        dkim: { secret: dkimSecret, threads: 1 },
       });
       running = worker.run();
     },
@@ -116,7 +120,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
         env: {
           ...process.env, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: dbUrl,
           SMTP_URL: smtp.url, SMTP_MAX_CONNECTIONS: String(smtp.maxConnections), WORKFLOW_BUNDLE_PATH: WORKFLOW_BUNDLE, PROGRESS_EVERY_MS: '200',
-          TRACKING_BASE_URL: trackingSetup.baseUrl, TRACKING_SECRET: trackingSetup.secret,
+          TRACKING_BASE_URL: trackingSetup.baseUrl, TRACKING_SECRET: trackingSetup.secret, DKIM_KEYS_SECRET: dkimSecret, DKIM_SIGNING_THREADS: '1',
           ...(options.databaseRetryMs ? { DATABASE_RETRY_SECONDS: String(options.databaseRetryMs / 1000) } : {}),
           ...(options.bounceDomain ? { BOUNCE_DOMAIN: options.bounceDomain } : {}), ...extraEnv,
         },

@@ -92,7 +92,8 @@ describe('typology rules, approval and proofs', () => {
 
   it('semi-automatic approval sends a clean preparation at once, and waits for confirm after a warning', async () => {
     await seedProfiles(stack.db, manyProfiles(2));
-    const clean = await stack.start(baseSpec({ ...UNSUBSCRIBE, approval: 'semi' }));
+    // Clean: no DKIM warning either (this relay signs, as an ESP would).
+    const clean = await stack.start(baseSpec({ ...UNSUBSCRIBE, approval: 'semi', typology: { rules: { dkimSignature: null } } }));
     expect((await clean.result()).kpis.sent).toBe(2);
 
     const warned = await stack.start(baseSpec({ approval: 'semi' })); // default typology: a missing unsubscribe link is a warning

@@ -17,4 +17,8 @@ describe('how a sending attempt ends', () => {
     expect(attemptVerdict({ halted: false, cancelledBy: 'workflow' })).toEqual({ end: 'cancelled' });
     expect(attemptVerdict({ halted: false })).toEqual({ end: 'finished' });
   });
+  it('retries a failed DKIM signing, even when the workflow cancelled meanwhile: its messages went back unsent', () => {
+    expect(attemptVerdict({ halted: false, signingFailure: 'a DKIM signing thread stopped: exit code 1', cancelledBy: 'workflow' }))
+      .toMatchObject({ end: 'retry', type: 'DkimSigningFailed', message: expect.stringContaining('never sent unsigned') });
+  });
 });

@@ -3,7 +3,9 @@
 import { dkimVerify } from 'mailauth/lib/dkim/verify';
 import { deliveryMessages } from '../../domain/message';
 import { mimeSkeleton } from '../../domain/mime';
-import { dkimDnsRecord, dkimKeyType, generateDkimKey, type DkimKey } from '../../domain/dkim-keys';
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { dkimDnsRecord, dkimPrivateKey, generateDkimKey, type DkimKey } from '../../domain/dkim-keys';
+import { openKey, sealKey } from '../../store/dkim-keys';
 import { dkimSigner } from '../../activities/sending/dkim';
 
 const content = { from: 'Shop <news@shop.example>', subject: 'Winter sale, {{firstName}}', html: '<p>Hi {{firstName}}</p><a href="https://shop.example/sale">Sale</a>' };
@@ -53,9 +55,39 @@ describe('DKIM signing', () => {
     expect(await verdicts(signed.replace(/^Subject: .*$/m, 'Subject: Changed'), [rsa])).toEqual(['shop.example/s2026: fail']);
   });
 
-  it('refuses keys that cannot sign for Gmail and Yahoo', () => {
-    expect(dkimKeyType(rsa.privateKey)).toEqual({ ok: true, type: 'rsa', bits: 2048 });
-    expect(dkimKeyType(ed.privateKey)).toEqual({ ok: true, type: 'ed25519' });
-    expect(dkimKeyType('not a key')).toEqual({ ok: false, problem: 'is not a PEM private key' });
+  it('reads PKCS#8 and PKCS#1 private keys, and refuses what cannot sign for Gmail and Yahoo', () => {
+    expect(dkimPrivateKey(rsa.privateKey)).toEqual({ ok: true, privateKey: rsa.privateKey, keyType: 'rsa-2048' });
+    expect(dkimPrivateKey(ed.privateKey)).toEqual({ ok: true, privateKey: ed.privateKey, keyType: 'ed25519' });
+    const pkcs1 = createPrivateKey(rsa.privateKey).export({ type: 'pkcs1', format: 'pem' }).toString();
+    expect(dkimPrivateKey(pkcs1)).toEqual({ ok: true, privateKey: rsa.privateKey, keyType: 'rsa-2048' });
+    expect(dkimPrivateKey('not a key')).toMatchObject({ ok: false, problem: expect.stringContaining('is not a PEM private key') });
+    const publicOnly = createPublicKey(rsa.privateKey).export({ type: 'spki', format: 'pem' }).toString();
+    expect(dkimPrivateKey(publicOnly)).toMatchObject({ ok: false, problem: expect.stringContaining('is not a PEM private key') });
+    const small = generateKeyPairSync('rsa', { modulusLength: 768 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    expect(dkimPrivateKey(small)).toEqual({ ok: false, problem: expect.stringContaining('RSA key of 768 bits') });
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    expect(dkimPrivateKey(ec)).toEqual({ ok: false, problem: expect.stringContaining('is a ec key') });
+  });
+});
+
+describe('DKIM keys at rest', () => {
+  const key: DkimKey = { domain: 'shop.example', selector: 's2026', privateKey: generateDkimKey('ed25519') };
+  const secret = 'k'.repeat(32);
+
+  it('are sealed: the stored text holds no part of the key and opens with the secret alone', () => {
+    const sealed = sealKey(secret, key);
+    expect(sealed).not.toContain(key.privateKey.split('\n')[1].slice(0, 20));
+    expect(sealKey(secret, key)).not.toBe(sealed); // a fresh IV each time
+    expect(openKey(secret, { ...key, sealedKey: sealed })).toBe(key.privateKey);
+    expect(() => openKey('x'.repeat(32), { ...key, sealedKey: sealed })).toThrow(/does not open with this DKIM_KEYS_SECRET/);
+  });
+
+  it('cannot be moved to another domain or selector, nor altered', () => {
+    const sealed = sealKey(secret, key);
+    expect(() => openKey(secret, { ...key, domain: 'other.example', sealedKey: sealed })).toThrow(/does not open/);
+    expect(() => openKey(secret, { ...key, selector: 's2027', sealedKey: sealed })).toThrow(/does not open/);
+    const bytes = Buffer.from(sealed, 'base64');
+    bytes[bytes.length - 1] ^= 1;
+    expect(() => openKey(secret, { ...key, sealedKey: bytes.toString('base64') })).toThrow(/does not open/);
   });
 });

@@ -3,7 +3,7 @@ import { sendingLogOfBounce, signedMessageId, verpAddress } from '../../domain/b
 import { afterFailure } from '../../domain/quarantine';
 import { nextRetryAt } from '../../domain/retries';
 import { holdoutRank, resolveTypology, selectHoldouts } from '../../domain/typology';
-import { checkContent, MessageChecks } from '../../domain/control-rules';
+import { checkContent, checkSigning, MessageChecks } from '../../domain/control-rules';
 import { errorSummary } from '../../domain/delivery';
 import { dsn } from '../helpers/dsn';
 
@@ -84,6 +84,17 @@ describe('typologies', () => {
     expect(a.capacity).toHaveLength(40);
     expect(a.capacity.some((id) => a.controlGroup.includes(id))).toBe(false);
     expect(holdoutRank('seed', 1)).not.toBe(holdoutRank('other', 1));
+  });
+
+  it('check that the sender domain signs its mail, unless the typology leaves signing to the relay', () => {
+    const t = resolveTypology(undefined);
+    expect(checkSigning({ domain: 'shop.example', keys: 2 }, t)).toEqual([]);
+    expect(checkSigning({ domain: 'shop.example', keys: 0 }, t)).toEqual([{ rule: 'DKIM signature', level: 'warning', message: expect.stringContaining('delivery dkim add shop.example') }]);
+    expect(checkSigning({ domain: 'shop.example', keys: 0 }, resolveTypology({ name: 'default', rules: { dkimSignature: { level: 'error' } } }))).toMatchObject([{ level: 'error' }]);
+    const relaySigns = resolveTypology({ name: 'marketing', rules: { dkimSignature: null } });
+    expect(checkSigning({ domain: 'shop.example', keys: 0 }, relaySigns)).toEqual([]);
+    // Keys that do not open fail the preparation whatever the rule says: the sending could not sign.
+    expect(checkSigning({ domain: 'shop.example', problem: 'does not open with this DKIM_KEYS_SECRET' }, relaySigns)).toMatchObject([{ level: 'error' }]);
   });
 
   it('check the content and every rendered message', () => {
