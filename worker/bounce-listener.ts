@@ -14,12 +14,10 @@ import type { Client } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDeliveryStatus, qualifyBounce, reportParts } from '../domain/dsn';
 import { COMPLAINT_TYPES, parseFeedbackReport } from '../domain/feedback-report';
-import { optOuts } from '../store/opt-outs';
+import { messageFeedback } from '../store/message-feedback';
 import type { Secrets } from '../domain/secrets';
 import { sendingLogOfBounce, sendingLogOfReturnPath } from '../domain/bounce-references';
 import type { Database } from '../store/prisma';
-import { quarantine } from '../store/quarantine';
-import { retryTransient } from '../store/transient';
 import { sendingLogs } from '../store/sending-logs';
 import { progressSignals } from '../temporal/progress-signals';
 
@@ -64,7 +62,6 @@ export async function startBounceListener(options: BounceListenerOptions): Promi
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_DSN_BYTES;
   const holdMs = options.holdMs ?? DEFAULT_HOLD_MS;
   const logs = sendingLogs(db);
-  const addresses = quarantine(db);
 
   // KPIs reach the workflow at most every signalEveryMs per delivery, however many DSNs arrive (and again once
   // Temporal is back); a delivery that ended keeps its bounces in the database.
@@ -73,7 +70,7 @@ export async function startBounceListener(options: BounceListenerOptions): Promi
 
   const verdict = (code: BounceVerdict['code'], message: string, applied: BounceVerdict['applied'] = []): BounceVerdict => ({ code, message, applied });
 
-  const optedOut = optOuts(db);
+  const feedback = messageFeedback(db, options);
 
   /** A spam complaint (ARF): its message must be one of ours, named by a signed reference, and sent. */
   async function complaint(raw: Buffer, envelopeTo: string[]): Promise<BounceVerdict | undefined> {
@@ -83,15 +80,14 @@ export async function startBounceListener(options: BounceListenerOptions): Promi
     const id = sendingLogOfBounce(secret, { envelopeTo: returnPaths, originalMessageId: report.original.messageId });
     if (id === undefined) return verdict(550, '5.7.1 Not a report about a message sent from here: no genuine return path or Message-ID');
     if (!(COMPLAINT_TYPES as readonly string[]).includes(report.feedbackType)) return verdict(250, `2.0.0 Accepted (feedback type ${report.feedbackType}: nothing to apply)`);
-    const row = await retryTransient(() => db.sendingLog.findUnique({ where: { id } }));
-    if (!row) return verdict(550, '5.1.1 Unknown message');
-    if (row.sentAt === null) return verdict(250, '2.0.0 Accepted (this message was never sent: nothing to apply)');
-    // Each message counts once, however often its report arrives.
-    const { count } = await retryTransient(() => db.sendingLog.updateMany({ where: { id, complainedAt: null }, data: { complainedAt: new Date() } }));
-    if (count === 0) return verdict(250, '2.0.0 Accepted (already counted)');
-    await retryTransient(() => optedOut.add([row.email], 'complaint', row.deliveryId));
-    feedbackSoon(row.deliveryId);
-    return verdict(250, '2.0.0 Complaint applied: the address is opted out', [{ sendingLogId: id, kind: 'complaint' }]);
+    const outcome = await feedback.complaint(id);
+    if (outcome.applied) {
+      feedbackSoon(outcome.deliveryId);
+      return verdict(250, '2.0.0 Complaint applied: the address is opted out', [{ sendingLogId: id, kind: 'complaint' }]);
+    }
+    if (outcome.why === 'unknown message') return verdict(550, '5.1.1 Unknown message');
+    if (outcome.why === 'being recorded') return verdict(451, '4.3.0 The message is still being recorded: try again later');
+    return verdict(250, `2.0.0 Accepted (${outcome.why}: nothing to apply)`);
   }
 
   async function handle(raw: Buffer, envelopeTo: string[]): Promise<BounceVerdict> {
@@ -102,32 +98,26 @@ export async function startBounceListener(options: BounceListenerOptions): Promi
     const id = sendingLogOfBounce(secret, { envelopeTo, originalMessageId });
     if (id === undefined) return verdict(550, '5.7.1 Not a bounce of a message sent from here: no genuine return path or Message-ID');
     if (!deliveryStatus) return verdict(250, '2.0.0 Accepted (not a delivery status notification: nothing to apply)');
-    let row = await retryTransient(() => db.sendingLog.findUnique({ where: { id } }));
-    if (!row) return verdict(550, '5.1.1 Unknown message');
     // Handed to SMTP, its outcome not recorded yet: hold the DSN until it is.
-    for (const until = Date.now() + holdMs; row?.status === 'sending' && Date.now() < until;) {
+    let row = await feedback.sentMessage(id);
+    for (const until = Date.now() + holdMs; 'applied' in row && row.why === 'being recorded' && Date.now() < until;) {
       await sleep(50);
-      row = await retryTransient(() => db.sendingLog.findUnique({ where: { id } }));
+      row = await feedback.sentMessage(id);
     }
-    if (!row) return verdict(550, '5.1.1 Unknown message');
-    if (row.status === 'sending') return verdict(451, '4.3.0 The message is still being recorded: try again later');
-    if (row.sentAt === null) return verdict(250, '2.0.0 Accepted (the relay never accepted this message: nothing to apply)');
+    if ('applied' in row) {
+      if (row.why === 'unknown message') return verdict(550, '5.1.1 Unknown message');
+      if (row.why === 'being recorded') return verdict(451, '4.3.0 The message is still being recorded: try again later');
+      return verdict(250, '2.0.0 Accepted (the relay never accepted this message: nothing to apply)');
+    }
+    const message = row;
     const applied: BounceVerdict['applied'] = [];
     // Only what the DSN says about this message's own recipient (a forwarded copy may report others).
-    for (const recipient of parseDeliveryStatus(deliveryStatus).filter((r) => r.finalRecipient.toLowerCase() === row!.email.toLowerCase())) {
-      const { kind, failure, party } = qualifyBounce(recipient);
-      if (kind === 'none' || !failure) continue;
-      const at = new Date();
-      // A refusal for the sender (SPF, DKIM, DMARC, reputation) fails the message, never the address.
-      const forSender = party === 'sender' ? { senderRefusedAt: at } : {};
+    for (const recipient of parseDeliveryStatus(deliveryStatus).filter((r) => r.finalRecipient.toLowerCase() === message.email.toLowerCase())) {
+      const bounce = qualifyBounce(recipient);
       // Conditional on not having counted this final status for this message yet: a replay changes nothing.
-      const { count } = await retryTransient(() => (kind === 'hard'
-        ? db.sendingLog.updateMany({ where: { id, status: 'sent', bouncedAt: null }, data: { status: 'failed', failureType: failure.type, reason: failure.reason, bouncedAt: at, ...forSender } })
-        : db.sendingLog.updateMany({ where: { id, delayedAt: null, bouncedAt: null }, data: { delayedAt: at } })));
-      if (count === 0) continue;
-      if (party === 'recipient') await addresses.recordFailures([{ address: row.email, failure, deliveryId: row.deliveryId }], options.softErrorsBeforeQuarantine);
-      if (kind === 'hard') feedbackSoon(row.deliveryId);
-      applied.push({ sendingLogId: id, kind });
+      if (!(await feedback.bounce(message, bounce)).applied) continue;
+      if (bounce.kind === 'hard') feedbackSoon(message.deliveryId);
+      applied.push({ sendingLogId: id, kind: bounce.kind as 'hard' | 'soft' });
     }
     return verdict(250, applied.length ? '2.0.0 Bounce applied' : '2.0.0 Accepted (already counted, or nothing to apply)', applied);
   }

@@ -65,7 +65,6 @@ export async function waitForContactDate(ctx: DeliveryContext, version: number):
   return edited ? 'edited' : 'done';
 }
 
-/** The engine pauses the delivery by itself (a relay fault only ops can fix, the failure-rate guard). */
 /**
  * The complaint breaker, on every progress report while sending: complaints arrive by the bounce listener and the
  * tracking server's ESP events, counted in the KPIs; past the spec's limit the delivery pauses itself.
@@ -74,12 +73,13 @@ export function judgeComplaints(ctx: DeliveryContext): void {
   const guard = ctx.spec.complaintGuard;
   if (!guard || ctx.state !== 'sending' || ctx.pausedBecause) return;
   const base = ctx.complaintBaseline ?? { complaints: 0, delivered: 0 };
-  const trip = complaintTrip(ctx.kpis.complaints - base.complaints, ctx.kpis.delivered - base.delivered, guard.maxComplaintRate);
+  const trip = complaintTrip((ctx.kpis.complaints ?? 0) - base.complaints, ctx.kpis.delivered - base.delivered, guard.maxComplaintRate);
   if (!trip) return;
   ctx.complaintsTripped = true;
   halt(ctx, { by: 'guard', reason: describeComplaintTrip(trip) });
 }
 
+/** The engine pauses the delivery by itself (a relay fault only ops can fix, the failure-rate guard, complaints). */
 function halt(ctx: DeliveryContext, h: Halt): void {
   if (ctx.pausedBecause) return; // the first cause is the one to fix
   ctx.paused = true;
@@ -105,6 +105,7 @@ export async function sendRounds(ctx: DeliveryContext, acts: Activities): Promis
     log(ctx, 'info', ctx.kpis.sent + ctx.kpis.failed > 0 ? 'Sending resumed' : `Sending ${ctx.kpis.toDeliver} messages`);
     result = await sendRound(ctx, acts, `${wf.workflowInfo().runId}.${round}`);
     if (result) ctx.kpis = kpisWithSending(ctx.kpis, result);
+    judgeComplaints(ctx);
     if (ctx.paused) continue; // by ops or by the engine: the loop waits for resume at its top
     if (result) {
       if (!result.nextRetryAt) break;

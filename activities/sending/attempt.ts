@@ -62,7 +62,9 @@ export class SendingAttempt {
 
   constructor(private readonly ctx: Context, private readonly deps: ActivityDeps, private readonly s: AttemptSetup) {
     // Only the first sender signals progress: the counts are the delivery's, whoever sends.
-    this.progress = startProgress(ctx, () => ({ phase: 'sending', ...s.totals, cursor: this.cursor }),
+    // Complaints are left out: they arrive by the bounce listener and the webhooks, whose reports carry them (these
+    // totals would hold the count of the attempt's start and take the KPI back).
+    this.progress = startProgress(ctx, () => ({ phase: 'sending', ...s.totals, complaints: undefined, cursor: this.cursor }),
       s.lane === 0 ? deps.signalProgress : async () => undefined, deps.progressEveryMs);
     this.pace = pacer(s.rate);
     this.gate = domainGate(s.spec.domainLimits, s.lanes, undefined, s.engine);

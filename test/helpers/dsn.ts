@@ -24,3 +24,26 @@ export async function sendRaw(port: number, envelope: { from: string; to: string
     transport.close();
   }
 }
+
+/**
+ * A feedback-loop report (ARF, RFC 5965 §3 and its appendix B sample) as a mailbox provider's FBL sends it: the
+ * machine-readable part and the reported message's headers (as the relay received them) enclosed.
+ */
+export function arf(o: { to: string; feedbackType?: string; originalMailFrom?: string; originalRcptTo: string; originalHeaders: string }): string {
+  return [
+    'From: <abusedesk@mailbox.example>', `To: <${o.to}>`, 'Subject: FW: Hello', 'MIME-Version: 1.0', `Date: ${new Date().toUTCString()}`,
+    'Message-ID: <433689.81121.example@mailbox.example>',
+    'Content-Type: multipart/report; report-type=feedback-report;', ' boundary="part1_13d.2e68ed54_boundary"', '',
+    '--part1_13d.2e68ed54_boundary', 'Content-Type: text/plain; charset="US-ASCII"', 'Content-Transfer-Encoding: 7bit', '',
+    'This is an email abuse report for an email message received from IP 192.0.2.1 on Thu, 8 Mar 2005 14:00:00 EDT.',
+    'For more information about this format please see http://www.mipassoc.org/arf/.', '',
+    '--part1_13d.2e68ed54_boundary', 'Content-Type: message/feedback-report', '',
+    `Feedback-Type: ${o.feedbackType ?? 'abuse'}`, 'User-Agent: SomeGenerator/1.0', 'Version: 1',
+    ...(o.originalMailFrom ? [`Original-Mail-From: <${o.originalMailFrom}>`] : []),
+    `Original-Rcpt-To: <${o.originalRcptTo}>`, 'Arrival-Date: Thu, 8 Mar 2005 14:00:00 EDT', 'Reporting-MTA: dns; mail.mailbox.example',
+    'Source-IP: 192.0.2.1', '',
+    '--part1_13d.2e68ed54_boundary', 'Content-Type: text/rfc822-headers', '',
+    o.originalHeaders.trimEnd(), '',
+    '--part1_13d.2e68ed54_boundary--', '',
+  ].join('\r\n');
+}
