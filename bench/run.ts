@@ -7,7 +7,7 @@
 // With --dkim, this checkout's delivery is sent once per setting (unsigned, or signed with a key of that type): what
 // signing costs in send rate and worker CPU per message.
 // Prints the figures and appends them to BENCHMARKS.md.
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,10 +26,10 @@ import { statusQuery } from '../workflows/messages';
 import { dkimKeys } from '../store/dkim-keys';
 import { DKIM_KEY_TYPES, generateDkimKey, type DkimKeyType } from '../domain/dkim-keys';
 import { BENCH_HTML, benchDelivery, emptyPostgres } from './delivery';
+import { cpuMs, POSTFIX_SINK, rssSampler, startSink } from './processes';
 
 const ROOT = path.resolve(__dirname, '..');
 /** Postfix's smtp-sink (Debian package postfix): a C sink that costs next to nothing per message. */
-const POSTFIX_SINK = '/usr/sbin/smtp-sink';
 const { values } = parseArgs({
   options: {
     profiles: { type: 'string', default: '100000' },
@@ -235,40 +235,6 @@ function appendRow(rowOfTable: RegExp, header: RegExp, row: string): void {
   fs.writeFileSync(file, lines.join('\n'));
 }
 
-interface Sink {
-  name: string;
-  port: number;
-  count(): Promise<number>;
-  kill(): void;
-}
-
-/** Postfix's smtp-sink, or a small smtp-server process (bench/smtp-sink.ts) where Postfix is not installed. */
-async function startSink(kind: 'postfix' | 'node'): Promise<Sink> {
-  if (kind === 'postfix') {
-    const port = await freePort();
-    // -c prints "sess=… quit=… mesg=N" at each message; -u: it refuses to keep root privileges.
-    const child = spawn(POSTFIX_SINK, ['-c', '-u', 'nobody', `127.0.0.1:${port}`, '1024'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let last = '';
-    child.stdout!.on('data', (d: Buffer) => (last = (last + d.toString()).slice(-200)));
-    await new Promise((r) => setTimeout(r, 500));
-    return {
-      name: 'postfix smtp-sink', port,
-      count: async () => Number([...last.matchAll(/mesg=(\d+)/g)].at(-1)?.[1] ?? 0),
-      kill: () => child.kill(),
-    };
-  }
-  const child = fork(path.join(__dirname, 'smtp-sink.ts'), { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
-  const port = await new Promise<number>((resolve) => child.once('message', (m: { port: number }) => resolve(m.port)));
-  return {
-    name: 'Node smtp-server', port,
-    count: () => new Promise<number>((resolve) => {
-      child.once('message', (m: { count: number }) => resolve(m.count));
-      child.send('count');
-    }),
-    kill: () => child.kill(),
-  };
-}
-
 /** The same 5 KB messages straight from nodemailer's pool: what SMTP alone costs on this machine. */
 async function baseline(port: number, n: number): Promise<number> {
   // With TCP_NODELAY as the worker's pool (activities/smtp-pool.ts): without it both are bound by delayed ACKs.
@@ -287,33 +253,6 @@ async function baseline(port: number, n: number): Promise<number> {
   }));
   transport.close();
   return n / ((Date.now() - t) / 1000);
-}
-
-/** CPU time (user + system, every thread) the processes used so far, from /proc (ms). */
-function cpuMs(children: ChildProcess[]): number {
-  const tick = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-  return children.reduce((sum, c) => {
-    try {
-      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-      const fields = fs.readFileSync(`/proc/${c.pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-      return sum + (Number(fields[11]) + Number(fields[12])) * tick;
-    } catch {
-      return sum;
-    }
-  }, 0);
-}
-
-function rssSampler(child: ChildProcess) {
-  let peak = 0;
-  const timer = setInterval(() => {
-    try {
-      const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
-      peak = Math.max(peak, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
-    } catch {
-      // the worker is gone
-    }
-  }, 500);
-  return { peakKb: () => peak, stop: () => clearInterval(timer) };
 }
 
 const quietLogger = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m: string) => console.error(m) };

@@ -2,7 +2,7 @@
 // 250 (before their outcome is recorded), every genuine DSN replayed, and an attacker who forges a DSN for
 // every message (guessed VERP ids and guessed Message-IDs, each with the right recipient). Only the genuine
 // bounces count, once each.
-import { dsn, sendRaw } from '../helpers/dsn';
+import { arf, dsn, sendRaw } from '../helpers/dsn';
 import { baseSpec, clearData, eventually, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
 import { kpisQuery, statusQuery } from '../../workflows/messages';
 import type { SinkMessage } from '../helpers/smtp-sink';
@@ -17,6 +17,7 @@ describe('bounces from outside', () => {
   let listener: BounceListener;
   const genuine: Array<{ to: string; raw: string }> = [];
   const applied: Array<Promise<void>> = [];
+  const accepted: SinkMessage[] = [];
   beforeAll(async () => {
     stack = await startTestStack({ bounceDomain: 'bounces.test', onAccepted: (m) => bounceAtOnce(m) });
     listener = await startBounceListener({ db: stack.db, client: stack.client, port: 0, softErrorsBeforeQuarantine: 3, secret: stack.trackingSetup.secret, signalEveryMs: 500 });
@@ -28,6 +29,7 @@ describe('bounces from outside', () => {
 
   function bounceAtOnce(m: SinkMessage) {
     if (m.to.endsWith('@dmarc.example')) return refuseSender(m);
+    if (m.to.endsWith('@complaints.example')) return void accepted.push(m);
     if (!bouncing(m.to)) return;
     const raw = dsn({ to: m.from, recipient: m.to, action: 'failed', status: '5.1.1', diagnostic: '550 5.1.1 user unknown', originalMessageId: m.mail.messageId! });
     genuine.push({ to: m.from, raw });
@@ -98,6 +100,40 @@ describe('bounces from outside', () => {
     const failed = new Set(refused.map((r) => r.email));
     const row = await account(stack, handle.workflowId, `DSNs refusing the sender (DMARC 5.7.26) for every message: paused after ${rows.filter((r) => r.sentAt !== null).length} of ${RECIPIENTS_OF_SENDER}, none quarantined`, refused.length, (e) => failed.has(e));
     expect(row).toMatchObject({ lost: 0, duplicates: 0, failedWrongly: 0, quarantinedWrongly: 0 });
+  });
+
+  it('ARF reports: forged for every message, genuine ones replayed: only the genuine complaints count, once each', async () => {
+    const COMPLAINERS = 120;
+    await clearData(stack);
+    await stack.db.optOut.deleteMany();
+    accepted.splice(0);
+    await seedProfiles(stack.db, manyProfiles(COMPLAINERS, 'complaints.example'));
+    const handle = await stack.start(baseSpec({ messagesPerSecond: 40 }));
+    const { kpis } = await handle.result();
+    const headersOf = (m: SinkMessage) => m.raw.toString('utf8').split('\r\n\r\n')[0];
+    const complaining = (email: string) => /^user\d*3@/.test(email);
+    let forged = 0;
+    let refused = 0;
+    for (const m of accepted) {
+      // The attacker: the message's own headers with its signed Message-ID altered, no return path of ours.
+      const altered = headersOf(m).replace(/^Message-ID: <(\d+)\.([0-9a-f])/im, (_, id: string, c: string) => `Message-ID: <${id}.${c === '0' ? '1' : '0'}`);
+      forged++;
+      await sendRaw(listener.port, { from: '', to: 'fbl@bounces.test' }, arf({ to: 'fbl@bounces.test', originalRcptTo: m.to, originalHeaders: altered }))
+        .catch((e: { responseCode?: number }) => (e.responseCode && e.responseCode >= 500 ? refused++ : undefined));
+    }
+    const genuine = accepted.filter((m) => complaining(m.to));
+    for (let replay = 0; replay < 3; replay++) {
+      for (const m of genuine) await sendRaw(listener.port, { from: '', to: m.from }, arf({ to: m.from, originalMailFrom: m.from, originalRcptTo: m.to, originalHeaders: headersOf(m) }));
+    }
+    expect(kpis).toMatchObject({ sent: COMPLAINERS, pending: 0 });
+    expect(refused).toBe(forged);
+    const complained = await stack.db.sendingLog.findMany({ where: { deliveryId: handle.workflowId, complainedAt: { not: null } } });
+    expect(complained.map((r) => r.email).sort()).toEqual(genuine.map((m) => m.to).sort());
+    const optedOut = await stack.db.optOut.findMany();
+    expect(optedOut.map((o) => o.address).sort()).toEqual(genuine.map((m) => m.to).sort());
+    expect(optedOut.every((o) => o.source === 'complaint')).toBe(true);
+    const row = await account(stack, handle.workflowId, `ARF complaints: ${forged} forged (altered Message-ID), ${genuine.length} genuine each replayed 2×`, forged);
+    expect(row).toMatchObject({ recipients: COMPLAINERS, received: COMPLAINERS, lost: 0, duplicates: 0, failedWrongly: 0, quarantinedWrongly: 0 });
   });
 });
 

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../stack/dev-server';
+import { installMailTools } from '../../stack/mail-tools';
 
 export const POSTFIX = '/usr/sbin/postfix';
 
@@ -17,6 +18,7 @@ export interface PostfixRelay {
 }
 
 function requireInstalled(): void {
+  if (!fs.existsSync(POSTFIX) && process.getuid?.() === 0) installMailTools();
   if (!fs.existsSync(POSTFIX)) throw new Error('Postfix is not installed: run `bash stack/install-mail-tools.sh` (Debian packages postfix, spamassassin, dnsmasq-base)');
   if (process.getuid?.() !== 0) throw new Error('a private Postfix instance is started as root (its daemons drop to the postfix user)');
 }

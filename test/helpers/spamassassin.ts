@@ -5,6 +5,7 @@
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import dgram from 'node:dgram';
+import { installMailTools } from '../../stack/mail-tools';
 
 const SPAMASSASSIN = '/usr/bin/spamassassin';
 const DNSMASQ = '/usr/sbin/dnsmasq';
@@ -29,6 +30,7 @@ function txtStrings(value: string): string {
 
 export async function spamVerdict(raw: Buffer | string, txtRecords: Array<{ name: string; value: string }>): Promise<SpamVerdict> {
   for (const tool of [SPAMASSASSIN, DNSMASQ]) {
+    if (!fs.existsSync(tool) && process.getuid?.() === 0) installMailTools();
     if (!fs.existsSync(tool)) throw new Error(`${tool} is missing: run \`bash stack/install-mail-tools.sh\` (Debian packages postfix, spamassassin, dnsmasq-base)`);
   }
   const port = await freeUdpPort();

@@ -24,7 +24,7 @@ describe('the KPI table', () => {
   });
 
   it('drives the Web UI\'s current details line, after the situation', () => {
-    expect(kpiDetails('**sent**', k)).toBe('**sent** · targeted 10 · to deliver 8 · excluded 2 · sent 8 · delivered 7 · errors 1 · pending 0 · opens 3 (42.9%) · clicks 0 (0.0%) · unsubscriptions 0');
+    expect(kpiDetails('**sent**', k)).toBe('**sent** · targeted 10 · to deliver 8 · excluded 2 · sent 8 · delivered 7 · errors 1 · pending 0 · opens 3 (42.9%) · clicks 0 (0.0%) · unsubscriptions 0 · complaints 0');
     expect(kpiDetails('stopped', { ...k, cancelled: 4 })).toMatch(/pending 0 · cancelled 4 · opens/); // a rare count only once it happened
   });
 });
