@@ -3,6 +3,7 @@
 // headers (RFC 8058). Used by the sending activity and, for the mirror page, by the tracking server.
 import { domainOf } from './address';
 import { signedMessageId } from './bounce-references';
+import { espTagHeaders, type Esp } from './esp-events';
 import { parseSender } from './spec';
 import { compileHtmlFragment, compileTemplates, type Personalization, type RenderedMessage } from './template';
 import { CLICK_FIELD, literalOrigin, redirectTarget, trackLinks, trackingUrl, type TrackedLink, type TrackingKind } from './tracking';
@@ -17,6 +18,8 @@ export interface TrackingSetup {
    * links and bounces of messages already sent working). Absent: the signing key alone.
    */
   verifyWith?: readonly string[];
+  /** The ESP the relay is (RELAY_ESP): the header it echoes in its events carries each message's signed Message-ID. */
+  relayEsp?: Esp;
 }
 
 /** The keys a tracking token, return path or Message-ID is checked against. */
@@ -58,6 +61,7 @@ export function deliveryMessages(deliveryId: string, content: MessageContent, tr
     compose(sendingLogId, data, options = {}) {
       const url = (kind: TrackingKind, linkId = 0) => trackingUrl(tracking.baseUrl, tracking.secret, kind, { deliveryId, sendingLogId, linkId });
       const unsubscribeUrl = url('unsubscribe');
+      const messageId = signedMessageId(tracking.secret, sendingLogId, senderDomain);
       const rendered = templates.render({
         ...data,
         unsubscribeUrl,
@@ -69,9 +73,10 @@ export function deliveryMessages(deliveryId: string, content: MessageContent, tr
         html: options.openPixel === false ? rendered.html : withOpenPixel(rendered.html, url('open')),
         // Stable per recipient and signed, so a bounce (or a duplicate after a crash) maps back to its sending
         // log, and nobody can forge one for a message they did not receive.
-        messageId: signedMessageId(tracking.secret, sendingLogId, senderDomain),
+        messageId,
         headers: {
           'X-Delivery-Id': deliveryId,
+          ...espTagHeaders(tracking.relayEsp, messageId),
           ...bulkHeaders,
           'List-Unsubscribe': `<${unsubscribeUrl}>`,
           'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',

@@ -10,7 +10,7 @@ import { openDatabase } from '../store/prisma';
 import { migrate } from '../store/migrate';
 import { countProfiles, insertProfiles } from '../store/profiles';
 import { parseProfileCsv } from '../domain/profile-csv';
-import { bounceConfig, dkimConfig, metricsConfig, smtpConfig, softErrorsBeforeQuarantine, temporalConfig, trackingConfig } from '../temporal/config';
+import { bounceConfig, dkimConfig, espWebhookConfig, metricsConfig, smtpConfig, softErrorsBeforeQuarantine, temporalConfig, trackingConfig } from '../temporal/config';
 import { deliveriesLink, webUiUrl } from '../temporal/web-ui';
 import { startTrackingServer } from '../tracking/server';
 import { startBounceListener } from '../worker/bounce-listener';
@@ -96,7 +96,8 @@ async function main(): Promise<void> {
   });
   stops.push(() => listener.close());
   step('Bounces', `DSN listener ${listener.url}`);
-  const trackingServer = await startTrackingServer({ db, client, tracking, port: tracking.port, requestsPerSecond: tracking.requestsPerSecond });
+  const trackingServer = await startTrackingServer({ db, client, tracking, port: tracking.port, requestsPerSecond: tracking.requestsPerSecond,
+    esp: espWebhookConfig(), softErrorsBeforeQuarantine: softErrorsBeforeQuarantine() });
   stops.push(() => trackingServer.close());
   step('Tracking', `${trackingServer.url} (opens, clicks, mirror page, unsubscribe; links point to ${tracking.baseUrl})`);
   const sample = sampleDecision(profilesBefore, sampleAsked);

@@ -6,7 +6,7 @@ import { isPostgres, type Database } from './prisma';
 import { jsonStrings, jsonTable } from './json-lists';
 import { transientTolerant, type TransientRetry } from './transient';
 
-export const OPT_OUT_SOURCES = ['unsubscribe link', 'profile import', 'cli', 'complaint'] as const;
+export const OPT_OUT_SOURCES = ['unsubscribe link', 'profile import', 'cli', 'complaint', 'esp'] as const;
 export type OptOutSource = (typeof OPT_OUT_SOURCES)[number];
 
 export interface OptOutRow {

@@ -1,11 +1,12 @@
 // Configuration by environment, shared by the worker, the CLI and the embedded stack.
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_TASK_QUEUE } from '../workflows/messages';
 import { DATA_DIR } from '../store/database-url';
 import type { TrackingSetup } from '../domain/message';
 import { DEFAULT_SOFT_ERRORS_BEFORE_QUARANTINE } from '../domain/quarantine';
+import { ESPS, type Esp } from '../domain/esp-events';
 import { parseSecretList } from '../domain/secrets';
 
 export interface TemporalConfig {
@@ -85,7 +86,7 @@ export function trackingConfig(env: NodeJS.ProcessEnv = process.env): TrackingCo
   const requestsPerSecond = Number(env.TRACKING_REQUESTS_PER_SECOND ?? 50);
   if (!(requestsPerSecond > 0)) throw new Error(`TRACKING_REQUESTS_PER_SECOND must be a number above 0 (got "${env.TRACKING_REQUESTS_PER_SECOND}")`);
   const secrets = trackingSecrets(env);
-  return { port, baseUrl, secret: secrets[0], verifyWith: secrets, requestsPerSecond };
+  return { port, baseUrl, secret: secrets[0], verifyWith: secrets, requestsPerSecond, relayEsp: relayEsp(env) };
 }
 
 /** TRACKING_SECRET: one secret, or a rotation `new,old` (the first signs, all verify); else a generated one. */
@@ -152,4 +153,53 @@ function portFrom(name: string, value: string): number {
   const port = Number(value);
   if (value.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${name} must be a port number (got "${value}")`);
   return port;
+}
+
+/**
+ * The ESPs' event webhooks the tracking server serves, from the environment: SES_TOPIC_ARNS (comma-separated),
+ * SENDGRID_WEBHOOK_PUBLIC_KEY, MAILGUN_WEBHOOK_SIGNING_KEY, POSTMARK_WEBHOOK_CREDENTIALS (user:password),
+ * ESP_WEBHOOK_MAX_BYTES. An ESP without its setting is not served.
+ */
+export function espWebhookConfig(env: NodeJS.ProcessEnv = process.env): EspWebhookSettings {
+  const set = (name: string) => (env[name]?.trim() ? env[name]!.trim() : undefined);
+  const topicArns = set('SES_TOPIC_ARNS')?.split(',').map((a) => a.trim()).filter(Boolean);
+  for (const arn of topicArns ?? []) {
+    if (!/^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/.test(arn)) throw new Error(`SES_TOPIC_ARNS: "${arn}" is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)`);
+  }
+  const publicKey = set('SENDGRID_WEBHOOK_PUBLIC_KEY');
+  if (publicKey) {
+    try {
+      createPublicKey({ key: Buffer.from(publicKey, 'base64'), format: 'der', type: 'spki' });
+    } catch {
+      throw new Error('SENDGRID_WEBHOOK_PUBLIC_KEY must be the verification key SendGrid shows (base64), as it is');
+    }
+  }
+  const credentials = set('POSTMARK_WEBHOOK_CREDENTIALS');
+  if (credentials && !/^[^:\s]+:\S{12,}$/.test(credentials)) throw new Error('POSTMARK_WEBHOOK_CREDENTIALS must be user:password, the password 12 characters or more');
+  const maxBytes = Number(env.ESP_WEBHOOK_MAX_BYTES ?? 1024 * 1024);
+  if (!Number.isInteger(maxBytes) || maxBytes < 1024) throw new Error(`ESP_WEBHOOK_MAX_BYTES must be a whole number of bytes, 1024 or more (got "${env.ESP_WEBHOOK_MAX_BYTES}")`);
+  const signingKey = set('MAILGUN_WEBHOOK_SIGNING_KEY');
+  return {
+    ...(topicArns?.length ? { ses: { topicArns } } : {}),
+    ...(publicKey ? { sendgrid: { publicKey } } : {}),
+    ...(signingKey ? { mailgun: { signingKey } } : {}),
+    ...(credentials ? { postmark: { credentials } } : {}),
+    maxBytes,
+  };
+}
+
+export interface EspWebhookSettings {
+  ses?: { topicArns: string[] };
+  sendgrid?: { publicKey: string };
+  mailgun?: { signingKey: string };
+  postmark?: { credentials: string };
+  maxBytes: number;
+}
+
+/** RELAY_ESP: the ESP the workers relay through, whose tag header names each message in its events. */
+export function relayEsp(env: NodeJS.ProcessEnv = process.env): Esp | undefined {
+  const v = env.RELAY_ESP?.trim().toLowerCase();
+  if (!v) return undefined;
+  if (!(ESPS as readonly string[]).includes(v)) throw new Error(`RELAY_ESP must be one of ${ESPS.join(', ')} (got "${env.RELAY_ESP}")`);
+  return v as Esp;
 }

@@ -1,7 +1,7 @@
 // `npm run tracking`: the tracking server alone, configured by environment (see README).
 import { Client, Connection } from '@temporalio/client';
 import { openDatabase } from '../store/prisma';
-import { temporalConfig, trackingConfig } from '../temporal/config';
+import { espWebhookConfig, softErrorsBeforeQuarantine, temporalConfig, trackingConfig } from '../temporal/config';
 import { startTrackingServer } from './server';
 import { parseTrustProxy } from './client-address';
 
@@ -15,7 +15,8 @@ async function main(): Promise<void> {
   // the KPIs reach the deliveries once it is back.
   const connection = Connection.lazy({ address: temporal.address });
   const client = new Client({ connection, namespace: temporal.namespace });
-  const server = await startTrackingServer({ db, client, tracking, port: tracking.port, host: '0.0.0.0', requestsPerSecond: tracking.requestsPerSecond, trustProxy });
+  const server = await startTrackingServer({ db, client, tracking, port: tracking.port, host: '0.0.0.0', requestsPerSecond: tracking.requestsPerSecond, trustProxy,
+    esp: espWebhookConfig(), softErrorsBeforeQuarantine: softErrorsBeforeQuarantine() });
   console.log(`tracking server: listening on port ${server.port}, links point to ${tracking.baseUrl}`);
   const stop = async () => {
     await server.close();

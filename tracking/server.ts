@@ -16,6 +16,7 @@ import { clientAddress, type TrustProxy } from './client-address';
 import { trackingRecording } from './recording';
 import { ROUTE_METHODS, ROUTES } from './routes';
 import { page, reply } from './responses';
+import { espWebhooks, type EspWebhookConfig } from './esp-webhooks';
 
 export interface TrackingServerOptions {
   db: Database;
@@ -32,6 +33,10 @@ export interface TrackingServerOptions {
   flushEveryMs?: number;
   /** A delivery's KPIs are signalled at most this often (ms, default 10 s: each signal is a history event). */
   signalEveryMs?: number;
+  /** The ESPs' event webhooks to serve (POST /esp/<provider>), each with what checks its requests. */
+  esp?: EspWebhookConfig;
+  /** Quarantine threshold of soft bounces, as the bounce listener's (QUARANTINE_SOFT_ERRORS). */
+  softErrorsBeforeQuarantine?: number;
 }
 
 export interface TrackingServer {
@@ -51,9 +56,15 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
   const recording = trackingRecording(options.db, tracking, options);
   const perSecond = options.requestsPerSecond ?? 50;
   const limiter = rateLimiter({ perSecond, burst: perSecond * 4 });
+  const webhooks = espWebhooks({
+    db: options.db, client: options.client, secrets: verifyingSecrets(tracking), config: options.esp ?? {},
+    softErrorsBeforeQuarantine: options.softErrorsBeforeQuarantine, signalEveryMs: options.signalEveryMs,
+  });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://tracking');
+    // ESPs post events in bursts from a few addresses: never rate-limited, each request checked by its signature.
+    if (webhooks.serves(url.pathname)) return webhooks.handle(req, res, url.pathname);
     const m = /^\/([a-z])\/([^/]{1,600})$/.exec(url.pathname);
     const kind = m ? KIND_OF_PATH[m[1]] : undefined;
     const target = m && kind ? verifyToken(verifyingSecrets(tracking), kind, m[2]) : undefined;
@@ -100,6 +111,7 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
         server.closeAllConnections();
       });
       await recording.close();
+      await webhooks.close();
     },
   };
 }
