@@ -18,7 +18,7 @@ import type { Database } from '../store/prisma';
 import { sendingLogs } from '../store/sending-logs';
 import { retryTransient } from '../store/transient';
 import { progressSignals } from '../temporal/progress-signals';
-import { reply } from './responses';
+import { bodyOf, reply } from './responses';
 import { snsFetcher, type SnsFetch } from './sns-fetch';
 
 export const DEFAULT_MAX_WEBHOOK_BYTES = 1024 * 1024;
@@ -160,7 +160,7 @@ export function espWebhooks(options: EspWebhookOptions) {
     async handle(req: http.IncomingMessage, res: http.ServerResponse, pathname: string): Promise<void> {
       const esp = pathname.slice('/esp/'.length) as Esp;
       if (req.method !== 'POST') return reply(res, 405, 'Method not allowed', { Allow: 'POST' });
-      const body = await readBody(req, maxBytes);
+      const body = await bodyOf(req, maxBytes);
       if (!body) return reply(res, 413, `Too large: a webhook here is at most ${maxBytes} bytes`, { Connection: 'close' });
       const verdict = await HANDLERS[esp](req, body);
       reply(res, verdict.status, verdict.text, verdict.status === 503 ? { 'Retry-After': '30' } : {});
@@ -174,22 +174,4 @@ export type EspWebhooks = ReturnType<typeof espWebhooks>;
 function header(req: http.IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
-}
-
-/** The body, or undefined once it passes the limit (the rest is not read: the connection closes). */
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  if (Number(req.headers['content-length'] ?? 0) > limit) return Promise.resolve(undefined);
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        resolve(undefined);
-        req.pause();
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > limit ? undefined : Buffer.concat(chunks)));
-    req.on('error', () => resolve(undefined));
-  });
 }

@@ -13,18 +13,24 @@ export function page(res: http.ServerResponse, status: number, title: string, bo
     `<body style="font-family:sans-serif;max-width:32em;margin:3em auto">${content}</body></html>`);
 }
 
-/** Reads (and drops) a request body, false when it is larger than the limit. */
-export function bodyWithin(req: http.IncomingMessage, limit: number): Promise<boolean> {
+/** A request body, or undefined once it passes the limit (the rest is not read: the connection is dropped). */
+export function bodyOf(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  if (Number(req.headers['content-length'] ?? 0) > limit) return Promise.resolve(undefined);
   return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        resolve(false);
-        req.destroy();
-      }
+      if (size <= limit) return void chunks.push(chunk);
+      resolve(undefined);
+      req.destroy();
     });
-    req.on('end', () => resolve(true));
-    req.on('error', () => resolve(false));
+    req.on('end', () => resolve(size > limit ? undefined : Buffer.concat(chunks)));
+    req.on('error', () => resolve(undefined));
   });
+}
+
+/** Reads a request body, false when it is larger than the limit. */
+export async function bodyWithin(req: http.IncomingMessage, limit: number): Promise<boolean> {
+  return (await bodyOf(req, limit)) !== undefined;
 }

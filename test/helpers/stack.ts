@@ -14,6 +14,8 @@ import { seedNumberedProfiles } from '../../store/profiles';
 import { profileAddressKey } from '../../domain/address';
 import { createDeliveryWorker, type DeliveryWorker } from '../../worker/worker';
 import { startTrackingServer, type TrackingServer } from '../../tracking/server';
+import type { EspWebhookConfig } from '../../tracking/esp-webhooks';
+import type { Esp } from '../../domain/esp-events';
 import type { TrackingSetup } from '../../domain/message';
 import { freePort, startDevServer, type DevServer } from '../../stack/dev-server';
 import { startDelivery, type DeliveryHandle, type StartedDelivery } from '../../client/deliveries';
@@ -69,6 +71,9 @@ export interface TestStackOptions extends SinkOptions {
   smtpCredentials?: string;
   /** How often the in-process worker looks for deliveries terminated in Temporal (ms; the worker's default is a minute). */
   reconcileEveryMs?: number;
+  /** The ESP webhooks the tracking server serves, and the ESP the in-process worker tags its messages for (RELAY_ESP). */
+  esp?: EspWebhookConfig;
+  relayEsp?: Esp;
 }
 
 function quietRuntime(): void {
@@ -86,9 +91,10 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   const db = await openDatabase(dbUrl);
   const sink = await startSmtpSink(options);
   const trackingPort = await freePort();
-  const trackingSetup: TrackingSetup = { baseUrl: `http://127.0.0.1:${trackingPort}`, secret: randomBytes(32).toString('hex') };
+  const trackingSetup: TrackingSetup = { baseUrl: `http://127.0.0.1:${trackingPort}`, secret: randomBytes(32).toString('hex'), relayEsp: options.relayEsp };
   const tracking = await startTrackingServer({
     db, client: temporal.client, tracking: trackingSetup, port: trackingPort, requestsPerSecond: options.trackingRequestsPerSecond ?? 100_000, signalEveryMs: 500,
+    esp: options.esp, softErrorsBeforeQuarantine: 3,
   });
   const taskQueue = `test-${randomBytes(4).toString('hex')}`;
   const dkimSecret = randomBytes(32).toString('hex');
