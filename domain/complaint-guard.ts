@@ -26,3 +26,13 @@ export function describeComplaintTrip(t: ComplaintTrip): string {
     'mailbox providers junk or refuse a sender from 0.3%; check where the list came from, the content and the frequency ' +
     '(delivery logs <id> --recipients), then resume or stop the delivery';
 }
+
+/** How far back a sender domain's complaints count (the providers' daily rate), unless ops accepted them later. */
+export const SENDER_WINDOW_MS = 24 * 3600_000;
+
+/** "spam complaints on shop.example reached 2.0% of its delivered mail of the last 24 h (…)" */
+export function describeSenderTrip(domain: string, t: ComplaintTrip, deliveries: number): string {
+  return `spam complaints on ${domain} reached ${percent(t.complaints, t.delivered)} of its delivered mail of the last 24 h ` +
+    `(${t.complaints} of ${t.delivered}, over ${deliveries} ${deliveries === 1 ? 'delivery' : 'deliveries'}), above the limit of ${+(t.limit * 100).toFixed(3)}%: mailbox providers judge the sender domain as a whole; ` +
+    'find the delivery that draws them (delivery list, then its KPIs), then resume or stop this one';
+}

@@ -110,6 +110,8 @@ export interface Halt {
   by: 'relay' | 'guard';
   /** The cause and the fix, in one sentence for the logs, `status` and the Web UI. */
   reason: string;
+  /** The complaint breaker's: resuming accepts the complaints so far. */
+  complaints?: boolean;
 }
 
 /** What a sending activity returns when it has nothing left to send now, or halted. */

@@ -52,6 +52,8 @@ export interface CarriedState {
   complaintsTripped?: boolean;
   /** Complaints and deliveries ops accepted by resuming after the breaker: it judges only what comes after. */
   complaintBaseline?: { complaints: number; delivered: number };
+  /** When ops accepted the complaints so far by resuming (ISO): the sender domain's breaker counts from then. */
+  complaintsAcceptedAt?: string;
   proofsSent: number;
   /** Set once sent: the run only collects tracking feedback until then (ISO date). */
   trackingUntil?: string;
@@ -102,6 +104,7 @@ export function newContext(spec: DeliverySpec, options: DeliveryRunOptions): Del
     pausedBecause: carried?.pausedBecause,
     complaintsTripped: carried?.complaintsTripped,
     complaintBaseline: carried?.complaintBaseline,
+    complaintsAcceptedAt: carried?.complaintsAcceptedAt,
     proofsSent: carried?.proofsSent ?? 0,
     trackingUntil: carried?.trackingUntil,
     lastCommand: carried?.lastCommand,
@@ -129,12 +132,13 @@ export async function continueAsNew(ctx: DeliveryContext): Promise<never> {
   // An update in progress is answered by this run, not lost (not cancellable: a stop now is the next run's to take).
   await wf.CancellationScope.nonCancellable(() => wf.condition(wf.allHandlersFinished));
   log(ctx, 'info', `Continuing as new after ${wf.workflowInfo().historyLength} history events`);
-  const { runKey, contentVersion, preparation, kpis, logs, logOffset, paused, pausedBecause, complaintsTripped, complaintBaseline, proofsSent, trackingUntil, lastCommand } = ctx;
+  const { runKey, contentVersion, preparation, kpis, logs, logOffset, paused, pausedBecause, complaintsTripped, complaintBaseline, complaintsAcceptedAt, proofsSent, trackingUntil, lastCommand } = ctx;
   return wf.continueAsNew<(spec: DeliverySpec, options: DeliveryRunOptions) => Promise<unknown>>(ctx.spec, {
     ...ctx.options,
     carried: {
       runKey, contentVersion, preparation: preparation!, kpis, logs, logOffset, paused, pausedBecause, proofsSent, trackingUntil, lastCommand,
       ...(complaintsTripped ? { complaintsTripped } : {}), ...(complaintBaseline ? { complaintBaseline } : {}),
+      ...(complaintsAcceptedAt ? { complaintsAcceptedAt } : {}),
     },
   });
 }

@@ -36,7 +36,8 @@ const APPLY: Record<SignalCommand, (ctx: DeliveryContext) => string> = {
     ctx.pausedBecause = undefined;
     if (ctx.complaintsTripped) {
       // Ops looked at the complaints and chose to go on: the breaker judges the complaints that come next.
-      ctx.complaintBaseline = { complaints: ctx.kpis.complaints, delivered: ctx.kpis.delivered };
+      ctx.complaintBaseline = { complaints: ctx.kpis.complaints ?? 0, delivered: ctx.kpis.delivered };
+      ctx.complaintsAcceptedAt = new Date().toISOString(); // the sender domain's breaker counts from here
       ctx.complaintsTripped = false;
     }
     return 'sending goes on where it stopped';

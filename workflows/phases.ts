@@ -75,8 +75,7 @@ export function judgeComplaints(ctx: DeliveryContext): void {
   const base = ctx.complaintBaseline ?? { complaints: 0, delivered: 0 };
   const trip = complaintTrip((ctx.kpis.complaints ?? 0) - base.complaints, ctx.kpis.delivered - base.delivered, guard.maxComplaintRate);
   if (!trip) return;
-  ctx.complaintsTripped = true;
-  halt(ctx, { by: 'guard', reason: describeComplaintTrip(trip) });
+  halt(ctx, { by: 'guard', reason: describeComplaintTrip(trip), complaints: true });
 }
 
 /** The engine pauses the delivery by itself (a relay fault only ops can fix, the failure-rate guard, complaints). */
@@ -84,6 +83,7 @@ function halt(ctx: DeliveryContext, h: Halt): void {
   if (ctx.pausedBecause) return; // the first cause is the one to fix
   ctx.paused = true;
   ctx.pausedBecause = h.reason;
+  if (h.complaints) ctx.complaintsTripped = true;
   log(ctx, 'error', `Paused by the engine: ${h.reason}`);
 }
 
@@ -128,7 +128,7 @@ async function sendRound(ctx: DeliveryContext, acts: Activities, round: string):
   const scope = new wf.CancellationScope();
   const running = scope.run(async () => {
     const settled = await Promise.allSettled(Array.from({ length: lanes }, (_, lane) =>
-      acts.sendDelivery({ deliveryId: ctx.deliveryId, lane, lanes, round }).then((r) => {
+      acts.sendDelivery({ deliveryId: ctx.deliveryId, lane, lanes, round, ...(ctx.complaintsAcceptedAt ? { complaintsSince: ctx.complaintsAcceptedAt } : {}) }).then((r) => {
         if (r.halted) halt(ctx, r.halted);
         return r;
       })));

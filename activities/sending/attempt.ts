@@ -10,6 +10,9 @@ import { ApplicationFailure, type Context } from '@temporalio/activity';
 import { reasonKey } from '../../domain/failures';
 import { describeRelayFault, type RelayFault } from '../../domain/smtp-faults';
 import { describeTrip, failureGuard, type GuardTrip } from '../../domain/failure-guard';
+import { complaintTrip, describeSenderTrip, SENDER_WINDOW_MS } from '../../domain/complaint-guard';
+import { senderDomainComplaints } from '../../store/sender-complaints';
+import { retryTransient } from '../../store/transient';
 import { domainOf } from '../../domain/address';
 import type { Halt, SendingResult } from '../../domain/delivery';
 import { attemptVerdict } from '../../domain/attempt-verdict';
@@ -31,6 +34,8 @@ import { nextAllowed, turnsOf } from './turns';
 const RECORD_EVERY_MS = 100;
 /** How often a sender looks for DSNs that failed its messages (the failure-rate guard counts them). */
 const BOUNCES_EVERY_MS = 1000;
+/** How often the first sender reads its sender domain's complaints across deliveries. */
+const SENDER_COMPLAINTS_EVERY_MS = 10_000;
 /** How often the signalling sender counts the other senders' messages (from the database). */
 const COUNT_OTHERS_EVERY_MS = 2000;
 
@@ -59,6 +64,7 @@ export class SendingAttempt {
   /** Only this attempt's messages are read: no need to trust one clock against another. */
   private bouncesSeenUntil = new Date(0);
   private bouncesReadAt = Date.now();
+  private complaintsReadAt = 0;
 
   constructor(private readonly ctx: Context, private readonly deps: ActivityDeps, private readonly s: AttemptSetup) {
     // Only the first sender signals progress: the counts are the delivery's, whoever sends.
@@ -126,6 +132,10 @@ export class SendingAttempt {
     if (this.s.spec.guard && Date.now() - this.bouncesReadAt > BOUNCES_EVERY_MS) {
       await this.judgeBounces();
       this.bouncesReadAt = Date.now();
+    }
+    if (this.s.spec.complaintGuard && this.s.lane === 0 && Date.now() - this.complaintsReadAt > SENDER_COMPLAINTS_EVERY_MS) {
+      await this.judgeSenderComplaints(this.s.spec.complaintGuard.maxComplaintRate);
+      this.complaintsReadAt = Date.now();
     }
     if (this.s.lanes > 1 && this.s.lane === 0 && Date.now() - this.countedAt > COUNT_OTHERS_EVERY_MS) {
       Object.assign(this.s.totals, await this.s.logs.sendingCounts(this.s.deliveryId));
@@ -212,6 +222,20 @@ export class SendingAttempt {
     for (const { reason, bouncedAt } of await this.s.logs.bouncedSince(this.s.deliveryId, this.s.claim, this.bouncesSeenUntil)) {
       this.bouncesSeenUntil = bouncedAt;
       this.halt(this.guard.amend(reasonKey(reason)));
+    }
+  }
+
+  /**
+   * The complaint breaker of the sender domain, across its deliveries of the last 24 h (since ops last accepted them):
+   * a domain drawing complaints pauses every delivery it sends, this one included.
+   */
+  private async judgeSenderComplaints(maxComplaintRate: number): Promise<void> {
+    const since = new Date(Math.max(Date.now() - SENDER_WINDOW_MS, this.s.complaintsSince?.getTime() ?? 0));
+    const c = await retryTransient(() => senderDomainComplaints(this.deps.db, this.s.senderDomain, since), this.s.database.retry);
+    const trip = complaintTrip(c.complaints, c.delivered, maxComplaintRate);
+    if (trip && !this.halted) {
+      this.halted = { by: 'guard', reason: describeSenderTrip(this.s.senderDomain, trip, c.deliveries), complaints: true };
+      this.stop();
     }
   }
 

@@ -15,7 +15,7 @@ import type { ActivityDeps } from '../deps';
 import { engineThrottle, type EngineThrottle } from '../engine-throttle';
 import { composer } from './composer';
 import { signingPool, type SigningPool } from './signing-pool';
-import { senderKeys } from './sender-keys';
+import { senderDomain, senderKeys } from './sender-keys';
 import type { DkimKey } from '../../domain/dkim-keys';
 
 export interface SendInput {
@@ -24,6 +24,8 @@ export interface SendInput {
   lane?: number;
   lanes?: number;
   round?: string;
+  /** When ops last resumed after the complaint breaker (ISO): the sender domain's complaints count from then. */
+  complaintsSince?: string;
 }
 
 type SendingLogs = ReturnType<typeof sendingLogs>;
@@ -52,11 +54,14 @@ export interface AttemptSetup {
   compose: ReturnType<typeof composer>;
   /** Signs with the sender domain's DKIM keys, off the main thread; none when the domain has no key. */
   signing: SigningPool | undefined;
+  /** The sender's domain, and when ops last accepted its complaints by resuming (its complaint breaker counts from then). */
+  senderDomain: string;
+  complaintsSince: Date | undefined;
   /** The delivery's counts, kept up to date by the attempt (what progress reports show). */
   totals: Awaited<ReturnType<SendingLogs['sendingCounts']>>;
 }
 
-export async function setUpAttempt(ctx: Context, deps: ActivityDeps, { deliveryId, lane = 0, lanes = 1, round }: SendInput): Promise<AttemptSetup> {
+export async function setUpAttempt(ctx: Context, deps: ActivityDeps, { deliveryId, lane = 0, lanes = 1, round, complaintsSince }: SendInput): Promise<AttemptSetup> {
   const { db, mailer } = deps;
   // Every database call of this attempt goes through transient errors, and none hands a message out meanwhile.
   const database = databaseHealth(deps.databaseRetryMs);
@@ -91,6 +96,8 @@ export async function setUpAttempt(ctx: Context, deps: ActivityDeps, { deliveryI
     batch: Math.max(1, Math.min(mailer.maxConnections * 4, IN_LIST_MAX, Math.ceil(rate ?? Infinity))),
     compose: composer(deliveryId, spec, deps.tracking, deps.bounceDomain),
     signing: keys.length ? signingPool(keys, deps.dkim?.threads) : undefined,
+    senderDomain: senderDomain(spec),
+    complaintsSince: complaintsSince ? new Date(complaintsSince) : undefined,
     totals,
   };
 }

@@ -67,7 +67,8 @@ describe('spam complaints', () => {
     }
     await waitForState(handle, 'paused', 30_000);
     const status = await handle.query(statusQuery);
-    expect(status.pausedBecause).toMatch(/^spam complaints reached [\d.]+% of delivered \(8 of \d+\), above the limit of 2%/);
+    // The delivery's breaker or its sender domain's (the same complaints): whichever judged first.
+    expect(status.pausedBecause).toMatch(/^spam complaints (on shop\.example )?reached [\d.]+% of (its )?delivered.* \(8 of \d+(, over 1 delivery)?\), above the limit of 2%/);
     const sentWhenPaused = (await handle.query(kpisQuery)).sent;
     expect(sentWhenPaused).toBeLessThan(100);
 
@@ -77,5 +78,25 @@ describe('spam complaints', () => {
     expect(result.kpis).toMatchObject({ sent: 100, complaints: 8 });
     expect(new Set(stack.sink.messages.map((m) => m.to)).size).toBe(100);
     expect(stack.sink.messages).toHaveLength(100);
+  });
+
+  it('the sender domain\'s breaker: complaints on one delivery pause the next from that domain, not another domain\'s', async () => {
+    await seedProfiles(stack.db, manyProfiles(10));
+    const first = await stack.start(baseSpec());
+    await first.result();
+    for (const m of stack.sink.messages.slice(0, 5)) {
+      expect((await listener.handle(Buffer.from(arf({ to: 'fbl@bounces.test', originalRcptTo: m.to, originalHeaders: headersOf(m) })), [m.from])).code).toBe(250);
+    }
+    const sameDomain = await stack.start(baseSpec({ name: 'Same domain', messagesPerSecond: 5 }));
+    const otherDomain = await stack.start(baseSpec({ name: 'Other domain', from: 'Club <news@club.example>' }));
+    await waitForState(sameDomain, 'paused', 30_000);
+    expect((await sameDomain.query(statusQuery)).pausedBecause)
+      .toMatch(/^spam complaints on shop\.example reached [\d.]+% of its delivered mail of the last 24 h \(5 of \d+, over [12] deliver(y|ies)\), above the limit of 0\.3%/);
+    // The other domain's delivery sends to the end (the 5 who complained are opted out, so excluded everywhere).
+    expect((await otherDomain.result()).kpis).toMatchObject({ sent: 5, toExclude: 5 });
+
+    // Resuming accepts the domain's complaints so far: the delivery goes on to the end.
+    await sameDomain.signal(resumeSignal);
+    expect((await sameDomain.result()).kpis).toMatchObject({ sent: 5, toExclude: 5, complaints: 0 });
   });
 });

@@ -1,0 +1,38 @@
+// A sender domain's spam complaints across its deliveries: what mailbox providers judge the domain by (Gmail's
+// Postmaster Tools rate is per domain, over a day). Read by the sending attempt's complaint breaker for its domain.
+import { domainOf } from '../domain/address';
+import { parseSender } from '../domain/spec';
+import type { Database } from './prisma';
+
+/** Deliveries older than this are not looked at (a delivery sends for its validity period at most). */
+const DELIVERIES_WITHIN_MS = 30 * 24 * 3600_000;
+
+export interface SenderComplaints {
+  complaints: number;
+  delivered: number;
+  /** The domain's deliveries that sent in the window. */
+  deliveries: number;
+}
+
+export async function senderDomainComplaints(db: Database, senderDomain: string, since: Date): Promise<SenderComplaints> {
+  const candidates = await db.delivery.findMany({
+    where: { sendingStartedAt: { not: null }, createdAt: { gte: new Date(since.getTime() - DELIVERIES_WITHIN_MS) } }, select: { id: true, spec: true },
+  });
+  const ids = candidates.filter((d) => domainOfSpec(d.spec) === senderDomain).map((d) => d.id);
+  if (ids.length === 0) return { complaints: 0, delivered: 0, deliveries: 0 };
+  const sentSince = { deliveryId: { in: ids }, sentAt: { gte: since } };
+  const [complaints, delivered, sending] = await Promise.all([
+    db.sendingLog.count({ where: { ...sentSince, complainedAt: { not: null } } }),
+    db.sendingLog.count({ where: { ...sentSince, status: 'sent' } }),
+    db.sendingLog.groupBy({ by: ['deliveryId'], where: sentSince }),
+  ]);
+  return { complaints, delivered, deliveries: sending.length };
+}
+
+function domainOfSpec(spec: string): string | undefined {
+  try {
+    return domainOf(parseSender((JSON.parse(spec) as { from: string }).from).address);
+  } catch {
+    return undefined; // a spec of an older shape: not this domain's
+  }
+}
