@@ -312,7 +312,7 @@ describe('audiences: conditions, behaviour, segments and lists', () => {
     expect(listed.total).toBe(2);
     expect(listed.rows.map((r) => r.address).sort()).toEqual(['user30@example.com', 'user31@example.com']);
     expect((await runCli(stack, ['optouts', 'list', '--limit', '1'])).stdout).toMatch(/opted out \(next page: --offset 1\)/);
-    expect((await runCli(stack, ['optouts', 'list', '--source', 'link'])).stderr).toContain('--source must be one of "unsubscribe link", "profile import", "cli" (got "link")');
+    expect((await runCli(stack, ['optouts', 'list', '--source', 'link'])).stderr).toContain('--source must be one of "unsubscribe link", "profile import", "cli", "complaint", "esp" (got "link")');
 
     const removed = await runCli(stack, ['optouts', 'remove', 'user30@example.com', 'USER32@example.com']);
     expect(removed.stdout).toContain('2 address(es) subscribed again: user30@example.com, user32@example.com');
