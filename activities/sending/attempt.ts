@@ -11,7 +11,7 @@ import { reasonKey } from '../../domain/failures';
 import { describeRelayFault, type RelayFault } from '../../domain/smtp-faults';
 import { describeTrip, failureGuard, type GuardTrip } from '../../domain/failure-guard';
 import { complaintTrip, describeSenderTrip, SENDER_WINDOW_MS } from '../../domain/complaint-guard';
-import { senderDomainComplaints } from '../../store/sender-complaints';
+import { senderComplaints } from '../../store/sender-complaints';
 import { retryTransient } from '../../store/transient';
 import { domainOf } from '../../domain/address';
 import type { Halt, SendingResult } from '../../domain/delivery';
@@ -65,6 +65,7 @@ export class SendingAttempt {
   private bouncesSeenUntil = new Date(0);
   private bouncesReadAt = Date.now();
   private complaintsReadAt = 0;
+  private readonly senderDomainComplaints: ReturnType<typeof senderComplaints>;
 
   constructor(private readonly ctx: Context, private readonly deps: ActivityDeps, private readonly s: AttemptSetup) {
     // Only the first sender signals progress: the counts are the delivery's, whoever sends.
@@ -73,6 +74,7 @@ export class SendingAttempt {
     this.progress = startProgress(ctx, () => ({ phase: 'sending', ...s.totals, complaints: undefined, cursor: this.cursor }),
       s.lane === 0 ? deps.signalProgress : async () => undefined, deps.progressEveryMs);
     this.pace = pacer(s.rate);
+    this.senderDomainComplaints = senderComplaints(deps.db);
     this.gate = domainGate(s.spec.domainLimits, s.lanes, undefined, s.engine);
     this.guard = failureGuard(s.spec.guard ?? false);
     ctx.cancellationSignal.addEventListener('abort', this.stop, { once: true }); // pause, stop, worker shutdown
@@ -231,7 +233,7 @@ export class SendingAttempt {
    */
   private async judgeSenderComplaints(maxComplaintRate: number): Promise<void> {
     const since = new Date(Math.max(Date.now() - SENDER_WINDOW_MS, this.s.complaintsSince?.getTime() ?? 0));
-    const c = await retryTransient(() => senderDomainComplaints(this.deps.db, this.s.senderDomain, since), this.s.database.retry);
+    const c = await retryTransient(() => this.senderDomainComplaints(this.s.senderDomain, since), this.s.database.retry);
     const trip = complaintTrip(c.complaints, c.delivered, maxComplaintRate);
     if (trip && !this.halted) {
       this.halted = { by: 'guard', reason: describeSenderTrip(this.s.senderDomain, trip, c.deliveries), complaints: true };
