@@ -3,6 +3,7 @@ import type { Database } from '../store/prisma';
 import type { TrackingSetup } from '../domain/message';
 import type { Mailer } from './mailer';
 import type { SignalProgress } from './progress';
+import type { MxLookup } from './sending/providers';
 
 /** What the activities need from the worker process (one of each per worker). */
 export interface ActivityDeps {
@@ -21,6 +22,8 @@ export interface ActivityDeps {
   tracking: TrackingSetup;
   /** DKIM signing: the secret that opens the keys (DKIM_KEYS_SECRET) and the signing threads. Absent: nothing is signed. */
   dkim?: { secret: string; threads?: number };
+  /** How a recipient domain's MX hosts are found (DNS when absent; tests give their own). */
+  lookupMx?: MxLookup;
   /** Message counters exported as metrics (absent in unit tests). */
   metrics?: { sent: MetricCounter; failed: MetricCounter; retried: MetricCounter };
 }

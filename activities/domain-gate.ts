@@ -43,7 +43,10 @@ export function domainGate(limits: DomainLimits | undefined, share = 1, now = ()
     intervalMs: (domain) => Math.max(ownInterval(domain), engine?.intervalMs(domain) ?? 0),
     tryAcquire(domain) {
       const own = limits?.[domain];
-      if (!own && !engine?.capped(domain)) return true;
+      if (!own && !engine?.capped(domain)) {
+        engine?.take(domain); // counted: shaping starts from the rate the engine was sending at
+        return true;
+      }
       if (waitMs(domain) > 0) return false;
       engine?.take(domain);
       if (own) {

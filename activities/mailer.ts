@@ -3,6 +3,8 @@
 import { parseConnectionUrl } from 'nodemailer/lib/shared';
 import type { Failure } from '../domain/failures';
 import { judgeSmtpError, type RelayFault } from '../domain/smtp-faults';
+import { withoutAddresses } from '../domain/smtp-replies';
+import type { ShapingRule } from '../domain/shaping-rules';
 import { smtpPool, SmtpFailure } from './smtp-pool';
 
 export interface OutgoingMessage {
@@ -22,12 +24,20 @@ export type SendResult =
   /** Never reached the relay: withdrawn before a connection took it (no fault), or a relay fault. */
   | { status: 'unsent'; fault?: RelayFault }
   /** The connection was lost after the content went out: the relay may have taken it. */
-  | { status: 'unknown'; failure: Failure };
+  | { status: 'unknown'; failure: Failure }
+  /** A provider asked us to slow down or wait (a traffic shaping rule matched its reply): not sent, nobody's failure. */
+  | { status: 'throttled'; rule: ShapingRule; reply: string };
+
+/** The traffic shaping rule a temporary reply about this message matches, if any. */
+export type ShapingMatch = (code: number, reply: string) => ShapingRule | undefined;
 
 export interface Mailer {
   readonly maxConnections: number;
-  /** `withdraw` gives back a message still waiting for a connection (pause, stop, a fault elsewhere). */
-  send(message: OutgoingMessage, withdraw?: AbortSignal): Promise<SendResult>;
+  /**
+   * `withdraw` gives back a message still waiting for a connection (pause, stop, a fault elsewhere); `shaping` tells
+   * the replies to RCPT TO and to the data that ask to slow down.
+   */
+  send(message: OutgoingMessage, withdraw?: AbortSignal, shaping?: ShapingMatch): Promise<SendResult>;
   close(): void;
 }
 
@@ -45,12 +55,15 @@ export function createMailer({ url, maxConnections = 5 }: MailerOptions): Mailer
   });
   return {
     maxConnections,
-    async send(message, withdraw) {
+    async send(message, withdraw, shaping) {
       try {
         const done = await pool.send({ from: message.envelopeFrom, to: message.to }, message.raw, withdraw);
         return done === 'sent' ? { status: 'sent' } : { status: 'unsent' };
       } catch (e) {
         if (!(e instanceof SmtpFailure)) throw e;
+        const { step, code, text } = e.error;
+        const rule = shaping && code !== undefined && (step === 'rcpt to' || step === 'end of data') ? shaping(code, text) : undefined;
+        if (rule) return { status: 'throttled', rule, reply: withoutAddresses(text.replace(/\s+/g, ' ').trim().slice(0, 300)) };
         const verdict = judgeSmtpError(e.error);
         if (verdict.charge === 'recipient') return { status: 'failed', failure: verdict.failure };
         if (verdict.charge === 'sender') return { status: 'refused for the sender', failure: verdict.failure, temporary: verdict.temporary };

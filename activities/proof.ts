@@ -49,7 +49,7 @@ export function proofActivity(deps: ActivityDeps) {
       });
       const ok = result.status === 'sent';
       await retryTransient(() => db.proofLog.create({
-        data: { deliveryId, number, email, status: ok ? 'sent' : 'failed', reason: ok ? null : result.status === 'unsent' ? (result.fault ? describeRelayFault(result.fault) : 'not sent') : result.failure.reason },
+        data: { deliveryId, number, email, status: ok ? 'sent' : 'failed', reason: ok ? null : result.status === 'unsent' ? (result.fault ? describeRelayFault(result.fault) : 'not sent') : result.status === 'throttled' ? result.reply : result.failure.reason },
       }));
       if (ok) sent++;
       else failed++;

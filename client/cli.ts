@@ -8,6 +8,7 @@ import { openDatabase } from '../store/prisma';
 import { checkAudience, importAudienceFile, registerAudienceCommands } from './audience-cli';
 import { registerOptOutCommands } from './optout-cli';
 import { registerDomainCommands } from './domain-cli';
+import { registerShapingCommands } from './shaping-cli';
 import { registerDkimCommands } from './dkim-cli';
 import { editDelivery, newDeliveryId, readExclusions, readLogs, readSnapshot, sendCommand, startDelivery } from './deliveries';
 import { quarantine } from '../store/quarantine';
@@ -244,6 +245,7 @@ registerAudienceCommands(program);
 registerOptOutCommands(program);
 registerReportCommands(program);
 registerDomainCommands(program);
+registerShapingCommands(program);
 registerDkimCommands(program);
 
 /** Usage mistakes (a missing argument or option, an unknown one) are bad input too: exit 2, not commander's 1. */

@@ -118,8 +118,10 @@ export interface Halt {
 export interface SendingResult extends SendingProgress {
   /** Set when the sender stopped for a reason ops must look at: the delivery pauses itself. */
   halted?: Halt;
-  /** Soft failures wait for a retry until then (ISO date); absent when everything is settled. */
+  /** Soft failures (or messages held by traffic shaping) wait until then (ISO date); absent when everything is settled. */
   nextRetryAt?: string;
+  /** Why messages are held past `nextRetryAt` by traffic shaping ("yahoo suspended until …: …"), when they are. */
+  held?: string;
   /** Final failures counted by reason ("user unknown": 3). */
   errorsByReason: Record<string, number>;
 }

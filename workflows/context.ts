@@ -84,6 +84,8 @@ export interface DeliveryContext extends Omit<CarriedState, 'preparation'> {
   sendingSince?: { at: number; done: number };
   /** Between sending rounds: soft failures wait for their retry until then (ISO). */
   retryAt?: string;
+  /** … or messages are held by traffic shaping, for this reason. */
+  heldBecause?: string;
 }
 
 export function newContext(spec: DeliverySpec, options: DeliveryRunOptions): DeliveryContext {
@@ -200,7 +202,7 @@ function situationOf(ctx: DeliveryContext): string {
   return situation({
     state: ctx.state, kpis: ctx.kpis, approval: ctx.spec.approval, awaitingConfirm: status.awaitingConfirm, proofMissing: status.proofMissing,
     preparedSoFar: ctx.preparedSoFar, contactDate: ctx.spec.scheduleAt, pausing: status.pausing, pausedBecause: ctx.pausedBecause,
-    trackingUntil: ctx.trackingUntil, error: ctx.error, sendingSince: ctx.sendingSince, retryAt: ctx.retryAt, reconciling: ctx.reconciling, now: Date.now(),
+    trackingUntil: ctx.trackingUntil, error: ctx.error, sendingSince: ctx.sendingSince, retryAt: ctx.retryAt, heldBecause: ctx.heldBecause, reconciling: ctx.reconciling, now: Date.now(),
   });
 }
 

@@ -110,9 +110,15 @@ export async function sendRounds(ctx: DeliveryContext, acts: Activities): Promis
     if (result) {
       if (!result.nextRetryAt) break;
       ctx.retryAt = result.nextRetryAt;
-      log(ctx, 'info', `${ctx.kpis.pending} message(s) waiting to retry after a soft failure; next retry at ${result.nextRetryAt}`);
-      await wf.condition(() => ctx.paused || historyIsLong(ctx), Math.max(0, Date.parse(result.nextRetryAt) - Date.now()), { summary: `Retry soft failures at ${result.nextRetryAt}` });
+      ctx.heldBecause = result.held;
+      log(ctx, 'info', result.held
+        ? `${ctx.kpis.pending} message(s) held by traffic shaping (${result.held}); sending goes on at ${result.nextRetryAt}`
+        : `${ctx.kpis.pending} message(s) waiting to retry after a soft failure; next retry at ${result.nextRetryAt}`);
+      showDetails(ctx);
+      const summary = result.held ? `Held by traffic shaping until ${result.nextRetryAt}` : `Retry soft failures at ${result.nextRetryAt}`;
+      await wf.condition(() => ctx.paused || historyIsLong(ctx), Math.max(0, Date.parse(result.nextRetryAt) - Date.now()), { summary });
       ctx.retryAt = undefined;
+      ctx.heldBecause = undefined;
     }
     if (!ctx.paused && historyIsLong(ctx)) await continueAsNew(ctx);
   }

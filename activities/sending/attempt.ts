@@ -9,7 +9,7 @@ import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:time
 import { ApplicationFailure, type Context } from '@temporalio/activity';
 import { reasonKey } from '../../domain/failures';
 import { describeRelayFault, type RelayFault } from '../../domain/smtp-faults';
-import { describeTrip, failureGuard, type GuardTrip } from '../../domain/failure-guard';
+import { describeTrip, failureGuard } from '../../domain/failure-guard';
 import { complaintTrip, describeSenderTrip, SENDER_WINDOW_MS } from '../../domain/complaint-guard';
 import { senderComplaints } from '../../store/sender-complaints';
 import { retryTransient } from '../../store/transient';
@@ -29,6 +29,7 @@ import { withoutBarred } from './barred';
 import { answerOf } from './outcomes';
 import { outcomeWriter } from './recording';
 import { nextAllowed, turnsOf } from './turns';
+import { AttemptShaping } from './shaping';
 
 /** Outcomes are written every 100 ms, or at once when a batch of them waits. */
 const RECORD_EVERY_MS = 100;
@@ -49,6 +50,7 @@ export class SendingAttempt {
   private readonly pace;
   private readonly gate;
   private readonly guard;
+  private readonly shaping: AttemptShaping;
   /** A relay fault only ops can fix, or the failure-rate guard: the delivery pauses. */
   private halted: Halt | undefined;
   /** A temporary relay fault: this attempt fails and is retried with backoff. */
@@ -77,6 +79,7 @@ export class SendingAttempt {
     this.senderDomainComplaints = senderComplaints(deps.db);
     this.gate = domainGate(s.spec.domainLimits, s.lanes, undefined, s.engine);
     this.guard = failureGuard(s.spec.guard ?? false);
+    this.shaping = new AttemptShaping(s);
     ctx.cancellationSignal.addEventListener('abort', this.stop, { once: true }); // pause, stop, worker shutdown
     this.lease = attemptLease(ctx, this.stop);
     this.recorder = outcomeRecorder(outcomeWriter(s, this.lease, deps), { everyMs: RECORD_EVERY_MS, chunk: s.batch });
@@ -127,6 +130,7 @@ export class SendingAttempt {
       const claimed = await this.s.logs.claim(this.s.deliveryId, this.s.claim, this.s.batch);
       if (claimed.length === 0) return 'empty';
       this.queue = await withoutBarred(this.s, claimed);
+      await this.s.providers.resolve(this.queue.map((r) => domainOf(r.email)));
       if (this.queue.length > 0) break;
       if (this.stopped()) return 'empty';
     }
@@ -166,11 +170,12 @@ export class SendingAttempt {
   private async handOutNext(): Promise<void> {
     const next = nextAllowed(this.gate, this.queue);
     if (next === undefined) {
-      // Only capped domains are left: hand their rows back until their turn, and let the next batch (other
-      // domains) go ahead instead of waiting behind them.
-      const held = turnsOf(this.gate, this.queue.splice(0));
+      // Only capped domains are left: hand their rows back until their turn, and let the next batch (other domains)
+      // go ahead instead of waiting behind them. A longer hold (a suspended provider) is the workflow's to wait for.
+      const rows = this.queue.splice(0);
+      const held = turnsOf(this.gate, rows);
       await this.s.logs.defer(this.s.claim, held);
-      for (const d of held) this.deferredUntil = Math.max(this.deferredUntil, d.until.getTime());
+      for (const d of this.shaping.near(held, rows)) this.deferredUntil = Math.max(this.deferredUntil, d.until.getTime());
       return;
     }
     await this.pace();
@@ -198,32 +203,33 @@ export class SendingAttempt {
           return;
         }
       }
-      result = await this.deps.mailer.send(message, this.handOut.signal);
+      result = await this.deps.mailer.send(message, this.handOut.signal, this.shaping.matcher(row.email));
     } finally {
       this.gate.release(domainOf(row.email));
     }
     const answer = answerOf(row, result, this.s.sendingStartedAt, this.s.spec.retries);
+    if ('throttled' in answer) return this.shaping.onThrottled(row, this.queue, answer.throttled);
     if ('unsent' in answer) {
       this.unsent.push(row.id);
       if (answer.fault) this.relayFault(answer.fault);
       return;
     }
     this.recorder.add(answer.outcome);
-    this.halt(this.guard.add(answer.counted));
+    this.halt(this.guard.add(answer.counted), describeTrip);
   }
 
-  private halt(trip: GuardTrip | undefined): void {
-    if (trip && !this.halted) {
-      this.halted = { by: 'guard', reason: describeTrip(trip) };
-      this.stop();
-    }
+  /** A breaker tripped: the delivery pauses with the first cause (the one to fix). */
+  private halt<T>(trip: T | undefined, describe: (t: T) => string, complaints?: true): void {
+    if (!trip || this.halted) return;
+    this.halted = { by: 'guard', reason: describe(trip), ...(complaints ? { complaints } : {}) };
+    this.stop();
   }
 
   /** DSNs of this attempt's messages that failed them since the last look: the guard counts them too. */
   private async judgeBounces(): Promise<void> {
     for (const { reason, bouncedAt } of await this.s.logs.bouncedSince(this.s.deliveryId, this.s.claim, this.bouncesSeenUntil)) {
       this.bouncesSeenUntil = bouncedAt;
-      this.halt(this.guard.amend(reasonKey(reason)));
+      this.halt(this.guard.amend(reasonKey(reason)), describeTrip);
     }
   }
 
@@ -235,10 +241,7 @@ export class SendingAttempt {
     const since = new Date(Math.max(Date.now() - SENDER_WINDOW_MS, this.s.complaintsSince?.getTime() ?? 0));
     const c = await retryTransient(() => this.senderDomainComplaints(this.s.senderDomain, since), this.s.database.retry);
     const trip = complaintTrip(c.complaints, c.delivered, maxComplaintRate);
-    if (trip && !this.halted) {
-      this.halted = { by: 'guard', reason: describeSenderTrip(this.s.senderDomain, trip, c.deliveries), complaints: true };
-      this.stop();
-    }
+    this.halt(trip, (t) => describeSenderTrip(this.s.senderDomain, t, c.deliveries), true);
   }
 
   private relayFault(fault: RelayFault): void {
@@ -291,6 +294,7 @@ export class SendingAttempt {
     return {
       ...(await logs.sendingCounts(deliveryId)), errorsByReason,
       ...(retryAt ? { nextRetryAt: retryAt.toISOString() } : {}), ...(this.halted ? { halted: this.halted } : {}),
+      ...(retryAt && this.shaping.heldBecause ? { held: this.shaping.heldBecause } : {}),
     };
   }
 }

@@ -1,6 +1,7 @@
 // What the relay's answer about one message means: the outcome to record, and what the failure-rate guard counts.
 import { reasonKey, type Failure } from '../../domain/failures';
 import type { RelayFault } from '../../domain/smtp-faults';
+import type { ShapingRule } from '../../domain/shaping-rules';
 import { nextRetryAt, type RetryPolicy } from '../../domain/retries';
 import type { ClaimedMessage, MessageOutcome } from '../../store/sending-logs';
 import type { SendResult } from '../mailer';
@@ -9,7 +10,9 @@ export type Answered =
   /** `counted`: the reason the guard counts as a failure (undefined: counted as a success). */
   | { outcome: MessageOutcome; counted: string | undefined }
   /** Never reached the relay: given back; a relay fault stops the attempt. */
-  | { unsent: true; fault?: RelayFault };
+  | { unsent: true; fault?: RelayFault }
+  /** Its provider asked us to slow down or wait: back in the queue, counted nowhere. */
+  | { throttled: { rule: ShapingRule; reply: string } };
 
 type Failed = Exclude<MessageOutcome, { status: 'sent' }>;
 
@@ -43,5 +46,7 @@ export function answerOf(row: ClaimedMessage, r: SendResult, sendingStartedAt: D
       return { outcome: { ...failed(r.failure), possibleDuplicate: true }, counted: undefined };
     case 'unsent':
       return { unsent: true, fault: r.fault };
+    case 'throttled':
+      return { throttled: { rule: r.rule, reply: r.reply } };
   }
 }

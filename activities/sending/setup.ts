@@ -12,7 +12,11 @@ import { sendingLogs } from '../../store/sending-logs';
 import { domainThrottles } from '../../store/domain-throttles';
 import { loadPreparedDelivery } from '../../store/deliveries';
 import type { ActivityDeps } from '../deps';
-import { engineThrottle, type EngineThrottle } from '../engine-throttle';
+import { engineThrottle, type EngineThrottle, type ShapingNotice } from '../engine-throttle';
+import { mailDomains } from '../../store/mail-domains';
+import { shapingRules } from '../../store/shaping-rules';
+import type { ShapingRule } from '../../domain/shaping-rules';
+import { providerMap, type ProviderMap } from './providers';
 import { composer } from './composer';
 import { signingPool, type SigningPool } from './signing-pool';
 import { senderDomain, senderKeys } from './sender-keys';
@@ -43,8 +47,12 @@ export interface AttemptSetup {
   lists: ReturnType<typeof lists>;
   /** The list a delivery unsubscribes from: who left it since the preparation is not reached. */
   leftList: number | undefined;
-  /** Engine-wide caps per recipient domain, shared with every other delivery and worker (`delivery domains`). */
+  /** Engine-wide rates per recipient domain or provider, shared with every other delivery and worker (`delivery domains`, shaping). */
   engine: EngineThrottle;
+  /** The provider of each recipient domain (resolved batch by batch). */
+  providers: ProviderMap;
+  /** The traffic shaping rules in force (built-in and ops'). */
+  shapingRules: ShapingRule[];
   /** This attempt's claim on rows: `<round>/<lane>/<attempt>/<uuid>` (the fencing token of every write). */
   claim: string;
   /** Messages per second of this sender (the delivery's cap shared between its senders). */
@@ -74,11 +82,15 @@ export async function setUpAttempt(ctx: Context, deps: ActivityDeps, { deliveryI
   if (!delivery.sendingStartedAt) await retryTransient(() => db.delivery.update({ where: { id: deliveryId }, data: { sendingStartedAt } }), database.retry);
 
   const me = { round: round ?? `${ctx.info.workflowExecution?.runId ?? 'run'}.${ctx.info.activityId}`, lane, attempt: ctx.info.attempt };
-  const engine = engineThrottle(domainThrottles(db, database.retry));
+  const providers = providerMap(mailDomains(db, database.retry), deps.lookupMx);
+  const logChange = (n: ShapingNotice) => ctx.log.info(describeShaping(n), { provider: n.key, change: n.change, rate: n.rate });
+  const engine = engineThrottle(domainThrottles(db, database.retry), { providerOf: (d) => providers.providerOf(d), lanes, onChange: logChange });
   let totals: AttemptSetup['totals'];
   let keys: DkimKey[] = [];
+  let rules: ShapingRule[];
   try {
     await engine.ready;
+    rules = await shapingRules(db, database.retry).effective();
     await logs.requeueInFlight(deliveryId, me);
     totals = await logs.sendingCounts(deliveryId);
     if (deps.dkim) keys = await senderKeys(db, deps.dkim.secret, spec, database.retry);
@@ -90,6 +102,7 @@ export async function setUpAttempt(ctx: Context, deps: ActivityDeps, { deliveryI
   return {
     deliveryId, lane, lanes, spec, sendingStartedAt, database, logs,
     addresses: quarantine(db, database.retry), optOutList: optOuts(db, database.retry), lists: listStore, leftList, engine,
+    providers, shapingRules: rules,
     claim: `${me.round}/${me.lane}/${me.attempt}/${randomUUID()}`,
     rate,
     // Enough to keep every connection busy, never more than about a second of a capped rate.
@@ -100,4 +113,15 @@ export async function setUpAttempt(ctx: Context, deps: ActivityDeps, { deliveryI
     complaintsSince: complaintsSince ? new Date(complaintsSince) : undefined,
     totals,
   };
+}
+
+/** "google slowed down to 12.5 messages/s: slow down (google-rate)" — each change shaping makes, in the worker's log. */
+export function describeShaping(n: ShapingNotice): string {
+  const rate = n.rate === undefined ? '' : ` ${Math.round(n.rate * 100) / 100} messages/s`;
+  switch (n.change) {
+    case 'slowed': return `${n.key} slowed down to${rate}: ${n.cause}`;
+    case 'suspended': return `${n.key} suspended until ${new Date(n.suspendedUntil ?? 0).toISOString()}: ${n.cause}`;
+    case 'raised': return `${n.key} raised to${rate}`;
+    case 'released': return `${n.key} is sent to freely again (its rate is back where shaping found it)`;
+  }
 }

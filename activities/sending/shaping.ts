@@ -1,0 +1,60 @@
+// Traffic shaping inside one sending attempt: which replies ask to slow down (for the mailer), what a throttled
+// message does (back in the attempt's queue, its provider slowed down or suspended engine-wide), and why the rows
+// left are held when the attempt hands the wait over to the workflow's timer.
+import { domainOf } from '../../domain/address';
+import { describeAction, matchRule } from '../../domain/shaping-rules';
+import type { ClaimedMessage } from '../../store/sending-logs';
+import type { ShapingMatch } from '../mailer';
+import type { Answered } from './outcomes';
+import type { AttemptSetup } from './setup';
+
+/** Longer than this, an attempt does not wait for held rows itself: it ends, and the workflow waits on a durable timer. */
+export const HOLD_IN_ATTEMPT_MS = 60_000;
+
+type Throttled = Extract<Answered, { throttled: unknown }>['throttled'];
+
+export class AttemptShaping {
+  /** Messages given back to the queue because their provider asked us to slow down or wait. */
+  throttled = 0;
+  /** The earliest far hold, and why (the workflow shows it while it waits). */
+  private held: { until: number; because: string } | undefined;
+  private readonly causes = new Map<string, string>();
+
+  constructor(private readonly s: AttemptSetup) {}
+
+  /** For the mailer: the rule a reply about this recipient's message matches. */
+  matcher(email: string): ShapingMatch {
+    return (code, reply) => matchRule(this.s.shapingRules, this.s.engine.keyOf(domainOf(email)), code, reply);
+  }
+
+  /** A throttling reply: the message goes back to the queue; its provider is slowed down or suspended for every sender. */
+  onThrottled(row: ClaimedMessage, queue: ClaimedMessage[], t: Throttled): void {
+    this.throttled++;
+    queue.unshift(row);
+    const domain = domainOf(row.email);
+    const cause = `${describeAction(t.rule.action)} (${t.rule.name})`;
+    this.causes.set(this.s.engine.keyOf(domain), `${cause}: ${t.reply}`);
+    const until = t.rule.action.kind === 'suspend' ? Date.now() + t.rule.action.forMs : undefined;
+    // A failing database is the health check's to notice; the next throttling reply asks again.
+    void this.s.engine.shape(domain, { reply: t.reply, cause }, until).catch(() => undefined);
+  }
+
+  /** Splits deferrals: those due soon the attempt waits for; a far one (a suspension) is noted as the hold. */
+  near(deferred: Array<{ id: number; until: Date }>, rows: ClaimedMessage[], now = Date.now()): Array<{ id: number; until: Date }> {
+    const email = new Map(rows.map((r) => [r.id, r.email]));
+    return deferred.filter((d) => {
+      if (d.until.getTime() - now <= HOLD_IN_ATTEMPT_MS) return true;
+      if (!this.held || d.until.getTime() < this.held.until) {
+        const key = this.s.engine.keyOf(domainOf(email.get(d.id) ?? ''));
+        const until = new Date(this.s.engine.suspendedUntil(domainOf(email.get(d.id) ?? '')) || d.until).toISOString();
+        this.held = { until: d.until.getTime(), because: `${key} suspended until ${until}: ${this.causes.get(key) ?? 'a traffic shaping rule (see "delivery domains list")'}` };
+      }
+      return false;
+    });
+  }
+
+  /** Why the rows left wait, when a far hold was met. */
+  get heldBecause(): string | undefined {
+    return this.held?.because;
+  }
+}
