@@ -1,8 +1,10 @@
 // Per-domain throughput inside one sending activity: at most N messages per second and M messages in
 // flight (≈ SMTP connections) for each domain the delivery caps, and the engine-wide caps every delivery
-// shares (activities/engine-throttle.ts): a message goes when both allow it.
+// shares (activities/engine-throttle.ts), and the sender domain's warm-up (activities/warmup-gate.ts): a message goes
+// when all of them allow it.
 import type { DomainLimits } from '../domain/spec';
 import type { EngineThrottle } from './engine-throttle';
+import type { WarmupGate } from './warmup-gate';
 
 export interface DomainGate {
   /** True when a message to this domain may go now; it then counts as in flight until released. */
@@ -16,7 +18,7 @@ export interface DomainGate {
 }
 
 /** `share` divides the delivery's caps between its parallel senders (the engine-wide caps are shared by reservation). */
-export function domainGate(limits: DomainLimits | undefined, share = 1, now = () => Date.now(), engine?: EngineThrottle): DomainGate {
+export function domainGate(limits: DomainLimits | undefined, share = 1, now = () => Date.now(), engine?: EngineThrottle, warmup?: WarmupGate): DomainGate {
   const state = new Map<string, { next: number; inFlight: number }>();
   const stateOf = (domain: string) => {
     let s = state.get(domain);
@@ -36,19 +38,22 @@ export function domainGate(limits: DomainLimits | undefined, share = 1, now = ()
   };
   const waitMs = (domain: string) => {
     const own = ownWait(domain);
-    return own > 0 || !engine ? own : engine.waitMs(domain);
+    if (own > 0) return own;
+    const shared = engine?.waitMs(domain) ?? 0;
+    return shared > 0 || !warmup ? shared : warmup.waitMs(domain);
   };
   return {
     waitMs,
     intervalMs: (domain) => Math.max(ownInterval(domain), engine?.intervalMs(domain) ?? 0),
     tryAcquire(domain) {
       const own = limits?.[domain];
-      if (!own && !engine?.capped(domain)) {
+      if (!own && !engine?.capped(domain) && !warmup) {
         engine?.take(domain); // counted: shaping starts from the rate the engine was sending at
         return true;
       }
       if (waitMs(domain) > 0) return false;
       engine?.take(domain);
+      warmup?.take(domain);
       if (own) {
         const s = stateOf(domain);
         const interval = ownInterval(domain);

@@ -9,6 +9,7 @@ import { checkAudience, importAudienceFile, registerAudienceCommands } from './a
 import { registerOptOutCommands } from './optout-cli';
 import { registerDomainCommands } from './domain-cli';
 import { registerShapingCommands } from './shaping-cli';
+import { registerWarmupCommands } from './warmup-cli';
 import { registerDkimCommands } from './dkim-cli';
 import { editDelivery, newDeliveryId, readExclusions, readLogs, readSnapshot, sendCommand, startDelivery } from './deliveries';
 import { quarantine } from '../store/quarantine';
@@ -246,6 +247,7 @@ registerOptOutCommands(program);
 registerReportCommands(program);
 registerDomainCommands(program);
 registerShapingCommands(program);
+registerWarmupCommands(program);
 registerDkimCommands(program);
 
 /** Usage mistakes (a missing argument or option, an unknown one) are bad input too: exit 2, not commander's 1. */

@@ -118,9 +118,12 @@ export interface Halt {
 export interface SendingResult extends SendingProgress {
   /** Set when the sender stopped for a reason ops must look at: the delivery pauses itself. */
   halted?: Halt;
-  /** Soft failures (or messages held by traffic shaping) wait until then (ISO date); absent when everything is settled. */
+  /** Soft failures (or held messages) wait until then (ISO date); absent when everything is settled. */
   nextRetryAt?: string;
-  /** Why messages are held past `nextRetryAt` by traffic shaping ("yahoo suspended until …: …"), when they are. */
+  /**
+   * Why the messages left wait until `nextRetryAt`, when it is not a soft retry: the sending plan (outside the window,
+   * the daily cap, the warm-up allowance) or a suspended provider ("yahoo suspended until …: …").
+   */
   held?: string;
   /** Final failures counted by reason ("user unknown": 3). */
   errorsByReason: Record<string, number>;

@@ -25,7 +25,7 @@ export interface SituationFacts {
   sendingSince?: { at: number; done: number };
   /** Soft failures wait for their retry until then (ISO): nothing else is left to send now. */
   retryAt?: string;
-  /** Why the messages left are held by traffic shaping until `retryAt`. */
+  /** Why the messages left wait until `retryAt` (the sending plan: a window, the daily cap, warm-up; a suspended provider). */
   heldBecause?: string;
   now: number;
 }
@@ -42,7 +42,7 @@ export function situation(f: SituationFacts): string {
     case 'scheduled':
       return `Scheduled: sending starts at ${f.contactDate ?? 'the contact date'}; ${k.toDeliver} to deliver`;
     case 'sending':
-      if (f.retryAt && f.heldBecause && !f.pausing) return `Held by traffic shaping until ${f.retryAt}: ${f.heldBecause} (${progress(k)})`;
+      if (f.retryAt && f.heldBecause && !f.pausing) return `Waiting until ${f.retryAt}: ${f.heldBecause} (${progress(k)})`;
       if (f.retryAt && !f.pausing) return `Waiting to retry ${k.pending} soft failure(s) at ${f.retryAt} (${progress(k)})`;
       return `${f.pausing ? 'Pausing' : 'Sending'} ${progress(k)}${f.pausing ? '' : speed(f)}`;
     case 'paused':

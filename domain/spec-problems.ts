@@ -3,6 +3,7 @@
 import { parseDeliverySpec, type SpecVerdict } from './spec';
 import { compileTemplates, TemplateError } from './template';
 import { linkHostProblems } from './tracking';
+import { windowProblems } from './sending-windows';
 
 /** The one validation of a spec at the edges: the CLI, an edit, the preparation. */
 export function validateDeliverySpec(input: unknown, now: Date): SpecVerdict {
@@ -16,6 +17,7 @@ export function validateDeliverySpec(input: unknown, now: Date): SpecVerdict {
     problems.push(e.message);
   }
   problems.push(...linkHostProblems(check.spec.html));
+  problems.push(...windowProblems(check.spec.windows));
   const { scheduleAt } = check.spec;
   if (scheduleAt && Date.parse(scheduleAt) < now.getTime() - 60_000) {
     problems.push(`scheduleAt: ${scheduleAt} is in the past; remove it to send now, or give a future date`);

@@ -31,6 +31,21 @@ const domainLimitsSchema = z.record(
 );
 export type DomainLimits = z.output<typeof domainLimitsSchema>;
 
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+const HH_MM = /^([01]\d|2[0-3]):[0-5]\d$/;
+/** The shape of an IANA zone name; whether the zone exists is checked with tz data outside workflows (sending-windows.ts). */
+const ZONE_SHAPE = /^(UTC|[A-Za-z_]+(\/[A-Za-z0-9_+-]+){1,2})$/;
+const timeZoneSchema = z.string().regex(ZONE_SHAPE, 'must be an IANA time zone such as "Europe/Paris" or "UTC"');
+
+/** When the delivery may send (quiet hours outside), in a time zone: { days, from, to, timeZone }. */
+const sendingWindowSchema = z.strictObject({
+  days: z.array(z.enum(WEEKDAYS, { error: `must be one of ${WEEKDAYS.join(', ')}` })).min(1, 'needs at least one day').default([...WEEKDAYS]),
+  from: z.string().regex(HH_MM, 'must be a time of day as HH:MM, such as "08:00"'),
+  to: z.string().regex(HH_MM, 'must be a time of day as HH:MM, such as "20:00" (before "from": the window ends the next day)'),
+  timeZone: timeZoneSchema,
+}).refine((w) => w.from !== w.to, { message: 'from and to are equal: the window would be empty (leave windows out to send at any time)', path: ['to'] });
+export type SendingWindow = z.output<typeof sendingWindowSchema>;
+
 /** `audience.where`: the condition grammar of domain/audience.ts, kept as written (segments resolve at preparation). */
 const audienceSchema = z.union([
   z.strictObject({ all: z.literal(true) }),
@@ -71,6 +86,12 @@ export const deliverySpecSchema = z.strictObject({
   }).default('auto'),
   scheduleAt: z.iso.datetime({ offset: true, error: 'must be an ISO date with a time zone, e.g. 2026-12-01T09:00:00Z' }).optional(),
   messagesPerSecond: z.number().positive('must be above 0').max(100_000).optional(),
+  /** Sending only within these windows (one, or a list); outside them the delivery waits on a durable timer. */
+  windows: z.preprocess((v) => (v === undefined || Array.isArray(v) ? v : [v]), // one window, or a list of them
+    z.array(sendingWindowSchema, { error: 'must be a window { "days": ["mon", …], "from": "08:00", "to": "20:00", "timeZone": "Europe/Paris" } or a list of them' })
+      .min(1, 'needs at least one window').max(14)).optional(),
+  /** At most this many messages a day (in the windows' time zone, else UTC); the rest goes on the next day. */
+  maxPerDay: z.number().int('must be a whole number of messages').min(1).max(100_000_000).optional(),
   domainLimits: domainLimitsSchema.optional(),
   /** Sending activities sharing the delivery, each possibly on another worker process (rate caps are split between them). */
   parallelSenders: z.number().int('must be a whole number').min(1).max(32).default(1),

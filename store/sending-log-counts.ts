@@ -11,6 +11,11 @@ export function sendingCounts(db: Database) {
       return r._min.retryAt ?? undefined;
     },
 
+    /** Whether any message is still to send (now or later). */
+    async anyPending(deliveryId: string): Promise<boolean> {
+      return (await db.sendingLog.findFirst({ where: { deliveryId, status: 'pending' }, select: { id: true } })) !== null;
+    },
+
     /** Final failures by reason (the full SMTP reply is kept per row; counting uses `reasonOf`). */
     async failureReasons(deliveryId: string): Promise<Array<{ reason: string; count: number }>> {
       const groups = await db.sendingLog.groupBy({ by: ['reason'], where: { deliveryId, status: 'failed' }, _count: { _all: true } });

@@ -84,7 +84,7 @@ export interface DeliveryContext extends Omit<CarriedState, 'preparation'> {
   sendingSince?: { at: number; done: number };
   /** Between sending rounds: soft failures wait for their retry until then (ISO). */
   retryAt?: string;
-  /** … or messages are held by traffic shaping, for this reason. */
+  /** … or the messages left wait for this reason (the sending plan, a suspended provider). */
   heldBecause?: string;
 }
 

@@ -112,10 +112,10 @@ export async function sendRounds(ctx: DeliveryContext, acts: Activities): Promis
       ctx.retryAt = result.nextRetryAt;
       ctx.heldBecause = result.held;
       log(ctx, 'info', result.held
-        ? `${ctx.kpis.pending} message(s) held by traffic shaping (${result.held}); sending goes on at ${result.nextRetryAt}`
+        ? `${ctx.kpis.pending} message(s) wait: ${result.held}; sending goes on at ${result.nextRetryAt}`
         : `${ctx.kpis.pending} message(s) waiting to retry after a soft failure; next retry at ${result.nextRetryAt}`);
       showDetails(ctx);
-      const summary = result.held ? `Held by traffic shaping until ${result.nextRetryAt}` : `Retry soft failures at ${result.nextRetryAt}`;
+      const summary = result.held ? `Sending goes on at ${result.nextRetryAt}: ${result.held}`.slice(0, 200) : `Retry soft failures at ${result.nextRetryAt}`;
       await wf.condition(() => ctx.paused || historyIsLong(ctx), Math.max(0, Date.parse(result.nextRetryAt) - Date.now()), { summary });
       ctx.retryAt = undefined;
       ctx.heldBecause = undefined;

@@ -30,6 +30,7 @@ import { answerOf } from './outcomes';
 import { outcomeWriter } from './recording';
 import { nextAllowed, turnsOf } from './turns';
 import { AttemptShaping } from './shaping';
+import { attemptReport } from './report';
 
 /** Outcomes are written every 100 ms, or at once when a batch of them waits. */
 const RECORD_EVERY_MS = 100;
@@ -77,7 +78,7 @@ export class SendingAttempt {
       s.lane === 0 ? deps.signalProgress : async () => undefined, deps.progressEveryMs);
     this.pace = pacer(s.rate);
     this.senderDomainComplaints = senderComplaints(deps.db);
-    this.gate = domainGate(s.spec.domainLimits, s.lanes, undefined, s.engine);
+    this.gate = domainGate(s.spec.domainLimits, s.lanes, undefined, s.engine, s.warmup);
     this.guard = failureGuard(s.spec.guard ?? false);
     this.shaping = new AttemptShaping(s);
     ctx.cancellationSignal.addEventListener('abort', this.stop, { once: true }); // pause, stop, worker shutdown
@@ -88,14 +89,14 @@ export class SendingAttempt {
   async run(): Promise<SendingResult> {
     let finished = false;
     try {
-      await this.pump();
+      if (!this.s.plan.atStart) await this.pump();
       await this.settle();
       await this.verdict();
       finished = true;
     } finally {
       await this.close(finished);
     }
-    return this.report();
+    return attemptReport(this.s, this.halted, this.shaping.heldBecause);
   }
 
   private stopped(): boolean {
@@ -105,7 +106,7 @@ export class SendingAttempt {
   /** One stream of messages: the next batch is claimed while the last one is still in flight. */
   private async pump(): Promise<void> {
     try {
-      while (!this.stopped()) {
+      while (!this.stopped() && !this.s.plan.done()) { // the plan: the window closes, the day's cap is reached
         if (!this.s.database.healthy || this.recorder.backlog >= 2 * this.s.batch) {
           await sleep(10); // the database is failing, or outcomes wait to be recorded: nothing goes out meanwhile
           continue;
@@ -184,6 +185,7 @@ export class SendingAttempt {
       this.queue.unshift(next);
       return;
     }
+    this.s.plan.handOut();
     const sending: Promise<void> = this.send(next).finally(() => this.inFlight.delete(sending));
     this.inFlight.add(sending);
   }
@@ -277,24 +279,11 @@ export class SendingAttempt {
     this.recorder.stop();
     this.lease.close();
     this.s.engine.close();
+    await this.s.warmup?.close();
     await this.s.signing?.close();
     this.ctx.cancellationSignal.removeEventListener('abort', this.stop);
     // Interrupted (pause, stop, relay outage): tell the workflow the exact totals before it moves on. An attempt
     // that lost its lease reports nothing: its totals are no longer the delivery's.
     await this.progress.stop({ signal: !finished && !this.lease.lostBecause });
-  }
-
-  private async report(): Promise<SendingResult> {
-    const { logs, deliveryId } = this.s;
-    const errorsByReason: Record<string, number> = {};
-    for (const { reason, count } of await logs.failureReasons(deliveryId)) {
-      errorsByReason[reasonKey(reason)] = (errorsByReason[reasonKey(reason)] ?? 0) + count;
-    }
-    const retryAt = await logs.nextRetryAt(deliveryId);
-    return {
-      ...(await logs.sendingCounts(deliveryId)), errorsByReason,
-      ...(retryAt ? { nextRetryAt: retryAt.toISOString() } : {}), ...(this.halted ? { halted: this.halted } : {}),
-      ...(retryAt && this.shaping.heldBecause ? { held: this.shaping.heldBecause } : {}),
-    };
   }
 }

@@ -17,6 +17,9 @@ import { mailDomains } from '../../store/mail-domains';
 import { shapingRules } from '../../store/shaping-rules';
 import type { ShapingRule } from '../../domain/shaping-rules';
 import { providerMap, type ProviderMap } from './providers';
+import { SendingPlan } from './plan';
+import { warmups } from '../../store/warmups';
+import { warmupGate, type WarmupGate } from '../warmup-gate';
 import { composer } from './composer';
 import { signingPool, type SigningPool } from './signing-pool';
 import { senderDomain, senderKeys } from './sender-keys';
@@ -65,6 +68,10 @@ export interface AttemptSetup {
   /** The sender's domain, and when ops last accepted its complaints by resuming (its complaint breaker counts from then). */
   senderDomain: string;
   complaintsSince: Date | undefined;
+  /** The sender domain's warm-up (`delivery warmup`), when it has one: each provider's allowance of the day. */
+  warmup: WarmupGate | undefined;
+  /** The delivery's windows and daily cap, as they stand for this attempt. */
+  plan: SendingPlan;
   /** The delivery's counts, kept up to date by the attempt (what progress reports show). */
   totals: Awaited<ReturnType<SendingLogs['sendingCounts']>>;
 }
@@ -88,9 +95,15 @@ export async function setUpAttempt(ctx: Context, deps: ActivityDeps, { deliveryI
   let totals: AttemptSetup['totals'];
   let keys: DkimKey[] = [];
   let rules: ShapingRule[];
+  let plan: SendingPlan;
+  let warmup: WarmupGate | undefined;
   try {
     await engine.ready;
     rules = await shapingRules(db, database.retry).effective();
+    plan = await SendingPlan.of(db, { deliveryId, spec, lane, lanes, database });
+    const warmupStore = warmups(db, database.retry);
+    const warming = await warmupStore.of(senderDomain(spec));
+    if (warming) warmup = warmupGate(warmupStore, warming, (d) => providers.providerOf(d));
     await logs.requeueInFlight(deliveryId, me);
     totals = await logs.sendingCounts(deliveryId);
     if (deps.dkim) keys = await senderKeys(db, deps.dkim.secret, spec, database.retry);
@@ -111,7 +124,7 @@ export async function setUpAttempt(ctx: Context, deps: ActivityDeps, { deliveryI
     signing: keys.length ? signingPool(keys, deps.dkim?.threads) : undefined,
     senderDomain: senderDomain(spec),
     complaintsSince: complaintsSince ? new Date(complaintsSince) : undefined,
-    totals,
+    plan, warmup, totals,
   };
 }
 

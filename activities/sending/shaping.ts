@@ -1,6 +1,6 @@
 // Traffic shaping inside one sending attempt: which replies ask to slow down (for the mailer), what a throttled
 // message does (back in the attempt's queue, its provider slowed down or suspended engine-wide), and why the rows
-// left are held when the attempt hands the wait over to the workflow's timer.
+// left are held when the attempt hands the wait over to the workflow's timer (a suspension, the warm-up's day).
 import { domainOf } from '../../domain/address';
 import { describeAction, matchRule } from '../../domain/shaping-rules';
 import type { ClaimedMessage } from '../../store/sending-logs';
@@ -44,13 +44,18 @@ export class AttemptShaping {
     const email = new Map(rows.map((r) => [r.id, r.email]));
     return deferred.filter((d) => {
       if (d.until.getTime() - now <= HOLD_IN_ATTEMPT_MS) return true;
-      if (!this.held || d.until.getTime() < this.held.until) {
-        const key = this.s.engine.keyOf(domainOf(email.get(d.id) ?? ''));
-        const until = new Date(this.s.engine.suspendedUntil(domainOf(email.get(d.id) ?? '')) || d.until).toISOString();
-        this.held = { until: d.until.getTime(), because: `${key} suspended until ${until}: ${this.causes.get(key) ?? 'a traffic shaping rule (see "delivery domains list")'}` };
-      }
+      if (!this.held || d.until.getTime() < this.held.until) this.held = { until: d.until.getTime(), because: this.holdReason(domainOf(email.get(d.id) ?? ''), d.until) };
       return false;
     });
+  }
+
+  /** Why a domain's messages wait that long: its warm-up allowance of the day is used, or its provider is suspended. */
+  private holdReason(domain: string, until: Date): string {
+    const warmup = this.s.warmup?.exhausted(domain);
+    if (warmup) return warmup;
+    const key = this.s.engine.keyOf(domain);
+    const end = new Date(this.s.engine.suspendedUntil(domain) || until).toISOString();
+    return `${key} suspended until ${end}: ${this.causes.get(key) ?? 'a traffic shaping rule (see "delivery domains list")'}`;
   }
 
   /** Why the rows left wait, when a far hold was met. */

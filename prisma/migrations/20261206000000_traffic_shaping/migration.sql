@@ -44,3 +44,25 @@ PRAGMA defer_foreign_keys=OFF;
 
 -- The caps set before shaping existed were ops' caps.
 UPDATE "DomainThrottle" SET "cap" = "messagesPerSecond";
+
+-- CreateTable
+CREATE TABLE "Warmup" (
+    "senderDomain" TEXT NOT NULL PRIMARY KEY,
+    "fromPerDay" INTEGER NOT NULL,
+    "growth" REAL NOT NULL,
+    "untilPerDay" INTEGER NOT NULL,
+    "startedOn" TEXT NOT NULL,
+    "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+
+-- CreateTable
+CREATE TABLE "WarmupUsage" (
+    "senderDomain" TEXT NOT NULL,
+    "provider" TEXT NOT NULL,
+    "day" TEXT NOT NULL,
+    "used" INTEGER NOT NULL DEFAULT 0,
+    "lastGrant" INTEGER NOT NULL DEFAULT 0,
+
+    PRIMARY KEY ("senderDomain", "provider", "day")
+);
+

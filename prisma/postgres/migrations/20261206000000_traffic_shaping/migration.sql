@@ -35,3 +35,27 @@ CREATE TABLE "ShapingRule" (
 
 -- The caps set before shaping existed were ops' caps.
 UPDATE "DomainThrottle" SET "cap" = "messagesPerSecond";
+
+-- CreateTable
+CREATE TABLE "Warmup" (
+    "senderDomain" TEXT NOT NULL,
+    "fromPerDay" INTEGER NOT NULL,
+    "growth" DOUBLE PRECISION NOT NULL,
+    "untilPerDay" INTEGER NOT NULL,
+    "startedOn" TEXT NOT NULL,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "Warmup_pkey" PRIMARY KEY ("senderDomain")
+);
+
+-- CreateTable
+CREATE TABLE "WarmupUsage" (
+    "senderDomain" TEXT NOT NULL,
+    "provider" TEXT NOT NULL,
+    "day" TEXT NOT NULL,
+    "used" INTEGER NOT NULL DEFAULT 0,
+    "lastGrant" INTEGER NOT NULL DEFAULT 0,
+
+    CONSTRAINT "WarmupUsage_pkey" PRIMARY KEY ("senderDomain","provider","day")
+);
+
