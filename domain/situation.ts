@@ -89,7 +89,14 @@ export function duration(seconds: number): string {
 }
 
 /** What the delivery is: subject, audience, approval, contact date, rate cap (whatever started it: the CLI, `temporal workflow start`). */
-export function specFacts(spec: { subject: string; audience: object; approval: string; scheduleAt?: string; messagesPerSecond?: number }): string[] {
+interface FactsWindow {
+  days: string[];
+  from: string;
+  to: string;
+  timeZone: string;
+}
+
+export function specFacts(spec: { subject: string; audience: object; approval: string; scheduleAt?: string; messagesPerSecond?: number; windows?: FactsWindow[]; maxPerDay?: number }): string[] {
   const where = 'where' in spec.audience ? JSON.stringify(spec.audience.where) : undefined;
   // As code: the Web UI's Markdown would curl the quotes, and the condition could not be pasted back.
   const audience = where === undefined ? 'all profiles' : `profiles where ${codeSpan(where.length > 300 ? `${where.slice(0, 300)}…` : where)}`;
@@ -97,6 +104,8 @@ export function specFacts(spec: { subject: string; audience: object; approval: s
     `**Subject:** ${spec.subject}`, `**Audience:** ${audience}`,
     `**Approval:** ${spec.approval}`, `**Contact date:** ${spec.scheduleAt ?? 'now'}`,
     ...(spec.messagesPerSecond ? [`**Rate cap:** ${spec.messagesPerSecond} messages/s`] : []),
+    ...(spec.windows ? [`**Sending windows:** ${spec.windows.map((w) => `${w.days.join(',')} ${w.from}–${w.to} ${w.timeZone}`).join('; ')}`] : []),
+    ...(spec.maxPerDay ? [`**Daily cap:** ${spec.maxPerDay} messages`] : []),
   ];
 }
 

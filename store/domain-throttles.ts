@@ -119,12 +119,12 @@ export function domainThrottles(db: Database, retry?: TransientRetry) {
       return created > 0 ? { change: 'slowed', rate: Math.max(AIMD.minRate, observed * AIMD.decrease), suspendedUntil: 0 } : stateOf(key);
     },
 
-    /** A suspension rule: nothing goes to the key before `until`. */
+    /** A suspension rule: nothing goes to the key before `until` (the replies to messages already on their way extend nothing). */
     async suspend(key: string, until: number, e: ShapingEvent): Promise<ShapingChange> {
       const now = e.now ?? Date.now();
       const rows = await db.$queryRaw<Array<{ messagesPerSecond: number; suspendedUntil: number }>>`
         UPDATE "DomainThrottle" SET "suspendedUntil" = ${until}, "lastReply" = ${e.reply}, "cause" = ${e.cause}, "updatedAt" = ${new Date(now)}
-        WHERE "domain" = ${key} AND "suspendedUntil" < ${until} RETURNING "messagesPerSecond", "suspendedUntil"`;
+        WHERE "domain" = ${key} AND "suspendedUntil" + ${AIMD.coolDownMs} < ${until} RETURNING "messagesPerSecond", "suspendedUntil"`;
       if (rows.length > 0) return { change: 'suspended', rate: Number(rows[0].messagesPerSecond), suspendedUntil: until };
       const observed = Math.max(AIMD.minRate, e.observedRate);
       const created = await createShaped(key, observed, observed, until, e, now);

@@ -90,7 +90,8 @@ export async function setUpAttempt(ctx: Context, deps: ActivityDeps, { deliveryI
 
   const me = { round: round ?? `${ctx.info.workflowExecution?.runId ?? 'run'}.${ctx.info.activityId}`, lane, attempt: ctx.info.attempt };
   const providers = providerMap(mailDomains(db, database.retry), deps.lookupMx);
-  const logChange = (n: ShapingNotice) => ctx.log.info(describeShaping(n), { provider: n.key, change: n.change, rate: n.rate });
+  // Slow-downs, suspensions and releases at info; the steps back up (every 2 s) at debug.
+  const logChange = (n: ShapingNotice) => ctx.log[n.change === 'raised' ? 'debug' : 'info'](describeShaping(n), { provider: n.key, change: n.change, rate: n.rate });
   const engine = engineThrottle(domainThrottles(db, database.retry), { providerOf: (d) => providers.providerOf(d), lanes, onChange: logChange });
   let totals: AttemptSetup['totals'];
   let keys: DkimKey[] = [];

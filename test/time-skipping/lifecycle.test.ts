@@ -6,15 +6,13 @@ import { randomBytes } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { DeliveryState, PreparationResult, SendingResult } from '../../domain/delivery';
 import { COMMANDS, judgeCommand, TRANSITIONS, type DeliveryCommand } from '../../domain/lifecycle';
 import type { emailDelivery } from '../../workflows';
 import type { DeliveryRunOptions } from '../../workflows/delivery';
 import { editUpdate, kpisQuery, logsQuery, progressSignal, statusQuery, WORKFLOW_TYPE } from '../../workflows/messages';
-import { addSearchAttributes } from '../../worker/search-attributes';
-import { WORKFLOW_BUNDLE } from '../helpers/paths';
+import { startTimeSkipping, type TimeSkipping } from '../helpers/time-skipping';
 
 type Handle = WorkflowHandleWithFirstExecutionRunId<typeof emailDelivery>;
 const HOUR = 3600_000;
@@ -42,50 +40,35 @@ async function untilCancelled<T>(): Promise<T> {
 }
 
 let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
+let server: TimeSkipping;
 const taskQueue = `lifecycle-${randomBytes(3).toString('hex')}`;
 const fakes: Fakes = { prepare: async () => prepared(3), send: async () => totals(3), calls: [] };
 const seen = new Set<string>();
 
 beforeAll(async () => {
-  try {
-    Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
-  } catch {
-    // installed by an earlier test file
-  }
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: process.env.TIME_SKIPPING_SERVER_PATH! } } });
-  await addSearchAttributes(env.connection, 'default');
-  worker = await Worker.create({
-    connection: env.nativeConnection, taskQueue, workflowBundle: { codePath: WORKFLOW_BUNDLE },
-    activities: {
-      prepareDelivery: async (input: { runKey: string }) => {
-        fakes.calls.push(`prepare ${input.runKey.split('#')[1]}`);
-        return fakes.prepare(input);
-      },
-      sendDelivery: async (input: { round: string; lane: number }) => {
-        fakes.calls.push(`send lane ${input.lane}`);
-        return fakes.send(input);
-      },
-      stopDelivery: async () => {
-        fakes.calls.push('stop');
-        return { ...totals(1), cancelled: 2 };
-      },
-      sendProof: async ({ number }: { number: number }) => {
-        fakes.calls.push(`proof ${number}`);
-        return { sent: 1, failed: 0 };
-      },
-      checkSpec: async ({ spec }: { spec: { html?: string } }) => (spec.html?.includes('{{#if}}') ? ['html: {{#if}} needs a condition'] : []),
+  server = await startTimeSkipping(taskQueue, {
+    prepareDelivery: async (input: { runKey: string }) => {
+      fakes.calls.push(`prepare ${input.runKey.split('#')[1]}`);
+      return fakes.prepare(input);
     },
+    sendDelivery: async (input: { round: string; lane: number }) => {
+      fakes.calls.push(`send lane ${input.lane}`);
+      return fakes.send(input);
+    },
+    stopDelivery: async () => {
+      fakes.calls.push('stop');
+      return { ...totals(1), cancelled: 2 };
+    },
+    sendProof: async ({ number }: { number: number }) => {
+      fakes.calls.push(`proof ${number}`);
+      return { sent: 1, failed: 0 };
+    },
+    checkSpec: async ({ spec }: { spec: { html?: string } }) => (spec.html?.includes('{{#if}}') ? ['html: {{#if}} needs a condition'] : []),
   });
-  running = worker.run();
+  env = server.env;
 });
 
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
-});
+afterAll(async () => server?.close());
 
 beforeEach(() => {
   fakes.prepare = async () => prepared(3);

@@ -6,8 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DateTime } from 'luxon';
 import type { PreparationResult, SendingResult } from '../../domain/delivery';
 import { BUILT_IN_RULES, matchRule } from '../../domain/shaping-rules';
@@ -16,8 +15,7 @@ import { allowanceOn, nextUtcDay, utcDay, type WarmupPlan } from '../../domain/w
 import { parseDeliverySpec, type DeliverySpec } from '../../domain/spec';
 import type { emailDelivery } from '../../workflows';
 import { logsQuery, statusQuery, WORKFLOW_TYPE } from '../../workflows/messages';
-import { addSearchAttributes } from '../../worker/search-attributes';
-import { WORKFLOW_BUNDLE } from '../helpers/paths';
+import { startTimeSkipping, type TimeSkipping } from '../helpers/time-skipping';
 
 type Handle = WorkflowHandleWithFirstExecutionRunId<typeof emailDelivery>;
 const HOUR = 3600_000;
@@ -30,8 +28,7 @@ interface SendCall {
 }
 
 let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
+let server: TimeSkipping;
 const taskQueue = `plans-${randomBytes(3).toString('hex')}`;
 let toDeliver = 10;
 let calls: SendCall[] = [];
@@ -44,39 +41,25 @@ const totals = (sent: number, extra: Partial<SendingResult> = {}): SendingResult
 });
 
 beforeAll(async () => {
-  try {
-    Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
-  } catch {
-    // installed by an earlier test file
-  }
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: process.env.TIME_SKIPPING_SERVER_PATH! } } });
-  await addSearchAttributes(env.connection, 'default');
-  worker = await Worker.create({
-    connection: env.nativeConnection, taskQueue, workflowBundle: { codePath: WORKFLOW_BUNDLE },
-    activities: {
-      prepareDelivery: async ({ deliveryId, spec }: { deliveryId: string; spec: DeliverySpec }): Promise<PreparationResult> => {
-        specs.set(deliveryId, spec);
-        return { targeted: toDeliver, toDeliver, toExclude: 0, exclusions: {}, warnings: [] };
-      },
-      sendDelivery: async ({ deliveryId }: { deliveryId: string }): Promise<SendingResult> => {
-        const now = Context.current().info.currentAttemptScheduledTimestampMs; // the server's (skipped) time
-        const { sent, hold } = sendAt(now, specs.get(deliveryId)!);
-        calls.push({ deliveryId, at: now, sent });
-        return totals(sent, hold ? { nextRetryAt: new Date(hold.until).toISOString(), held: hold.because } : {});
-      },
-      stopDelivery: async () => ({ ...totals(0), cancelled: 0 }),
-      sendProof: async () => ({ sent: 1, failed: 0 }),
-      checkSpec: async () => [],
+  server = await startTimeSkipping(taskQueue, {
+    prepareDelivery: async ({ deliveryId, spec }: { deliveryId: string; spec: DeliverySpec }): Promise<PreparationResult> => {
+      specs.set(deliveryId, spec);
+      return { targeted: toDeliver, toDeliver, toExclude: 0, exclusions: {}, warnings: [] };
     },
+    sendDelivery: async ({ deliveryId }: { deliveryId: string }): Promise<SendingResult> => {
+      const now = Context.current().info.currentAttemptScheduledTimestampMs; // the server's (skipped) time
+      const { sent, hold } = sendAt(now, specs.get(deliveryId)!);
+      calls.push({ deliveryId, at: now, sent });
+      return totals(sent, hold ? { nextRetryAt: new Date(hold.until).toISOString(), held: hold.because } : {});
+    },
+    stopDelivery: async () => ({ ...totals(0), cancelled: 0 }),
+    sendProof: async () => ({ sent: 1, failed: 0 }),
+    checkSpec: async () => [],
   });
-  running = worker.run();
+  env = server.env;
 });
 
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
-});
+afterAll(async () => server?.close());
 
 beforeEach(() => {
   calls = [];
