@@ -148,6 +148,8 @@ export function engineThrottle(source: ThrottleSource, options: ThrottleOptions 
   const raising = setInterval(() => {
     for (const [key, t] of traffic) {
       const state = caps.get(key);
+      // Keys without a rate that saw no message lately are forgotten (a list of many small domains stays small here).
+      if (!state && (t.starts.length === 0 || t.starts[t.starts.length - 1] < now() - OBSERVED_WINDOW_MS)) traffic.delete(key);
       if (!state || t.sinceRaise === 0 || now() - t.throttledAt < AIMD.raiseEveryMs) continue;
       t.sinceRaise = 0;
       source.raise(key).then((r) => {

@@ -13,8 +13,8 @@ export interface WarmupGate {
   /** How long until a message to this domain fits the warm-up (ms; 0: now). */
   waitMs(domain: string): number;
   take(domain: string): void;
-  /** Why this domain's messages wait for another day, when they do. */
-  exhausted(domain: string): string | undefined;
+  /** Why this domain's messages wait for another day, and until when (the next UTC day), when they do. */
+  exhausted(domain: string): { until: number; because: string } | undefined;
   close(): Promise<void>;
 }
 
@@ -69,8 +69,12 @@ export function warmupGate(store: WarmupStore, plan: WarmupPlan, providerOf: (do
       const group = groupOf(domain);
       const s = stateOf(group);
       if (!s.used) return undefined;
-      return `the warm-up of ${plan.senderDomain} allows ${allowanceOn(plan, s.day)} messages to ${group} on ${s.day}, all sent: ` +
-        `${allowanceOn(plan, utcDay(Date.parse(nextUtcDay(now()))))} more from ${nextUtcDay(now())}`;
+      const next = nextUtcDay(Date.parse(`${s.day}T00:00:00Z`));
+      return {
+        until: Date.parse(next),
+        because: `the warm-up of ${plan.senderDomain} allows ${allowanceOn(plan, s.day)} messages to ${group} on ${s.day}, all sent: ` +
+          `${allowanceOn(plan, next.slice(0, 10))} more from ${next}`,
+      };
     },
     async close() {
       for (const [group, s] of days) {

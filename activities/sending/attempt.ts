@@ -175,8 +175,9 @@ export class SendingAttempt {
       // go ahead instead of waiting behind them. A longer hold (a suspended provider) is the workflow's to wait for.
       const rows = this.queue.splice(0);
       const held = turnsOf(this.gate, rows);
+      const near = this.shaping.near(held, rows);
       await this.s.logs.defer(this.s.claim, held);
-      for (const d of this.shaping.near(held, rows)) this.deferredUntil = Math.max(this.deferredUntil, d.until.getTime());
+      for (const d of near) this.deferredUntil = Math.max(this.deferredUntil, d.until.getTime());
       return;
     }
     await this.pace();

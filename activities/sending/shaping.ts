@@ -39,23 +39,29 @@ export class AttemptShaping {
     void this.s.engine.shape(domain, { reply: t.reply, cause }, until).catch(() => undefined);
   }
 
-  /** Splits deferrals: those due soon the attempt waits for; a far one (a suspension) is noted as the hold. */
+  /**
+   * Splits deferrals: those due soon the attempt waits for (returned); a far one (a suspension, the warm-up's next day)
+   * is noted as the hold and set to the exact end of its cause, so that the workflow's timer fires on it.
+   */
   near(deferred: Array<{ id: number; until: Date }>, rows: ClaimedMessage[], now = Date.now()): Array<{ id: number; until: Date }> {
     const email = new Map(rows.map((r) => [r.id, r.email]));
     return deferred.filter((d) => {
       if (d.until.getTime() - now <= HOLD_IN_ATTEMPT_MS) return true;
-      if (!this.held || d.until.getTime() < this.held.until) this.held = { until: d.until.getTime(), because: this.holdReason(domainOf(email.get(d.id) ?? ''), d.until) };
+      const domain = domainOf(email.get(d.id) ?? '');
+      const hold = this.holdOf(domain, d.until.getTime());
+      d.until = new Date(hold.until);
+      if (!this.held || hold.until < this.held.until) this.held = hold;
       return false;
     });
   }
 
-  /** Why a domain's messages wait that long: its warm-up allowance of the day is used, or its provider is suspended. */
-  private holdReason(domain: string, until: Date): string {
+  /** Why a domain's messages wait that long, and until when: its warm-up allowance of the day is used, or its provider is suspended. */
+  private holdOf(domain: string, until: number): { until: number; because: string } {
     const warmup = this.s.warmup?.exhausted(domain);
     if (warmup) return warmup;
     const key = this.s.engine.keyOf(domain);
-    const end = new Date(this.s.engine.suspendedUntil(domain) || until).toISOString();
-    return `${key} suspended until ${end}: ${this.causes.get(key) ?? 'a traffic shaping rule (see "delivery domains list")'}`;
+    const end = this.s.engine.suspendedUntil(domain) || until;
+    return { until: end, because: `${key} suspended until ${new Date(end).toISOString()}: ${this.causes.get(key) ?? 'a traffic shaping rule (see "delivery domains list")'}` };
   }
 
   /** Why the rows left wait, when a far hold was met. */

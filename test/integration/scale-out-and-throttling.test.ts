@@ -66,7 +66,7 @@ describe('parallel senders on several workers, per-domain caps', () => {
     const workers = [stack.spawnWorker(), stack.spawnWorker()];
     const refused = [await runCli(stack, ['domains', 'set', 'Capped.Example', '--rate', '4']), await runCli(stack, ['domains', 'set', 'capped.example', '--rate', '0'])];
     expect(refused.map((r) => r.code)).toEqual([2, 2]);
-    expect(refused[0].stderr).toContain('"Capped.Example" is not a domain: write it lower-case');
+    expect(refused[0].stderr).toContain('"Capped.Example" is neither a domain (write it lower-case, such as gmail.com) nor a provider (google, ');
     expect(refused[1].stderr).toContain('--rate must be a number of messages per second above 0');
     expect((await runCli(stack, ['domains', 'set', 'capped.example', '--rate', '4'])).stdout).toContain('capped.example: at most 4 messages/s from the whole engine (created)');
 

@@ -139,7 +139,10 @@ describe('holds of hours and days on durable timers (time-skipping server)', () 
     // The Saturday before the clocks go forward in Europe (last Sunday of March), at noon UTC.
     const now = await env.currentTimeMs();
     let year = new Date(now).getUTCFullYear();
-    const saturdayBefore = (y: number) => DateTime.fromObject({ year: y, month: 3, day: 31 }, { zone: 'UTC' }).set({ weekday: 7 }).minus({ days: 1 }).set({ hour: 12 });
+    const saturdayBefore = (y: number) => {
+      const march31 = DateTime.fromObject({ year: y, month: 3, day: 31, hour: 12 }, { zone: 'UTC' });
+      return march31.minus({ days: (march31.weekday % 7) + 1 }); // back to the last Sunday (weekday 7), then a day more
+    };
     while (saturdayBefore(year).toMillis() <= now + HOUR) year++;
     const saturday = saturdayBefore(year);
     await env.sleep(saturday.toMillis() - now);
@@ -152,6 +155,8 @@ describe('holds of hours and days on durable timers (time-skipping server)', () 
     expect(await situation(handle, /^Waiting until /)).toMatch(/outside the sending window/);
     expect((await handle.result()).kpis).toMatchObject({ sent: 10 });
     expect(callsOf(handle).map((c) => c.sent)).toEqual([0, 10]);
+    expect(saturday.plus({ days: 1 }).setZone('Europe/Paris').isInDST).toBe(true); // the clocks went forward that Sunday…
+    expect(saturday.setZone('Europe/Paris').isInDST).toBe(false); // …not before
     const monday = saturday.plus({ days: 2 }).toISODate();
     // Summer time began on Sunday: Monday 08:00 in Paris is 06:00 UTC (07:00 a week earlier).
     expect(new Date(callsOf(handle)[1].at).toISOString()).toMatch(new RegExp(`^${monday}T06:00:0\\d`));
