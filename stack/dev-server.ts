@@ -42,7 +42,10 @@ export async function startDevServer(cli: string, dataDir: string, port = 7233, 
     uiUrl: `http://localhost:${uiPort}`,
     async stop() {
       child.kill('SIGTERM');
+      // Seen in CI: a dev server restarted on its database file sometimes never finishes its graceful shutdown.
+      const hung = setTimeout(() => child.kill('SIGKILL'), 15_000);
       await exited;
+      clearTimeout(hung);
     },
     async kill() {
       child.kill('SIGKILL');
