@@ -88,7 +88,6 @@ export function duration(seconds: number): string {
   return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h${minutes % 60 ? ` ${minutes % 60} min` : ''}`;
 }
 
-/** What the delivery is: subject, audience, approval, contact date, rate cap (whatever started it: the CLI, `temporal workflow start`). */
 interface FactsWindow {
   days: string[];
   from: string;
@@ -96,6 +95,10 @@ interface FactsWindow {
   timeZone: string;
 }
 
+/**
+ * What the delivery is: subject, audience, approval, contact date, rate cap, sending windows, daily cap (whatever
+ * started it: the CLI, `temporal workflow start`).
+ */
 export function specFacts(spec: { subject: string; audience: object; approval: string; scheduleAt?: string; messagesPerSecond?: number; windows?: FactsWindow[]; maxPerDay?: number }): string[] {
   const where = 'where' in spec.audience ? JSON.stringify(spec.audience.where) : undefined;
   // As code: the Web UI's Markdown would curl the quotes, and the condition could not be pasted back.

@@ -14,8 +14,6 @@ export const HOLD_IN_ATTEMPT_MS = 60_000;
 type Throttled = Extract<Answered, { throttled: unknown }>['throttled'];
 
 export class AttemptShaping {
-  /** Messages given back to the queue because their provider asked us to slow down or wait. */
-  throttled = 0;
   /** The earliest far hold, and why (the workflow shows it while it waits). */
   private held: { until: number; because: string } | undefined;
   private readonly causes = new Map<string, string>();
@@ -29,7 +27,6 @@ export class AttemptShaping {
 
   /** A throttling reply: the message goes back to the queue; its provider is slowed down or suspended for every sender. */
   onThrottled(row: ClaimedMessage, queue: ClaimedMessage[], t: Throttled): void {
-    this.throttled++;
     queue.unshift(row);
     const domain = domainOf(row.email);
     const cause = `${describeAction(t.rule.action)} (${t.rule.name})`;
