@@ -26,7 +26,7 @@ export function mailDomains(db: Database, retry?: TransientRetry) {
       return new Map(fresh.map((r) => [r.domain, r.provider]));
     },
 
-    /** Keeps resolutions (an ops setting is left as it is). */
+    /** Keeps resolutions of domains not known yet (`known` returns ops settings, so they are never resolved over). */
     async save(resolved: DomainProvider[], now = new Date()): Promise<void> {
       for (const r of resolved) {
         const data = { provider: r.provider, mxHosts: r.mxHosts.join(','), source: r.source as ProviderSource, resolvedAt: now };
