@@ -26,7 +26,9 @@ import { statusQuery } from '../workflows/messages';
 import { dkimKeys } from '../store/dkim-keys';
 import { DKIM_KEY_TYPES, generateDkimKey, type DkimKeyType } from '../domain/dkim-keys';
 import { BENCH_HTML, benchDelivery, emptyPostgres } from './delivery';
-import { cpuMs, POSTFIX_SINK, rssSampler, startSink } from './processes';
+import { cpuMs, POSTFIX_SINK, POSTFIX_SOURCE, rssSampler, smtpSource, startSink, type Sink } from './processes';
+import { mimeSkeleton } from '../domain/mime';
+import { appendRow, appendRowUnder } from './benchmarks-md';
 
 const ROOT = path.resolve(__dirname, '..');
 /** Postfix's smtp-sink (Debian package postfix): a C sink that costs next to nothing per message. */
@@ -74,6 +76,8 @@ interface DeliveryRun {
   workerPeakRssMb: number;
   /** CPU of the worker processes (all their threads) while sending, per message sent (ms). */
   workerCpuMsPerMessage: number;
+  /** CPU of the SMTP sink meanwhile, per message sent (ms). */
+  sinkCpuMsPerMessage: number;
   dbMb: number;
   historyLength: number;
 }
@@ -94,9 +98,12 @@ async function main(): Promise<void> {
     if (DKIM_SETTINGS.length) for (const dkim of DKIM_SETTINGS) versions.push({ label: commitOf('HEAD', ROOT), root: ROOT, dkim });
     else versions.push({ label: commitOf('HEAD', ROOT), root: ROOT });
     const runs: DeliveryRun[] = [];
-    for (const version of versions) runs.push(await runDelivery(version, { dir, serverAddress: server.address, client, sinkPort: sink.port, received: () => sink.count() }));
+    for (const version of versions) runs.push(await runDelivery(version, { dir, serverAddress: server.address, client, sink }));
 
     const baselineRate = await baseline(sink.port, Math.min(N, Number(values['baseline-max'])));
+    log(`nodemailer's pool: ${Math.round(baselineRate)}/s`);
+    const cSource = fs.existsSync(POSTFIX_SOURCE) ? await smtpSource(sink.port, Math.min(N, Number(values['baseline-max'])), CONNECTIONS, benchMessageBytes()) : undefined;
+    if (cSource) log(`smtp-source (Postfix's C client, ${CONNECTIONS} sessions, ${benchMessageBytes()} bytes): ${Math.round(cSource.perSecond)}/s, ${cSource.cpuMsPerMessage.toFixed(3)} ms CPU per message`);
     const date = new Date().toISOString().slice(0, 10);
     const machine = `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
     runs.forEach((run, i) => {
@@ -105,26 +112,30 @@ async function main(): Promise<void> {
         date, machine, code: versions[i].label, database: run.kind, profiles: N, workers: WORKERS, sink: sink.name, connections: CONNECTIONS,
         prepareSeconds: run.prepareS, preparePerSecond: Math.round(N / run.prepareS), sendSeconds: run.sendS, sendPerSecond: Math.round(sendRate),
         baselinePerSecond: Math.round(baselineRate), ratio: Number((sendRate / baselineRate).toFixed(2)),
-        dkim: versions[i].dkim ?? 'off', workerCpuMsPerMessage: run.workerCpuMsPerMessage, workerPeakRssMb: run.workerPeakRssMb, dbMb: run.dbMb, historyLength: run.historyLength, sent: run.sent, received: run.received,
+        cSourcePerSecond: cSource && Math.round(cSource.perSecond), ratioToC: cSource && Number((sendRate / cSource.perSecond).toFixed(2)), cSourceCpuMsPerMessage: cSource && Number(cSource.cpuMsPerMessage.toFixed(3)),
+        dkim: versions[i].dkim ?? 'off', workerCpuMsPerMessage: run.workerCpuMsPerMessage, sinkCpuMsPerMessage: run.sinkCpuMsPerMessage, workerPeakRssMb: run.workerPeakRssMb, dbMb: run.dbMb, historyLength: run.historyLength, sent: run.sent, received: run.received,
       };
       console.log(JSON.stringify(row, null, 2));
       if (DKIM_SETTINGS.length) {
         const off = runs.find((_, j) => !versions[j].dkim);
         const change = off && versions[i].dkim ? ` (${(100 * (sendRate / (off.sent / off.sendS) - 1)).toFixed(1)}%)` : '';
-        appendRow(/^\| \d{4}-\d\d-\d\d \| [^|]+ \| [0-9a-f]{7,} \| (SQLite|Postgres) \| \d+ \| \d+ \| (off|rsa|ed25519)/, /^\| date \| machine \| code \| database \| profiles \| connections \| DKIM \|/,
+        appendRow(/^\| \d{4}-\d\d-\d\d \| [^|]+ \| [0-9a-f]{7,}\+? \| (SQLite|Postgres) \| \d+ \| \d+ \| (off|rsa|ed25519)/, /^\| date \| machine \| code \| database \| profiles \| connections \| DKIM \|/,
           `| ${date} | ${machine} | ${row.code} | ${row.database} | ${N} | ${CONNECTIONS} | ${row.dkim} | ${row.sendPerSecond}/s${change} | ${row.workerCpuMsPerMessage} ms | ${row.ratio} |`);
         return;
       }
-      // The runs' table (profiles, workers, SMTP sink): the tracking table's rows also start with a date, machine and database.
-      appendRow(/^\| \d{4}-\d\d-\d\d \| [^|]+ \| (SQLite|Postgres)[^|]* \| \d+ \| \d+ \| [^|]*smtp/, /^\| date \| machine \| database \| profiles \| workers \|/, `| ${row.date} | ${row.machine} | ${row.database}${versions.length > 1 ? ` (${row.code})` : ''} | ${row.profiles} | ${row.workers} | ${row.sink} | ${row.connections} | ` +
-        `${row.prepareSeconds.toFixed(1)} s (${row.preparePerSecond}/s) | ${row.sendSeconds.toFixed(1)} s (${row.sendPerSecond}/s) | ${row.baselinePerSecond}/s | ${row.ratio} | ` +
-        `${row.workerPeakRssMb} MB | ${heapCap()} | ${row.dbMb} MB | ${row.historyLength} |`);
+      // The runs' table: beside the send rate, what the same SMTP costs from nodemailer's pool and from Postfix's C client.
+      const perMessage = (ms: number | undefined) => (ms === undefined ? '—' : `${ms.toFixed(3)} ms`);
+      appendRowUnder(/^\| date \| machine \| database \| profiles \| workers \| SMTP sink \| connections \| prepare \| send \| nodemailer pool \| smtp-source \|/,
+        `| ${row.date} | ${row.machine} | ${row.database} (${row.code}) | ${row.profiles} | ${row.workers} | ${row.sink} | ${row.connections} | ` +
+        `${row.prepareSeconds.toFixed(1)} s (${row.preparePerSecond}/s) | ${row.sendSeconds.toFixed(1)} s (${row.sendPerSecond}/s) | ${row.baselinePerSecond}/s | ` +
+        `${row.cSourcePerSecond ?? '—'}/s | ${row.ratioToC ?? '—'} | ${perMessage(row.workerCpuMsPerMessage)} | ${perMessage(row.sinkCpuMsPerMessage)} | ${perMessage(row.cSourceCpuMsPerMessage)} | ` +
+        `${row.workerPeakRssMb} MB | ${heapCap()} | ${row.historyLength} |`);
     });
     if (runs.length === 2 && values.compare) {
       const [before, after] = runs.map((r) => r.sent / r.sendS);
       const change = `${after >= before ? '+' : ''}${((100 * (after - before)) / before).toFixed(1)}%`;
       log(`send rate ${versions[0].label} ${Math.round(before)}/s → ${versions[1].label} ${Math.round(after)}/s (${change}), baseline ${Math.round(baselineRate)}/s`);
-      appendRow(/^\| \d{4}-\d\d-\d\d \| [^|]+ \| [0-9a-f]{7,} → /, /^\| date \| machine \| code \|/, `| ${date} | ${machine} | ${versions[0].label} → ${versions[1].label} | ${N} | ${CONNECTIONS} | ` +
+      appendRow(/^\| \d{4}-\d\d-\d\d \| [^|]+ \| [0-9a-f]{7,}\+? → /, /^\| date \| machine \| code \|/, `| ${date} | ${machine} | ${versions[0].label} → ${versions[1].label} | ${N} | ${CONNECTIONS} | ` +
         `${Math.round(before)}/s | ${Math.round(after)}/s | ${change} | ${Math.round(baselineRate)}/s | ${(before / baselineRate).toFixed(2)} → ${(after / baselineRate).toFixed(2)} |`);
     }
   } finally {
@@ -136,7 +147,7 @@ async function main(): Promise<void> {
 }
 
 /** One delivery of N profiles, from an empty database, sent by that version's worker processes. */
-async function runDelivery(version: CodeVersion, env: { dir: string; serverAddress: string; client: Client; sinkPort: number; received(): Promise<number> }): Promise<DeliveryRun> {
+async function runDelivery(version: CodeVersion, env: { dir: string; serverAddress: string; client: Client; sink: Sink }): Promise<DeliveryRun> {
   const here = version.root === ROOT;
   const name = `${version.label}${version.dkim ? `-${version.dkim}` : ''}`;
   const dbUrl = (here && values['database-url']) || `file:${path.join(env.dir, `${name}.db`)}`;
@@ -161,7 +172,7 @@ async function runDelivery(version: CodeVersion, env: { dir: string; serverAddre
   ], {
     cwd: version.root, stdio: ['ignore', 'ignore', 'inherit'],
     env: {
-      ...process.env, TEMPORAL_ADDRESS: env.serverAddress, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: dbUrl, SMTP_URL: `smtp://127.0.0.1:${env.sinkPort}`,
+      ...process.env, TEMPORAL_ADDRESS: env.serverAddress, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: dbUrl, SMTP_URL: `smtp://127.0.0.1:${env.sink.port}`,
       SMTP_MAX_CONNECTIONS: String(CONNECTIONS), WORKFLOW_BUNDLE_PATH: bundlePath, NODE_OPTIONS: values['worker-node-options'], DKIM_KEYS_SECRET: DKIM_SECRET,
       // One sender per worker process, so that each process takes one.
       ...(WORKERS > 1 ? { MAX_CONCURRENT_ACTIVITIES: '1' } : {}),
@@ -170,30 +181,34 @@ async function runDelivery(version: CodeVersion, env: { dir: string; serverAddre
   const rss = workers.map(rssSampler);
   try {
     await new Promise((r) => setTimeout(r, 3000)); // the workers connect
-    const receivedBefore = await env.received();
+    const receivedBefore = await env.sink.count();
     const started = Date.now();
     // The spec as written, not as this checkout validates it: each version's preparation validates it.
     const handle = await env.client.workflow.start('emailDelivery', { taskQueue, workflowId: `bench-${name}-${started}`, args: [benchDelivery(N, WORKERS)] });
     let prepared = 0;
     let sendingFrom = 0;
     let cpuAtSending = 0;
+    let sinkCpuAtSending = 0;
     for (;;) {
       const { state } = await handle.query(statusQuery).catch(() => ({ state: 'preparing' }));
       if (!prepared && state !== 'preparing') prepared = Date.now();
       if (!sendingFrom && state === 'sending') {
         sendingFrom = Date.now();
         cpuAtSending = cpuMs(workers);
+        sinkCpuAtSending = cpuMs([env.sink]);
       }
       if (state === 'sent' || state === 'failed' || state === 'stopped') break;
       await new Promise((r) => setTimeout(r, 200));
     }
     const done = Date.now();
     const sendingCpuMs = cpuMs(workers) - cpuAtSending;
+    const sinkCpuMs = cpuMs([env.sink]) - sinkCpuAtSending;
     const { kpis } = (await handle.result()) as { kpis: { sent: number } };
     const dbBytes = kind === 'SQLite' ? fs.statSync(dbUrl.slice(5)).size : Number((await db.$queryRawUnsafe<Array<{ size: bigint }>>('SELECT pg_database_size(current_database()) AS size'))[0].size);
     return {
-      kind, prepareS: (prepared - started) / 1000, sendS: (done - (sendingFrom || prepared)) / 1000, sent: kpis.sent, received: (await env.received()) - receivedBefore,
-      workerPeakRssMb: Math.round(Math.max(...rss.map((r) => r.peakKb())) / 1024), workerCpuMsPerMessage: Number((sendingCpuMs / Math.max(1, kpis.sent)).toFixed(3)), dbMb: Math.round(dbBytes / 2 ** 20), historyLength: (await handle.describe()).historyLength,
+      kind, prepareS: (prepared - started) / 1000, sendS: (done - (sendingFrom || prepared)) / 1000, sent: kpis.sent, received: (await env.sink.count()) - receivedBefore,
+      workerPeakRssMb: Math.round(Math.max(...rss.map((r) => r.peakKb())) / 1024), workerCpuMsPerMessage: Number((sendingCpuMs / Math.max(1, kpis.sent)).toFixed(3)),
+      sinkCpuMsPerMessage: Number((sinkCpuMs / Math.max(1, kpis.sent)).toFixed(3)), dbMb: Math.round(dbBytes / 2 ** 20), historyLength: (await handle.describe()).historyLength,
     };
   } finally {
     for (const r of rss) r.stop();
@@ -214,8 +229,11 @@ function checkOut(ref: string, dir: string): CodeVersion {
   return { label, root };
 }
 
+/** The commit's short hash; this checkout's with a "+" when it has uncommitted changes (what is measured is not that commit). */
 function commitOf(ref: string, cwd: string): string {
-  return execFileSync('git', ['rev-parse', '--short', ref], { cwd, encoding: 'utf8' }).trim();
+  const hash = execFileSync('git', ['rev-parse', '--short', ref], { cwd, encoding: 'utf8' }).trim();
+  const dirty = ref === 'HEAD' && execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, encoding: 'utf8' }).trim() !== '';
+  return dirty ? `${hash}+` : hash;
 }
 
 /** The worker's V8 old-space cap when set (--worker-node-options), as the table shows it. */
@@ -224,15 +242,10 @@ function heapCap(): string {
   return m ? `${m[1]} MB` : '—';
 }
 
-/** Adds a row after the last row of a table of BENCHMARKS.md (rows match `rowOfTable`, the header `header`). */
-function appendRow(rowOfTable: RegExp, header: RegExp, row: string): void {
-  const file = path.join(ROOT, 'BENCHMARKS.md');
-  const lines = fs.readFileSync(file, 'utf8').split('\n');
-  const last = lines.reduce((at, line, i) => (rowOfTable.test(line) ? i : at), -1);
-  const at = last >= 0 ? last + 1 : lines.findIndex((line) => header.test(line)) + 2; // below the header and its |---| line
-  if (at < 2) throw new Error(`BENCHMARKS.md has no table for ${row}`);
-  lines.splice(at, 0, row);
-  fs.writeFileSync(file, lines.join('\n'));
+/** Bytes of one bench message as the engine writes it (headers and quoted-printable body), for smtp-source's -l. */
+function benchMessageBytes(): number {
+  const html = BENCH_HTML.replace('{{firstName}}', 'User');
+  return Buffer.byteLength(mimeSkeleton('Bench <bench@shop.example>', 'bench')({ to: 'user1@example.com', subject: 'Hello User1', messageId: '<1@shop.example>', headers: {}, html }));
 }
 
 /** The same 5 KB messages straight from nodemailer's pool: what SMTP alone costs on this machine. */

@@ -87,47 +87,64 @@ function rfc2822Date(now = Date.now()): string {
 // Bytes written as they are in quoted-printable (RFC 2045 6.7): printable ASCII but "=".
 const LITERAL = new Uint8Array(256);
 for (let b = 33; b <= 126; b++) LITERAL[b] = b === 61 ? 0 : 1;
-const HEX = '0123456789ABCDEF';
+const HEX = Uint8Array.from(Buffer.from('0123456789ABCDEF'));
 const MAX_LINE = 76;
+
+/** Reused between calls (a worker composes one message at a time on its thread): no allocation per message. */
+let input = Buffer.allocUnsafe(16 * 1024);
+let output = Buffer.allocUnsafe(64 * 1024);
 
 /**
  * Quoted-printable text with CRLF line breaks and soft breaks at 76 characters, in one pass over the
- * UTF-8 bytes. Spaces and tabs are literal except at the end of a line.
+ * UTF-8 bytes. Spaces and tabs are literal except at the end of a line. The hottest loop of the worker
+ * (the whole body of every message): typed arrays only, no call per byte.
  */
 export function quotedPrintable(text: string): string {
-  const bytes = Buffer.from(text, 'utf8');
+  if (input.length < text.length * 3) input = Buffer.allocUnsafe(text.length * 3);
+  const n = input.write(text, 0, 'utf8');
   // At worst every byte becomes "=XX", plus a soft break ("=\r\n") every 73 characters.
-  const out = Buffer.allocUnsafe(bytes.length * 3 + Math.ceil((bytes.length * 3) / 73) * 3 + 2);
+  const worst = n * 3 + Math.ceil((n * 3) / 73) * 3 + 2;
+  if (output.length < worst) output = Buffer.allocUnsafe(worst);
+  const bytes = input;
+  const out = output;
   let o = 0;
   let line = 0;
-  const room = (n: number) => {
-    if (line + n > MAX_LINE - 1) {
-      out[o++] = 61; // "=" soft line break
-      out[o++] = 13;
-      out[o++] = 10;
-      line = 0;
-    }
-    line += n;
-  };
-  for (let i = 0; i < bytes.length; i++) {
+  for (let i = 0; i < n; i++) {
     const b = bytes[i];
-    if (b === 10 || (b === 13 && bytes[i + 1] === 10)) {
+    if (LITERAL[b] === 1) {
+      if (line >= MAX_LINE - 1) {
+        out[o++] = 61; // "=" soft line break
+        out[o++] = 13;
+        out[o++] = 10;
+        line = 0;
+      }
+      out[o++] = b;
+      line++;
+      continue;
+    }
+    if (b === 10 || (b === 13 && i + 1 < n && bytes[i + 1] === 10)) {
       if (b === 13) i++;
       out[o++] = 13;
       out[o++] = 10;
       line = 0;
       continue;
     }
-    const next = bytes[i + 1];
-    const endOfLine = next === undefined || next === 10 || next === 13;
-    if (LITERAL[b] || ((b === 32 || b === 9) && !endOfLine)) {
-      room(1);
+    const next = i + 1 < n ? bytes[i + 1] : -1;
+    const literal = (b === 32 || b === 9) && next !== -1 && next !== 10 && next !== 13;
+    const width = literal ? 1 : 3;
+    if (line + width > MAX_LINE - 1) {
+      out[o++] = 61;
+      out[o++] = 13;
+      out[o++] = 10;
+      line = 0;
+    }
+    line += width;
+    if (literal) {
       out[o++] = b;
     } else {
-      room(3);
       out[o++] = 61;
-      out[o++] = HEX.charCodeAt(b >> 4);
-      out[o++] = HEX.charCodeAt(b & 15);
+      out[o++] = HEX[b >> 4];
+      out[o++] = HEX[b & 15];
     }
   }
   return out.toString('latin1', 0, o);

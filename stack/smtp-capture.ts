@@ -33,10 +33,14 @@ export interface SmtpServerOptions {
   auth?: { user: string; pass: string };
   /** Refuse the return path (MAIL FROM) with this reply. */
   refuseSender?: SmtpReply;
+  /** After refusing the return path, hang up (as some relays do): the client's next commands find the line cut. */
+  hangUpAfterRefusingSender?: boolean;
   /** Offer STARTTLS with smtp-server's built-in certificate (expired, self-signed: a client refuses it) and require it. */
   requireTls?: boolean;
   /** Close a connection idle this long (smtp-server's default: a minute). */
   socketTimeoutMs?: number;
+  /** Do not offer PIPELINING (RFC 2920): the sender must wait for each reply. */
+  hidePipelining?: boolean;
 }
 
 export interface SmtpReply {
@@ -68,6 +72,7 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<Runni
     logger: false,
     size: 25 * 1024 * 1024,
     ...(options.socketTimeoutMs ? { socketTimeout: options.socketTimeoutMs } : {}),
+    ...(options.hidePipelining ? { hidePIPELINING: true } : {}),
     onConnect(_session, callback) {
       callback(options.refuseConnections ? replyError(options.refuseConnections) : undefined);
     },
@@ -78,6 +83,7 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<Runni
     onMailFrom(_address, session, callback) {
       if (options.requireTls && !session.secure) return callback(replyError({ code: 530, message: '5.7.0 Must issue a STARTTLS command first' }));
       callback(options.refuseSender ? replyError(options.refuseSender) : undefined);
+      if (options.refuseSender && options.hangUpAfterRefusingSender) cut(session.id);
     },
     onRcptTo(address, _session, callback) {
       const refusal = options.refuseRecipient?.(address.address);

@@ -31,6 +31,7 @@ import { outcomeWriter } from './recording';
 import { nextAllowed, turnsOf } from './turns';
 import { AttemptShaping } from './shaping';
 import { attemptReport } from './report';
+import { InFlight } from './in-flight';
 
 /** Outcomes are written every 100 ms, or at once when a batch of them waits. */
 const RECORD_EVERY_MS = 100;
@@ -60,7 +61,7 @@ export class SendingAttempt {
   private signingFailure: string | undefined;
   private queue: ClaimedMessage[] = [];
   private readonly unsent: number[] = [];
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlight = new InFlight();
   private cursor = 0;
   private deferredUntil = 0;
   private countedAt = Date.now();
@@ -115,12 +116,12 @@ export class SendingAttempt {
           if (this.stopped() || (await this.nothingDue()) === 'done') break;
           continue;
         }
-        while (this.inFlight.size >= this.s.batch && !this.stopped()) await Promise.race(this.inFlight);
+        while (this.inFlight.size >= this.s.batch && !this.stopped()) await this.inFlight.oneSettled();
         if (this.stopped()) break;
         await this.handOutNext();
       }
     } finally {
-      await Promise.all(this.inFlight);
+      await this.inFlight.all();
     }
   }
 
@@ -154,7 +155,7 @@ export class SendingAttempt {
   /** Nothing claimable now: wait for messages in flight or held back by a domain cap, else the sending is done. */
   private async nothingDue(): Promise<'wait' | 'done'> {
     if (this.inFlight.size > 0) {
-      await Promise.race(this.inFlight);
+      await this.inFlight.oneSettled();
       return 'wait';
     }
     const wait = this.deferredUntil - Date.now();
@@ -180,15 +181,15 @@ export class SendingAttempt {
       for (const d of near) this.deferredUntil = Math.max(this.deferredUntil, d.until.getTime());
       return;
     }
-    await this.pace();
+    const paced = this.pace();
+    if (paced) await paced;
     if (this.stopped() || !this.lease.held() || !this.s.database.healthy) {
       this.gate.release(domainOf(next.email));
       this.queue.unshift(next);
       return;
     }
     this.s.plan.handOut();
-    const sending: Promise<void> = this.send(next).finally(() => this.inFlight.delete(sending));
-    this.inFlight.add(sending);
+    this.inFlight.add(this.send(next), this.stop);
   }
 
   /** Hands one message to SMTP (signed first when the sender domain has keys); its outcome joins the next recording. */

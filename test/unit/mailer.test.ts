@@ -8,18 +8,24 @@ const message = (to: string) => ({
   raw: `From: news@shop.example\r\nTo: ${to}\r\nSubject: Hi\r\nMessage-ID: <${to}@shop.example>\r\n\r\nHello\r\n.dot-stuffed line\r\n`,
 });
 
-describe('sending through the SMTP pool', () => {
+// With PIPELINING the pool sends each message's envelope in one write (activities/smtp-pipelining.ts); without it,
+// through nodemailer's own steps: every outcome must be the same either way.
+describe.each([['a relay offering PIPELINING', false], ['a relay without PIPELINING', true]])('sending through the SMTP pool to %s', (_relay, hidePipelining) => {
   let relay: RunningSmtpServer | undefined;
   let mailer: Mailer | undefined;
   const received: string[] = [];
   const sessions = new Set<string>();
+  const contents: string[] = [];
   async function start(options: Omit<SmtpServerOptions, 'onMessage'>, credentials = '', maxConnections = 2) {
     received.length = 0;
+    contents.length = 0;
     sessions.clear();
     relay = await startSmtpServer({
       ...options,
-      onMessage: async ({ envelope, sessionId }) => () => {
+      hidePipelining,
+      onMessage: async ({ envelope, sessionId, raw }) => () => {
         received.push(...envelope.to);
+        contents.push(raw.toString());
         sessions.add(sessionId);
       },
     });
@@ -45,6 +51,7 @@ describe('sending through the SMTP pool', () => {
     ['AUTH refused (535)', { auth: { user: 'shop', pass: 'right' } }, 'shop:wrong@', /^the relay refused our credentials \(535 5\.7\.8 Authentication credentials invalid\): fix the user and password in SMTP_URL/],
     ['AUTH required but no credentials', { auth: { user: 'shop', pass: 'right' } }, '', /^the relay requires authentication \(530 .*\): set the user and password in SMTP_URL/],
     ['the return path refused (553)', { refuseSender: { code: 553, message: '5.1.8 sender address rejected' } }, '', /^the relay refused our return path \(553 5\.1\.8 sender address rejected\)/],
+    ['the return path refused (553), then the line cut', { refuseSender: { code: 553, message: '5.1.8 sender address rejected' }, hangUpAfterRefusingSender: true }, '', /^the relay refused our return path \(553 5\.1\.8 sender address rejected\)/],
     ['STARTTLS with a certificate the worker refuses', { requireTls: true }, '', /^the relay's TLS certificate was refused \(certificate has expired\)/],
   ])('%s: a permanent relay fault, the message unsent', async (_name, options, credentials, cause) => {
     await start(options, credentials);
@@ -54,6 +61,13 @@ describe('sending through the SMTP pool', () => {
     expect(result.fault?.permanent).toBe(true);
     expect(`${result.fault?.cause}: ${result.fault?.fix}`).toMatch(cause);
     expect(received).toEqual([]);
+  });
+
+  it('the relay gets the message as written: a line starting with "." and bare LFs survive the transfer', async () => {
+    await start({});
+    const raw = '.first line\nSubject: Hi\r\n\r\n..two dots\n.\r\nlast line without a break';
+    expect(await mailer!.send({ envelopeFrom: 'bounces@shop.example', to: 'ann@example.com', raw })).toEqual({ status: 'sent' });
+    expect(contents).toEqual(['.first line\r\nSubject: Hi\r\n\r\n..two dots\r\n.\r\nlast line without a break\r\n']);
   });
 
   it('the right credentials go through AUTH', async () => {
