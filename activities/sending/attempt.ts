@@ -5,6 +5,7 @@
 // the delivery), too many failures (the guard pauses it), a lost lease (another attempt took over), pause, stop
 // and shutdown. What can be sent twice is only what the attempt holds when it dies: at most 4 × batch rows,
 // counted as possible duplicates by the attempt that takes over.
+import { setMaxListeners } from 'node:events';
 import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, type Context } from '@temporalio/activity';
 import { reasonKey } from '../../domain/failures';
@@ -83,6 +84,8 @@ export class SendingAttempt {
     this.guard = failureGuard(s.spec.guard ?? false);
     this.shaping = new AttemptShaping(s);
     ctx.cancellationSignal.addEventListener('abort', this.stop, { once: true }); // pause, stop, worker shutdown
+    // Each message waiting for a connection listens for the withdrawal (up to a batch of them): not a leak.
+    setMaxListeners(Infinity, this.handOut.signal);
     this.lease = attemptLease(ctx, this.stop);
     this.recorder = outcomeRecorder(outcomeWriter(s, this.lease, deps), { everyMs: RECORD_EVERY_MS, chunk: s.batch });
   }

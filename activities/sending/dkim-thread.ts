@@ -3,6 +3,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { DkimKey } from '../../domain/dkim-keys';
 import { dkimSignatures } from './dkim';
+import { keepParsedPrivateKeys } from './parsed-keys';
+
+keepParsedPrivateKeys();
 
 export interface SignRequest { id: number; raw: string }
 export type SignAnswer = { id: number; signatures: string } | { id: number; error: string };

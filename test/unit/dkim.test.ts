@@ -7,6 +7,9 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:cry
 import { dkimDnsRecord, dkimPrivateKey, generateDkimKey, type DkimKey } from '../../domain/dkim-keys';
 import { openKey, sealKey } from '../../store/dkim-keys';
 import { dkimSigner } from '../../activities/sending/dkim';
+import { signingPool } from '../../activities/sending/signing-pool';
+import { keepParsedPrivateKeys } from '../../activities/sending/parsed-keys';
+import crypto from 'node:crypto';
 
 const content = { from: 'Shop <news@shop.example>', subject: 'Winter sale, {{firstName}}', html: '<p>Hi {{firstName}}</p><a href="https://shop.example/sale">Sale</a>' };
 
@@ -44,6 +47,33 @@ describe('DKIM signing', () => {
     const signed = await dkimSigner([rsa, next])(engineMessage());
     expect((await verdicts(signed, [rsa, next])).sort()).toEqual(['shop.example/s2026: pass', 'shop.example/s2027: pass']);
     expect((await verdicts(signed, [next])).sort()).toEqual(['shop.example/s2026: neutral', 'shop.example/s2027: pass']);
+  });
+
+  it('a signing thread (which keeps each parsed key) signs message after message, each verifying, during a rotation too', async () => {
+    const next: DkimKey = { ...ed, selector: 'e2027', privateKey: generateDkimKey('ed25519') };
+    const pool = signingPool([rsa, ed, next], 1);
+    try {
+      const signed = await Promise.all(['ann', 'bob', 'cid'].map((name) => pool.sign(engineMessage().replace(/ann@/g, `${name}@`))));
+      for (const raw of signed) expect((await verdicts(raw, [rsa, ed, next])).sort()).toEqual(['shop.example/e2026: pass', 'shop.example/e2027: pass', 'shop.example/s2026: pass']);
+      expect(new Set(signed.map((raw) => /^DKIM-Signature:[^]*?\bb=([^;]*)/m.exec(raw)![1])).size).toBe(3); // each its own signature
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a signing thread parses each PEM key once: the same key object for the same PEM, other keys and forms parsed as ever', () => {
+    const undo = keepParsedPrivateKeys();
+    try {
+      const pem = (k: DkimKey) => ({ key: Buffer.from(k.privateKey), format: 'pem' as const });
+      const first = crypto.createPrivateKey(pem(ed));
+      expect(crypto.createPrivateKey(pem(ed))).toBe(first);
+      expect(crypto.createPrivateKey(pem(rsa))).not.toBe(first);
+      expect(crypto.createPrivateKey(pem(rsa)).asymmetricKeyType).toBe('rsa');
+      expect(crypto.createPrivateKey(ed.privateKey)).not.toBe(first); // a string: not mailauth's call, parsed again
+    } finally {
+      undo();
+    }
+    expect(crypto.createPrivateKey({ key: Buffer.from(ed.privateKey), format: 'pem' })).not.toBe(crypto.createPrivateKey({ key: Buffer.from(ed.privateKey), format: 'pem' }));
   });
 
   it('covers the body and the headers bulk mail carries: a changed one fails', async () => {
