@@ -229,10 +229,11 @@ function checkOut(ref: string, dir: string): CodeVersion {
   return { label, root };
 }
 
-/** The commit's short hash; this checkout's with a "+" when it has uncommitted changes (what is measured is not that commit). */
+/** The commit's short hash; this checkout's with a "+" when its code has uncommitted changes (what is measured is not that commit). */
 function commitOf(ref: string, cwd: string): string {
   const hash = execFileSync('git', ['rev-parse', '--short', ref], { cwd, encoding: 'utf8' }).trim();
-  const dirty = ref === 'HEAD' && execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, encoding: 'utf8' }).trim() !== '';
+  // BENCHMARKS.md is left out: every run appends to it, and it is not what is measured.
+  const dirty = ref === 'HEAD' && execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!BENCHMARKS.md'], { cwd, encoding: 'utf8' }).trim() !== '';
   return dirty ? `${hash}+` : hash;
 }
 
