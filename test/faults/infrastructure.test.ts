@@ -26,7 +26,7 @@ describe('infrastructure faults during sending', () => {
   });
 
   describe('SMTP relay', () => {
-    it('down for 30 s: sending waits and resumes, nothing lost or doubled', async () => {
+    it('down for 15 s: sending waits and resumes, nothing lost or doubled', async () => {
       const stack = await startTestStack();
       try {
         await seedProfiles(stack.db, manyProfiles(300));
@@ -34,12 +34,12 @@ describe('infrastructure faults during sending', () => {
         await eventually(() => stack.sink.messages.length >= 60, 60_000, '60 messages sent');
         await stack.sink.goDown();
         const atOutage = stack.sink.messages.length;
-        await new Promise((r) => setTimeout(r, 30_000));
+        await new Promise((r) => setTimeout(r, 15_000));
         expect(stack.sink.messages.length).toBe(atOutage);
         await stack.sink.comeBack();
         const { kpis } = await handle.result();
         expect(kpis).toMatchObject({ toDeliver: 300, sent: 300, failed: 0, pending: 0 });
-        const row = await account(stack, handle.workflowId, 'SMTP relay down for 30 s', 1);
+        const row = await account(stack, handle.workflowId, 'SMTP relay down for 15 s', 1);
         expect(row).toMatchObject({ recipients: 300, received: 300, lost: 0, duplicates: 0 });
       } finally {
         await stack.close();

@@ -71,15 +71,15 @@ describe('relay faults', () => {
   });
 
   it.each<[string, SinkOptions]>([
-    ['greeting 421 for 20 s', { refuseConnections: { code: 421, message: '4.3.2 too busy, try later' } }],
-    ['RCPT TO 452 4.3.1 Insufficient system storage for 20 s', { ...good, refuseRecipient: () => ({ code: 452, message: '4.3.1 Insufficient system storage' }) }],
-    ['RCPT TO 451 4.7.1 rate exceeded for 20 s', { ...good, refuseRecipient: () => ({ code: 451, message: '4.7.1 rate exceeded, slow down' }) }],
+    ['greeting 421 for 10 s', { refuseConnections: { code: 421, message: '4.3.2 too busy, try later' } }],
+    ['RCPT TO 452 4.3.1 Insufficient system storage for 10 s', { ...good, refuseRecipient: () => ({ code: 452, message: '4.3.1 Insufficient system storage' }) }],
+    ['RCPT TO 451 4.7.1 rate exceeded for 10 s', { ...good, refuseRecipient: () => ({ code: 451, message: '4.7.1 rate exceeded, slow down' }) }],
   ])('%s: the sending waits and resumes by itself, nobody failed or quarantined', async (fault, busy) => {
     await relayBecomes(busy);
     await seedProfiles(stack.db, manyProfiles(60, 'busy.example'));
     const handle = await stack.start(baseSpec({ messagesPerSecond: 100 }), FAST_FAILOVER);
     await waitForState(handle, 'sending', 60_000);
-    const busyUntil = Date.now() + 20_000;
+    const busyUntil = Date.now() + 10_000;
     while (Date.now() < busyUntil) {
       expect((await handle.query(statusQuery)).state).toBe('sending'); // never paused: it clears by itself
       await new Promise((r) => setTimeout(r, 1000));

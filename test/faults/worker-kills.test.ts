@@ -63,7 +63,7 @@ describe('worker SIGKILL, SIGTERM and SIGSTOP', () => {
 
   it('SIGTERM during sending, five times (a deploy each time): every message once, none even counted as possibly twice', async () => {
     await seedProfiles(stack.db, manyProfiles(600));
-    const handle = await stack.start(baseSpec({ messagesPerSecond: 40 }), FAST_FAILOVER);
+    const handle = await stack.start(baseSpec({ messagesPerSecond: 80 }), FAST_FAILOVER);
     await waitForState(handle, 'sending', 60_000);
     const exits: number[] = [];
     while (exits.length < 5) {
@@ -87,7 +87,7 @@ describe('worker SIGKILL, SIGTERM and SIGSTOP', () => {
     const other = stack.spawnWorker();
     try {
       await seedProfiles(stack.db, manyProfiles(800));
-      const handle = await stack.start(baseSpec({ messagesPerSecond: 40 }), FAST_FAILOVER);
+      const handle = await stack.start(baseSpec({ messagesPerSecond: 80 }), FAST_FAILOVER);
       await eventually(() => stack.sink.messages.length >= 80, 120_000, '80 messages sent');
       const first = (await sendingAttempt(handle))!;
       const stale = [worker, other].find((w) => first.worker.startsWith(`${w.pid}@`))!;
@@ -116,7 +116,7 @@ describe('worker SIGKILL, SIGTERM and SIGSTOP', () => {
 
   it('during sending, ten times in one delivery: nothing lost, duplicates only from messages in flight, counted', async () => {
     await seedProfiles(stack.db, manyProfiles(1200));
-    const handle = await stack.start(baseSpec({ messagesPerSecond: 40 }), FAST_FAILOVER);
+    const handle = await stack.start(baseSpec({ messagesPerSecond: 80 }), FAST_FAILOVER);
     await waitForState(handle, 'sending', 60_000);
     let kills = 0;
     while (kills < 10) {

@@ -26,6 +26,23 @@ export async function sendRaw(port: number, envelope: { from: string; to: string
 }
 
 /**
+ * Hands many raw messages to an SMTP server, `atOnce` sessions at a time (an attacker does not wait for each reply;
+ * smtp-server holds each greeting 100 ms): how many it refused with a 5xx.
+ */
+export async function sendManyRaw(port: number, messages: Array<{ envelope: { from: string; to: string }; raw: string }>, atOnce = 10): Promise<number> {
+  let refused = 0;
+  let next = 0;
+  const session = async (): Promise<void> => {
+    for (let i = next++; i < messages.length; i = next++) {
+      await sendRaw(port, messages[i].envelope, messages[i].raw)
+        .catch((e: { responseCode?: number }) => (e.responseCode && e.responseCode >= 500 ? refused++ : undefined));
+    }
+  };
+  await Promise.all(Array.from({ length: atOnce }, session));
+  return refused;
+}
+
+/**
  * A feedback-loop report (ARF, RFC 5965 §3 and its appendix B sample) as a mailbox provider's FBL sends it: the
  * machine-readable part and the reported message's headers (as the relay received them) enclosed.
  */
