@@ -1,5 +1,5 @@
 // `npm run bench -- --profiles N [--connections 20] [--workers 1] [--sink postfix|node] [--database-url postgresql://…] [--cpu-prof]
-//   [--worker-node-options "--max-old-space-size=192"] [--compare <commit>] [--dkim off,rsa-2048,ed25519]`
+//   [--worker-node-options=--heap-growing-percent=50] [--tsx] [--compare <commit>] [--dkim off,rsa-2048,ed25519]`
 // One delivery through the real stack (dev server, worker process, database) to a separate SMTP sink
 // process, then the same messages blasted straight from nodemailer's pool to the same sink (baseline).
 // With --compare, the same delivery is first sent by the worker of another commit, in the same run, to the
@@ -41,8 +41,10 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     sink: { type: 'string', default: fs.existsSync(POSTFIX_SINK) ? 'postfix' : 'node' },
     'cpu-prof': { type: 'boolean', default: false },
-    /** Node flags for the worker processes only (e.g. "--max-old-space-size=192"). */
-    'worker-node-options': { type: 'string', default: '' },
+    /** Node flags for the worker processes only: by default the Dockerfile's (V8 collects when the heap grew 50%, not 4×). */
+    'worker-node-options': { type: 'string', default: '--heap-growing-percent=50' },
+    /** The worker from its sources through tsx rather than compiled (the Dockerfile runs it compiled). */
+    tsx: { type: 'boolean', default: false },
     /** Also run the same delivery with the worker of this commit first (SQLite), against the same sink and baseline. */
     compare: { type: 'string' },
     /** Send this checkout's delivery once per DKIM setting: off, rsa-2048, ed25519 (comma-separated). */
@@ -129,7 +131,7 @@ async function main(): Promise<void> {
         `| ${row.date} | ${row.machine} | ${row.database} (${row.code}) | ${row.profiles} | ${row.workers} | ${row.sink} | ${row.connections} | ` +
         `${row.prepareSeconds.toFixed(1)} s (${row.preparePerSecond}/s) | ${row.sendSeconds.toFixed(1)} s (${row.sendPerSecond}/s) | ${row.baselinePerSecond}/s | ` +
         `${row.cSourcePerSecond ?? '—'}/s | ${row.ratioToC ?? '—'} | ${perMessage(row.workerCpuMsPerMessage)} | ${perMessage(row.sinkCpuMsPerMessage)} | ${perMessage(row.cSourceCpuMsPerMessage)} | ` +
-        `${row.workerPeakRssMb} MB | ${heapCap()} | ${row.historyLength} |`);
+        `${row.workerPeakRssMb} MB | ${workerRuntime()} | ${row.historyLength} |`);
     });
     if (runs.length === 2 && values.compare) {
       const [before, after] = runs.map((r) => r.sent / r.sendS);
@@ -167,13 +169,15 @@ async function runDelivery(version: CodeVersion, env: { dir: string; serverAddre
   const bundlePath = path.join(env.dir, `workflow-bundle-${version.label}.js`);
   if (!fs.existsSync(bundlePath)) fs.writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: path.join(version.root, 'workflows'), logger: quietLogger })).code);
   const taskQueue = `bench-${name}`;
+  const entry = workerEntry(version.root);
   const workers = Array.from({ length: WORKERS }, () => spawn(process.execPath, [
-    ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${env.dir}`] : []), '--import', 'tsx', path.join(version.root, 'worker', 'main.ts'),
+    ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${env.dir}`] : []), ...values['worker-node-options'].split(/\s+/).filter(Boolean), ...entry,
   ], {
     cwd: version.root, stdio: ['ignore', 'ignore', 'inherit'],
     env: {
       ...process.env, TEMPORAL_ADDRESS: env.serverAddress, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: dbUrl, SMTP_URL: `smtp://127.0.0.1:${env.sink.port}`,
-      SMTP_MAX_CONNECTIONS: String(CONNECTIONS), WORKFLOW_BUNDLE_PATH: bundlePath, NODE_OPTIONS: values['worker-node-options'], DKIM_KEYS_SECRET: DKIM_SECRET,
+      SMTP_MAX_CONNECTIONS: String(CONNECTIONS), WORKFLOW_BUNDLE_PATH: bundlePath, DKIM_KEYS_SECRET: DKIM_SECRET,
+      MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', // as the Dockerfile: 2 malloc arenas, not 8 per core
       // One sender per worker process, so that each process takes one.
       ...(WORKERS > 1 ? { MAX_CONCURRENT_ACTIVITIES: '1' } : {}),
     },
@@ -237,10 +241,20 @@ function commitOf(ref: string, cwd: string): string {
   return dirty ? `${hash}+` : hash;
 }
 
-/** The worker's V8 old-space cap when set (--worker-node-options), as the table shows it. */
-function heapCap(): string {
-  const m = /--max-old-space-size=(\d+)/.exec(values['worker-node-options'] ?? '');
-  return m ? `${m[1]} MB` : '—';
+/**
+ * The worker as production runs it, compiled (`npm run build`, the Dockerfile's command), or from its sources through
+ * tsx with --tsx (~100 MB more memory). A version older than tsconfig.build.json compiles with its tsconfig.json.
+ */
+function workerEntry(root: string): string[] {
+  if (values.tsx) return ['--import', 'tsx', path.join(root, 'worker', 'main.ts')];
+  const config = fs.existsSync(path.join(root, 'tsconfig.build.json')) ? 'tsconfig.build.json' : 'tsconfig.json';
+  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', config, '--noEmit', 'false', '--outDir', 'dist'], { cwd: root, stdio: 'inherit' });
+  return [path.join(root, 'dist', 'worker', 'main.js')];
+}
+
+/** How the worker ran, as the table shows it: compiled or tsx, and its Node flags (--worker-node-options). */
+function workerRuntime(): string {
+  return [values.tsx ? 'tsx' : 'compiled', values['worker-node-options'], `MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '2'}`].filter(Boolean).join(', ');
 }
 
 /** Bytes of one bench message as the engine writes it (headers and quoted-printable body), for smtp-source's -l. */

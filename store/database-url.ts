@@ -1,7 +1,10 @@
 import path from 'node:path';
 
+/** The project's folder, whether this runs from the sources or compiled into dist/ (`npm run build`). */
+export const PROJECT_ROOT = path.resolve(__dirname, path.basename(path.dirname(__dirname)) === 'dist' ? '../..' : '..');
+
 /** Where data of the embedded defaults lives (SQLite file, Temporal DB, captured emails). */
-export const DATA_DIR = path.resolve(process.env.DATA_DIR ?? path.join(__dirname, '..', '.data'));
+export const DATA_DIR = path.resolve(process.env.DATA_DIR ?? path.join(PROJECT_ROOT, '.data'));
 
 /** DATABASE_URL, or the embedded SQLite file under the data folder. */
 export function databaseUrl(): string {

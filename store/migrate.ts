@@ -8,14 +8,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
-import { databaseKind, databaseUrl } from './database-url';
-
-const ROOT = path.resolve(__dirname, '..');
+import { databaseKind, databaseUrl, PROJECT_ROOT } from './database-url';
 
 export async function migrate(url: string = databaseUrl()): Promise<string[]> {
   if (databaseKind(url) === 'sqlite') {
-    execFileSync(path.join(ROOT, 'node_modules', '.bin', 'prisma'), ['migrate', 'deploy'], {
-      cwd: ROOT, env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'ignore', 'inherit'],
+    execFileSync(path.join(PROJECT_ROOT, 'node_modules', '.bin', 'prisma'), ['migrate', 'deploy'], {
+      cwd: PROJECT_ROOT, env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'ignore', 'inherit'],
     });
     return [];
   }
@@ -23,7 +21,7 @@ export async function migrate(url: string = databaseUrl()): Promise<string[]> {
 }
 
 async function migratePostgres(url: string): Promise<string[]> {
-  const dir = path.join(ROOT, 'prisma', 'postgres', 'migrations');
+  const dir = path.join(PROJECT_ROOT, 'prisma', 'postgres', 'migrations');
   const names = fs.readdirSync(dir).filter((n) => fs.statSync(path.join(dir, n)).isDirectory()).sort();
   const client = new Client({ connectionString: url });
   await client.connect();

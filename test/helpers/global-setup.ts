@@ -1,12 +1,15 @@
-// Once per test run: the Temporal CLI and the time-skipping test server, a migrated template database (`npm run db:migrate`'s code)
-// and a prebuilt workflow bundle shared by every worker the tests start.
+// Once per test run: the Temporal CLI and the time-skipping test server, a migrated template database (`npm run db:migrate`'s code),
+// a prebuilt workflow bundle shared by every worker the tests start, and the engine compiled (`npm run build`) for the
+// worker and tracking processes they spawn.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { Client } from 'pg';
 import { temporalCliPath } from '../../stack/temporal-cli';
 import { timeSkippingServerPath } from '../../stack/time-skipping';
 import { migrate } from '../../store/migrate';
-import { POSTGRES_TEMPLATE_DB, TEMPLATE_DB, TEST_DATA, TEST_POSTGRES_URL, WORKFLOW_BUNDLE, postgresUrlFor } from './paths';
+import { POSTGRES_TEMPLATE_DB, ROOT, TEMPLATE_DB, TEST_DATA, TEST_POSTGRES_URL, WORKFLOW_BUNDLE, postgresUrlFor } from './paths';
 
 export default async function globalSetup(): Promise<void> {
   fs.rmSync(TEST_DATA, { recursive: true, force: true });
@@ -26,6 +29,7 @@ export default async function globalSetup(): Promise<void> {
   }
   const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
   fs.writeFileSync(WORKFLOW_BUNDLE, code);
+  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
 }
 
 const quietLogger = {

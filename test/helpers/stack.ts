@@ -22,7 +22,7 @@ import { startDelivery, type DeliveryHandle, type StartedDelivery } from '../../
 import type { DeliveryRunOptions } from '../../workflows/delivery';
 import { SEARCH_ATTRIBUTES, statusQuery } from '../../workflows/messages';
 import type { DeliveryState } from '../../domain/delivery';
-import { POSTGRES_TEMPLATE_DB, ROOT, TEMPLATE_DB, TEST_DATA, TEST_POSTGRES_URL, WORKFLOW_BUNDLE, postgresUrlFor } from './paths';
+import { POSTGRES_TEMPLATE_DB, ROOT, TEMPLATE_DB, TEST_DATA, TEST_POSTGRES_URL, WORKER_PROCESS, WORKFLOW_BUNDLE, postgresUrlFor } from './paths';
 import { startSmtpSink, type SinkOptions, type SmtpSink } from './smtp-sink';
 
 export interface TestStack {
@@ -121,7 +121,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       worker = undefined;
     },
     spawnWorker(extraEnv = {}, stderr = 'inherit') {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker', 'main.ts')], {
+      const child = spawn(process.execPath, WORKER_PROCESS, {
         cwd: ROOT,
         env: {
           ...process.env, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: dbUrl,

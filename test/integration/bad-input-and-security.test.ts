@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { sendCommand } from '../../client/deliveries';
 import type { PlainCommand } from '../../domain/lifecycle';
 import { InputError } from '../../client/errors';
 import type { DeliveryState } from '../../domain/delivery';
 import { statusQuery } from '../../workflows/messages';
 import { inputFiles, runCli, workflowCount as countWorkflows } from '../helpers/cli';
-import { ROOT, WORKFLOW_BUNDLE } from '../helpers/paths';
+import { ROOT, WORKER_PROCESS, WORKFLOW_BUNDLE } from '../helpers/paths';
 import { baseSpec, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
 import type { DeliveryHandle } from '../../client/deliveries';
 import { startTrackingServer } from '../../tracking/server';
@@ -126,7 +125,7 @@ describe('bad input changes nothing; profile data and secrets stay out of Tempor
   });
 
   it('never prints the SMTP password', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker', 'main.ts')], {
+    const child = spawn(process.execPath, WORKER_PROCESS, {
       cwd: ROOT,
       env: { ...process.env, TEMPORAL_ADDRESS: stack.address, TEMPORAL_TASK_QUEUE: `${stack.taskQueue}-secret`, DATABASE_URL: stack.dbUrl, SMTP_URL: 'smtp://mailer:s3cr3t-pa55@127.0.0.1:2599', WORKFLOW_BUNDLE_PATH: WORKFLOW_BUNDLE },
     });

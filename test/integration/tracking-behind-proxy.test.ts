@@ -1,13 +1,12 @@
 // The tracking server as deployed: behind an HTTPS proxy (TRUST_PROXY), read by mailbox providers that fetch pixels
 // and post one-click unsubscribes for many recipients from a few addresses, and answering while Temporal is down.
 import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { kpisQuery } from '../../workflows/messages';
 import { freePort } from '../../stack/dev-server';
 import { startTrackingServer, type TrackingServer, type TrackingServerOptions } from '../../tracking/server';
 import { baseSpec, eventually, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
 import type { SinkMessage } from '../helpers/smtp-sink';
-import { ROOT } from '../helpers/paths';
+import { ROOT, TRACKING_PROCESS } from '../helpers/paths';
 
 const HTML = '<p>Hi {{firstName}}</p><a href="https://shop.example/sale">Sale</a> <a href="{{unsubscribeUrl}}">Unsubscribe</a>';
 const PEOPLE = 300;
@@ -71,7 +70,7 @@ describe('tracking behind a proxy, under mailbox providers, and while Temporal i
   it('starts and serves while Temporal is down, stores every event, and signals the KPIs once it is back', async () => {
     // `npm run tracking` started while its Temporal frontend cannot be reached at all.
     const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'tracking', 'main.ts')], {
+    const child = spawn(process.execPath, TRACKING_PROCESS, {
       cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`, DATABASE_URL: stack.dbUrl, TRACKING_PORT: String(port), TRACKING_SECRET: stack.trackingSetup.secret, TRACKING_BASE_URL: stack.trackingSetup.baseUrl },
     });
