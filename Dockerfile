@@ -16,7 +16,7 @@ ENV TEMPORAL_TASK_QUEUE=email-deliveries WORKFLOW_BUNDLE_PATH=/app/workflow-bund
 RUN mkdir -p /app/.data && chown node:node /app/.data
 USER node
 # The worker is PID 1 itself (not npm): the SIGTERM of `docker compose stop` reaches it, and it winds down gracefully.
-# V8 collects the old generation when it grew 50% past what survived the last collection (not up to 4×, its default
+# V8 collects the old generation when it grew 30% past what survived the last collection (not up to 4×, its default
 # under a high allocation rate): the worker stays under 300 MB from 100k to 1M recipients, with no heap cap
 # (BENCHMARKS.md, "Worker memory"). The flag is V8's, not Node's: it goes on the command line, not in NODE_OPTIONS.
-CMD ["node", "--heap-growing-percent=50", "dist/worker/main.js"]
+CMD ["node", "--heap-growing-percent=30", "dist/worker/main.js"]

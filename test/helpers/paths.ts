@@ -10,7 +10,7 @@ export const WORKFLOW_BUNDLE = path.join(TEST_DATA, 'workflow-bundle.js');
  * How tests start a worker or tracking process: as the Dockerfile does, from the engine compiled into dist/ (the
  * global setup runs `npm run build`), the worker with its V8 flag.
  */
-export const WORKER_PROCESS = ['--heap-growing-percent=50', path.join(ROOT, 'dist', 'worker', 'main.js')];
+export const WORKER_PROCESS = ['--heap-growing-percent=30', path.join(ROOT, 'dist', 'worker', 'main.js')];
 export const TRACKING_PROCESS = [path.join(ROOT, 'dist', 'tracking', 'main.js')];
 
 /** Set to a Postgres URL (any database: used as the admin connection) to run the suite on Postgres. */
