@@ -42,7 +42,7 @@ export function sendPipelined(conn: SMTPConnection, envelope: { from: string; to
   contentSent: () => void, done: (err?: NodemailerError) => void): () => NodemailerError | undefined {
   const c = conn as unknown as ConnectionInternals;
   if (c._destroyed || !c._socket || c._socket.destroyed || !c._socket.writable) {
-    done({ code: 'ESOCKET', command: 'API', message: 'Cannot send message - smtp connection is already closed.' });
+    done({ code: 'ECONNECTION', command: 'API', message: 'Cannot send message - smtp connection is already closed.' }); // as nodemailer's send
     return () => undefined;
   }
   let refused: NodemailerError | undefined;

@@ -149,7 +149,6 @@ export function smtpPool({ connection: options, auth, maxConnections }: SmtpPool
       conn.close();
       return Promise.resolve();
     }
-    conn.reused = true;
     return new Promise((resolve) => {
       let settled = false;
       const done = (reusable: boolean) => {
@@ -157,7 +156,7 @@ export function smtpPool({ connection: options, auth, maxConnections }: SmtpPool
         settled = true;
         conn.off('end', gone);
         conn.off('error', gone);
-        if (reusable && !closed && !conn.dead) idle.push(conn);
+        if (reusable) keepIdle(conn);
         else conn.close();
         resolve();
       };
@@ -166,6 +165,13 @@ export function smtpPool({ connection: options, auth, maxConnections }: SmtpPool
       conn.once('error', gone);
       conn.reset((err) => done(!err));
     });
+  }
+
+  /** A connection whose transaction ended cleanly waits for the next message, unless it or the pool closed meanwhile. */
+  function keepIdle(conn: MessageConnection): void {
+    if (closed || conn.dead) return conn.close();
+    conn.reused = true;
+    idle.push(conn);
   }
 
   function idleConnection(): MessageConnection | undefined {
@@ -187,11 +193,7 @@ export function smtpPool({ connection: options, auth, maxConnections }: SmtpPool
           const reused = conn.reused;
           try {
             await deliver(conn, envelope, raw);
-            if (closed || conn.dead) conn.close();
-            else {
-              conn.reused = true;
-              idle.push(conn);
-            }
+            keepIdle(conn);
             return 'sent';
           } catch (e) {
             await putBack(conn);
