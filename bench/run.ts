@@ -202,6 +202,9 @@ async function runDelivery(version: CodeVersion, env: { dir: string; serverAddre
         sinkCpuAtSending = cpuMs([env.sink]);
       }
       if (state === 'sent' || state === 'failed' || state === 'stopped') break;
+      // A worker that could not start (a bad flag, a build error) would leave the delivery waiting for ever.
+      const exited = workers.find((w) => w.exitCode !== null || w.signalCode !== null);
+      if (exited) throw new Error(`a worker exited (${exited.exitCode ?? exited.signalCode}) before the delivery ended: see its output above`);
       await new Promise((r) => setTimeout(r, 200));
     }
     const done = Date.now();
