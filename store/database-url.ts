@@ -1,7 +1,7 @@
 import path from 'node:path';
 
-/** The project's folder, whether this runs from the sources or compiled into dist/ (`npm run build`). */
-export const PROJECT_ROOT = path.resolve(__dirname, path.basename(path.dirname(__dirname)) === 'dist' ? '../..' : '..');
+/** The project's folder, whether this runs from the sources (.ts through tsx) or compiled into dist/ (`npm run build`). */
+export const PROJECT_ROOT = path.resolve(__dirname, path.extname(__filename) === '.js' ? '../..' : '..');
 
 /** Where data of the embedded defaults lives (SQLite file, Temporal DB, captured emails). */
 export const DATA_DIR = path.resolve(process.env.DATA_DIR ?? path.join(PROJECT_ROOT, '.data'));
