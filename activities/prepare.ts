@@ -13,10 +13,8 @@ import { deliveryMessages } from '../domain/message';
 import { compileTemplates, personalizationOf, TemplateError, type CompiledTemplates } from '../domain/template';
 import { resolveTypology, selectHoldouts } from '../domain/typology';
 import { linkHostProblems } from '../domain/tracking';
-import { AudienceError, audiencePage, targetOf, type Target } from '../store/audience';
+import { AudienceError, preparationPage, targetOf, type AddressStanding, type Target } from '../store/audience';
 import { lists } from '../store/lists';
-import { quarantine } from '../store/quarantine';
-import { optOuts } from '../store/opt-outs';
 import { preparationLogs, type NewSendingLog } from '../store/sending-logs';
 import { isStatementRefused, retryTransient } from '../store/transient';
 import type { ActivityDeps } from './deps';
@@ -50,8 +48,6 @@ export function prepareActivity(deps: ActivityDeps) {
     ];
     failOnErrors(contentFindings);
     const logs = preparationLogs(db);
-    const quarantined = quarantine(db);
-    const optedOut = optOuts(db);
 
     const existing = await db.delivery.findUnique({ where: { id: deliveryId }, select: { runKey: true, createdAt: true } });
     if (existing && workflowOf(existing.runKey) !== workflowOf(runKey)) {
@@ -69,13 +65,8 @@ export function prepareActivity(deps: ActivityDeps) {
       }));
     }
 
-    const { target, leftList } = await audienceOf(db, spec);
     // Who left the list this delivery unsubscribes from is out of it, as an opt-out is out of everything.
-    const optedOutAmong = async (keys: string[]) => {
-      const out = await optedOut.among(keys);
-      if (leftList !== undefined) for (const k of await lists(db).unsubscribedAmong(leftList, keys)) out.add(k);
-      return out;
-    };
+    const { target, leftList } = await audienceOf(db, spec);
     const checks = new MessageChecks(typology);
     let cursor = await logs.preparationCursor(deliveryId);
     let processed = cursor === 0 ? 0 : await db.sendingLog.count({ where: { deliveryId } });
@@ -89,16 +80,18 @@ export function prepareActivity(deps: ActivityDeps) {
         // cancellation and the workflow tasks of this worker.
         await yieldToEventLoop();
         if (ctx.cancellationSignal.aborted) await ctx.cancelled; // throws CancelledFailure
-        const profiles = await evaluable(() => audiencePage(db, target, cursor, PROFILES_PER_BATCH));
-        if (profiles.length === 0) break;
+        const page = await evaluable(() => preparationPage(db, target, { deliveryId, leftList, afterId: cursor, take: PROFILES_PER_BATCH }));
+        if (page.length === 0) break;
+        const profiles = page.map((r) => r.profile);
         const keys = profiles.map((p) => addressKey(p.email));
+        const keysWhere = (flag: keyof AddressStanding) => new Set(keys.filter((_, i) => page[i].standing[flag]));
         // Addresses kept by earlier pages, then by this page as it goes (the first eligible profile wins).
-        const targeted = await logs.targetedAmong(deliveryId, keys);
+        const targeted = keysWhere('targeted');
         const exclusionContext = {
           targeted,
           typology,
-          quarantined: await quarantined.quarantinedAmong(keys),
-          optedOut: await optedOutAmong(keys),
+          quarantined: keysWhere('quarantined'),
+          optedOut: keysWhere('optedOut'),
           recentMessages: pressureSince ? await logs.sentCountsSince(profiles.map((p) => p.id), pressureSince, deliveryId) : new Map<number, number>(),
         };
         const rows = profiles.map((p, i): NewSendingLog => {

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { freePort, startDevServer } from '../stack/dev-server';
 import { startSmtpServer } from '../stack/smtp-capture';
+import { googleLimiter } from '../stack/throttling-relay';
 import { temporalCliPath } from '../stack/temporal-cli';
 import { migrate } from '../store/migrate';
 import { openDatabase } from '../store/prisma';
@@ -40,18 +41,13 @@ async function main(): Promise<void> {
   ];
   await db.profile.createMany({ data: emails.map((email) => ({ email, addressKey: profileAddressKey(email) })) });
 
-  const google = { attempts: [] as number[], accepted: [] as number[] };
+  const google = googleLimiter(LIMIT);
   const yahoo: number[] = [];
   const relay = await startSmtpServer({
     onMessage: () => undefined,
     refuseRecipient(address) {
-      const now = Date.now();
-      if (address.endsWith('@yahoo.com')) yahoo.push(now);
-      if (!address.endsWith('@gmail.com')) return undefined;
-      google.attempts.push(now);
-      if (google.accepted.filter((t) => t > now - 1000).length >= LIMIT) return { code: 421, message: '4.7.28 Our system has detected an unusual rate of unsolicited mail' };
-      google.accepted.push(now);
-      return undefined;
+      if (address.endsWith('@yahoo.com')) yahoo.push(Date.now());
+      return google.refuseRecipient(address);
     },
   });
   const server = await startDevServer(temporalCliPath(), dir, await freePort(), 0, { headless: true });

@@ -101,18 +101,63 @@ interface ProfileRow {
   lastName: string;
   language: string;
   country: string;
-  optOut: boolean | number | bigint;
+  optOut: Flag;
   attributes: string;
 }
 
 /** Up to `take` profiles of the audience with an id above `afterId`, in id order. */
 export async function audiencePage(db: Database, target: Target, afterId: number, take: number): Promise<ProfileRecord[]> {
   const rows = await db.$queryRaw<ProfileRow[]>`
-    SELECT p."id", p."email", p."firstName", p."lastName", p."language", p."country", p."optOut", p."attributes" FROM "Profile" p
+    SELECT ${PROFILE_COLUMNS} FROM "Profile" p
     WHERE p."id" > ${afterId} AND ${target.paged}
     ORDER BY p."id" LIMIT ${take}`;
-  // SQLite has no booleans (0/1), and Postgres' driver may give ids of big tables as bigint.
-  return rows.map((r) => toProfileRecord({ ...r, id: Number(r.id), optOut: Boolean(Number(r.optOut)) }));
+  return rows.map(profileOf);
+}
+
+/** What the preparation must know of a profile's address besides the profile itself (domain/exclusions.ts). */
+export interface AddressStanding {
+  quarantined: boolean;
+  /** Opted out of everything, or unsubscribed from the list the delivery's unsubscribe link leaves. */
+  optedOut: boolean;
+  /** Already kept (not excluded) by this delivery, through another profile with the same address. */
+  targeted: boolean;
+}
+
+/**
+ * A page of the audience with each profile's address standing, in ONE statement: separate lookups (each page's
+ * 1,000 keys bound as JSON, three more round trips through Prisma) took 2.9 s of a 1M-profile preparation.
+ * Correlated lookups on the profile's stored address key, one index probe each; on Postgres each subquery is
+ * fenced (OFFSET 0) so the planner cannot hash a whole table (the delivery's logs, the quarantine) per page.
+ */
+export async function preparationPage(
+  db: Database, target: Target, page: { deliveryId: string; leftList?: number; afterId: number; take: number },
+): Promise<Array<{ profile: ProfileRecord; standing: AddressStanding }>> {
+  const fence = isPostgres(db) ? Prisma.raw(' OFFSET 0') : Prisma.empty;
+  const leftList = page.leftList === undefined
+    ? Prisma.raw('false')
+    : Prisma.sql`EXISTS (SELECT 1 FROM "ListSubscription" l WHERE l."listId" = ${page.leftList} AND l."address" = p."addressKey" AND l."status" = 'unsubscribed'${fence})`;
+  const rows = await db.$queryRaw<Array<ProfileRow & { quarantined: Flag; optedOutAddress: Flag; targeted: Flag }>>`
+    SELECT ${PROFILE_COLUMNS},
+      EXISTS (SELECT 1 FROM "Quarantine" q WHERE q."address" = p."addressKey" AND q."status" = 'quarantined'${fence}) AS "quarantined",
+      (EXISTS (SELECT 1 FROM "OptOut" o WHERE o."address" = p."addressKey"${fence}) OR ${leftList}) AS "optedOutAddress",
+      EXISTS (SELECT 1 FROM "SendingLog" s WHERE s."deliveryId" = ${page.deliveryId} AND s."addressKey" = p."addressKey" AND s."status" <> 'ignored'${fence}) AS "targeted"
+    FROM "Profile" p
+    WHERE p."id" > ${page.afterId} AND ${target.paged}
+    ORDER BY p."id" LIMIT ${page.take}`;
+  return rows.map((r) => ({
+    profile: profileOf(r),
+    standing: { quarantined: isSet(r.quarantined), optedOut: isSet(r.optedOutAddress), targeted: isSet(r.targeted) },
+  }));
+}
+
+const PROFILE_COLUMNS = Prisma.raw('p."id", p."email", p."firstName", p."lastName", p."language", p."country", p."optOut", p."attributes"');
+
+/** SQLite has no booleans (0/1); Postgres' driver may give ids of big tables as bigint. */
+type Flag = boolean | number | bigint;
+const isSet = (f: Flag) => Boolean(Number(f));
+
+function profileOf(r: ProfileRow): ProfileRecord {
+  return toProfileRecord({ ...r, id: Number(r.id), optOut: isSet(r.optOut) });
 }
 
 export interface AudienceCount {

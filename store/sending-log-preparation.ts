@@ -1,7 +1,6 @@
 // Sending logs, the preparation's queries: one row per targeted recipient, written page by page (kept or
 // excluded with its cause), duplicates judged against the database, hold-outs re-applied deterministically.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { Prisma } from './generated/sqlite/client';
 import { isPostgres, type Database } from './prisma';
 import type { ExclusionCounts, ExclusionCause } from '../domain/delivery';
 import { addressKey } from '../domain/address';
@@ -18,22 +17,6 @@ export function preparationQueries(db: Database) {
     async preparationCursor(deliveryId: string): Promise<number> {
       const r = await db.sendingLog.aggregate({ where: { deliveryId }, _max: { profileId: true } });
       return r._max.profileId ?? 0;
-    },
-
-    /**
-     * Which of these address keys the delivery already targets (kept, not excluded): duplicates are
-     * judged against the database page by page, so the worker's memory does not grow with the audience.
-     */
-    async targetedAmong(deliveryId: string, keys: string[]): Promise<Set<string>> {
-      if (keys.length === 0) return new Set();
-      // One index lookup per key. On Postgres the planner, with statistics taken before this delivery had rows
-      // (a big table of other deliveries' logs), would scan all of the delivery's rows for every page instead:
-      // a preparation quadratic in its audience. OFFSET 0 keeps the lookup per key.
-      const postgres = isPostgres(db);
-      const rows = await db.$queryRaw<Array<{ addressKey: string }>>`
-        SELECT r."key" AS "addressKey" FROM ${jsonTable({ key: 'text' }, keys.map((k) => [k]), postgres)}
-        WHERE EXISTS (SELECT 1 FROM "SendingLog" s WHERE s."deliveryId" = ${deliveryId} AND s."addressKey" = r."key" AND s."status" <> 'ignored'${postgres ? Prisma.raw(' OFFSET 0') : Prisma.empty})`;
-      return new Set(rows.map((r) => r.addressKey));
     },
 
     /**

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import { runCli } from '../helpers/cli';
 import { baseSpec, clearData, eventually, manyProfiles, seedProfiles, startTestStack, type TestStack } from '../helpers/stack';
+import { googleLimiter } from '../../stack/throttling-relay';
 import { account } from './fault-table';
 
 const FAST_FAILOVER = { heartbeatTimeoutSeconds: 2, retryMaxIntervalSeconds: 2 };
@@ -15,8 +16,7 @@ describe('traffic shaping under faults', () => {
   let stack: TestStack;
   let worker: ChildProcess;
   /** Google's throttling: at most GOOGLE_LIMIT accepted a second; every RCPT TO it saw. */
-  const googleAccepted: number[] = [];
-  const googleAttempts: number[] = [];
+  const google = googleLimiter(GOOGLE_LIMIT);
   /** GMX refuses everything until this time. */
   let gmxBusyUntil = 0;
 
@@ -24,13 +24,9 @@ describe('traffic shaping under faults', () => {
     stack = await startTestStack({
       inProcessWorker: false,
       refuseRecipient(address) {
-        const now = Date.now();
-        if (address.endsWith('@gmail.com')) {
-          googleAttempts.push(now);
-          if (googleAccepted.filter((t) => t > now - 1000).length >= GOOGLE_LIMIT) return { code: 421, message: '4.7.28 Our system has detected an unusual rate of unsolicited mail' };
-          googleAccepted.push(now);
-        }
-        if (address.endsWith('@gmx.de') && now < gmxBusyUntil) return { code: 421, message: '4.7.0 Too many mails from your IP, try again later' };
+        const throttled = google.refuseRecipient(address);
+        if (throttled) return throttled;
+        if (address.endsWith('@gmx.de') && Date.now() < gmxBusyUntil) return { code: 421, message: '4.7.0 Too many mails from your IP, try again later' };
         return undefined;
       },
     });
@@ -43,7 +39,7 @@ describe('traffic shaping under faults', () => {
     await seedProfiles(stack.db, [...manyProfiles(150, 'gmail.com'), ...manyProfiles(150, 'example.com')]);
     const handle = await stack.start(baseSpec(), FAST_FAILOVER);
     // Killed once Google has slowed it down (its row in the database) and some of Google's mail is still to send.
-    await eventually(async () => (await stack.db.domainThrottle.findUnique({ where: { domain: 'google' } })) !== null && googleAccepted.length > 30, 60_000, 'google slowed down');
+    await eventually(async () => (await stack.db.domainThrottle.findUnique({ where: { domain: 'google' } })) !== null && google.accepted.length > 30, 60_000, 'google slowed down');
     const slowed = (await stack.db.domainThrottle.findUnique({ where: { domain: 'google' } }))!;
     worker.kill('SIGKILL');
     await once(worker, 'exit');
@@ -53,10 +49,10 @@ describe('traffic shaping under faults', () => {
     expect(kpis).toMatchObject({ sent: 300, failed: 0, pending: 0 });
     // The state outlived the worker: the successor started at the slowed rate, not at full speed.
     expect(slowed.messagesPerSecond).toBeLessThan(slowed.ceiling!);
-    const after = googleAttempts.filter((t) => t > killedAt);
+    const after = google.attempts.filter((t) => t > killedAt);
     const firstSecond = after.filter((t) => t < after[0] + 1000).length;
     expect(firstSecond).toBeLessThanOrEqual(2 * GOOGLE_LIMIT);
-    const row = await account(stack, handle.workflowId, `provider throttling (421 4.7.28 above ${GOOGLE_LIMIT}/s) and a worker SIGKILL mid-send`, googleAttempts.length - googleAccepted.length);
+    const row = await account(stack, handle.workflowId, `provider throttling (421 4.7.28 above ${GOOGLE_LIMIT}/s) and a worker SIGKILL mid-send`, google.attempts.length - google.accepted.length);
     expect(row).toMatchObject({ recipients: 300, received: 300, lost: 0, failedWrongly: 0, quarantinedWrongly: 0 });
     expect(row.duplicates).toBeLessThanOrEqual(row.counted); // only what was in flight at the kill, and counted
     expect(await stack.db.sendingLog.count({ where: { deliveryId: handle.workflowId, softFailures: { gt: 0 } } })).toBe(0);

@@ -1,5 +1,7 @@
 // The preparation's bulk statements bind whole pages as one JSON parameter (store/json-lists.ts): what goes
-// in must come back unchanged on both databases, whatever the text holds.
+// in must come back unchanged on both databases, whatever the text holds; a page of the audience comes with each
+// address's standing (quarantined, opted out, already targeted).
+import { preparationPage, targetOf } from '../../store/audience';
 import { quarantine } from '../../store/quarantine';
 import { preparationLogs, type NewSendingLog } from '../../store/sending-logs';
 import { openDatabase, type Database } from '../../store/prisma';
@@ -32,12 +34,33 @@ describe('sending-log store: pages bound as JSON', () => {
       .toEqual(rows.map((r, i) => ({ profileId: r.profileId, email: r.email, addressKey: `user${i}@example.com`, status: r.status, exclusionCause: r.exclusionCause ?? null, name: AWKWARD[i] })));
   });
 
-  it('finds the targeted and quarantined addresses among a list longer than SQLite binds', async () => {
+  it('finds the quarantined addresses among a list longer than SQLite binds', async () => {
     const keys = Array.from({ length: 40_000 }, (_, i) => `user${i}@example.com`);
-    // user4 is excluded (ignored), so not targeted
-    expect([...(await preparationLogs(db).targetedAmong('d-json', keys))].sort()).toEqual(['user0@example.com', 'user1@example.com', 'user2@example.com', 'user3@example.com']);
     await db.quarantine.create({ data: { address: 'user7@example.com', status: 'quarantined', failureType: 'hard', reason: 'user unknown', errorCount: 1, lastErrorAt: new Date(), deliveryId: 'd-json' } });
     await db.quarantine.create({ data: { address: 'user8@example.com', status: 'valid', failureType: 'soft', reason: 'mailbox full', errorCount: 0, lastErrorAt: new Date(), deliveryId: 'd-json' } });
     expect([...(await quarantine(db).quarantinedAmong([...keys, "o'brien@example.com"]))]).toEqual(['user7@example.com']);
+  });
+
+  it("reads a page of the audience with each address's standing in one statement", async () => {
+    // user0–4 have rows in d-json (user4's excluded); user7 is quarantined, user8 was and is valid again (above).
+    const names = ['user0', 'user4', 'user5', 'user6', 'user7', 'user8', 'user9', 'User9'];
+    for (const name of names) await db.profile.create({ data: { email: `${name}@Example.com`, addressKey: `${name.toLowerCase()}@example.com` } });
+    await db.optOut.create({ data: { address: 'user5@example.com', source: 'cli' } });
+    const list = await db.list.create({ data: { name: 'news' } });
+    await db.listSubscription.createMany({ data: [
+      { listId: list.id, address: 'user6@example.com', status: 'unsubscribed', source: 'cli' },
+      { listId: list.id, address: 'user9@example.com', status: 'subscribed', source: 'cli' },
+    ] });
+    const target = await targetOf(db, { all: true });
+    const standings = async (leftList?: number) => Object.fromEntries((await preparationPage(db, target, { deliveryId: 'd-json', leftList, afterId: 0, take: 100 }))
+      .map((r) => [r.profile.email, Object.entries(r.standing).filter(([, v]) => v).map(([k]) => k).join(' ')]));
+    expect(await standings(list.id)).toEqual({
+      'user0@Example.com': 'targeted', 'user4@Example.com': '', 'user5@Example.com': 'optedOut', 'user6@Example.com': 'optedOut',
+      'user7@Example.com': 'quarantined', 'user8@Example.com': '', 'user9@Example.com': '', 'User9@Example.com': '',
+    });
+    // Unsubscribing from a list counts only for the delivery whose unsubscribe link leaves that list.
+    expect((await standings())['user6@Example.com']).toBe('');
+    const page = await preparationPage(db, target, { deliveryId: 'd-json', afterId: 0, take: 3 });
+    expect(page.map((r) => r.profile.email)).toEqual(names.slice(0, 3).map((n) => `${n}@Example.com`));
   });
 });

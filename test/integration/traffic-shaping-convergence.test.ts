@@ -1,8 +1,8 @@
 // Traffic shaping over time on the real stack: a relay that throttles Google above 5 messages a second
-// (test/helpers/throttling-relay.ts). The engine finds the rate Google accepts and stays under it, without slowing
+// (stack/throttling-relay.ts). The engine finds the rate Google accepts and stays under it, without slowing
 // Yahoo down, and nobody is failed, retried as a soft failure or sent twice for it. Over a minute by design, it runs
 // on SQLite only (CI): on Postgres, traffic-shaping.test.ts checks the same statements on a short throttled send.
-import { googleLimiter } from '../helpers/throttling-relay';
+import { googleLimiter } from '../../stack/throttling-relay';
 import { baseSpec, seedProfiles, startTestStack, type TestStack } from '../helpers/stack';
 
 const LIMIT_PER_SECOND = 5;

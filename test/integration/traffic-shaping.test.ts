@@ -1,5 +1,5 @@
 // Traffic shaping on the real stack, behind a relay that throttles Google above 5 messages a second
-// (test/helpers/throttling-relay.ts): a throttling reply slows the provider down engine-wide, with its cause; warm-up,
+// (stack/throttling-relay.ts): a throttling reply slows the provider down engine-wide, with its cause; warm-up,
 // sending windows and the daily cap; the CLI. How the rate settles over a minute: traffic-shaping-convergence.test.ts.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -7,7 +7,7 @@ import path from 'node:path';
 import { statusQuery } from '../../workflows/messages';
 import type { DeliveryHandle } from '../../client/deliveries';
 import { runCli } from '../helpers/cli';
-import { googleLimiter } from '../helpers/throttling-relay';
+import { googleLimiter } from '../../stack/throttling-relay';
 import { baseSpec, clearData, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
 
 describe('traffic shaping per mailbox provider (AIMD on throttling replies)', () => {

@@ -1,8 +1,9 @@
 // A relay that answers Google's "421 4.7.28 unusual rate" to RCPT TO for Google's domains whenever it took `limit` of
-// them in the last second (as Gmail does to a sender going too fast), and accepts the rest.
-import type { SmtpReply } from '../../stack/smtp-capture';
+// them in the last second (as Gmail does to a sender going too fast), and accepts the rest. Used by the tests and
+// the shaping bench.
+import type { SmtpReply } from './smtp-capture';
 
-export const GOOGLE = /@(gmail|googlemail)\.com$/;
+const GOOGLE = /@(gmail|googlemail)\.com$/;
 
 export function googleLimiter(limitPerSecond: number) {
   /** Every RCPT TO to Google's domains the relay saw (accepted or refused), and the ones it accepted. */
