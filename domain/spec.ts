@@ -7,11 +7,9 @@ import { typologySchema } from './typology';
 import { DEFAULT_RETRY_POLICY } from './retries';
 import { DEFAULT_FAILURE_GUARD } from './failure-guard';
 import { DEFAULT_MAX_COMPLAINT_RATE } from './complaint-guard';
+import { abTestSchema, variantsSchema } from './sending-plan';
+import { MAX_TEMPLATE_BYTES, ONE_LINE } from './spec-fields';
 
-// C0 controls and DEL: a line break would inject mail headers, NUL or ESC corrupt them and the terminals that show them.
-const ONE_LINE = [(v: string) => !/[\x00-\x1F\x7F]/.test(v), 'must be one line of text without control characters (CR, LF, TAB, NUL, ESC…): they would inject or corrupt mail headers'] as const;
-
-const MAX_TEMPLATE_BYTES = 512 * 1024;
 
 /**
  * 7 days: most opens and clicks come within two or three days of sending; a week also covers a weekend,
@@ -128,6 +126,9 @@ export const deliverySpecSchema = z.strictObject({
    * live KPIs (the workflow waits on a timer meanwhile; `stop` ends it early). Default: DEFAULT_TRACKING_HOURS.
    */
   trackingHours: z.number().min(0).max(24 * 90).default(DEFAULT_TRACKING_HOURS),
+  /** Content variants (each overrides the subject, html, text or from), tested on a share of the target (abTest). */
+  variants: variantsSchema.optional(),
+  abTest: abTestSchema.optional(),
 });
 
 /** A spec as written by the user (approval may be omitted). */

@@ -1,0 +1,65 @@
+// Sending plans in the spec: content variants and their A/B/n test (`variants`, `abTest`). Durations as "30s", "4h", "2d".
+import { z } from 'zod';
+import { parseDuration } from './shaping-rules';
+import { MAX_TEMPLATE_BYTES, ONE_LINE } from './spec-fields';
+
+export const WINNER_BY = ['clicks', 'opens', 'manual'] as const;
+export const IF_NO_WINNER = ['best', 'first', 'wait'] as const;
+
+const VARIANT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,19}$/;
+const MAX_DECIDE_AFTER_MS = 30 * 24 * 3600_000;
+
+/** A variant overrides any of the delivery's subject, html, text and from; the rest is the delivery's. */
+export const variantSchema = z.strictObject({
+  name: z.string().regex(VARIANT_NAME, 'must be a short name: letters, digits, "_" and "-" (up to 20), such as "A" or "short-subject"'),
+  subject: z.string().min(1).max(998).refine(...ONE_LINE).optional(),
+  html: z.string().min(1).max(MAX_TEMPLATE_BYTES, `is larger than ${MAX_TEMPLATE_BYTES} characters`).optional(),
+  text: z.string().max(MAX_TEMPLATE_BYTES, `is larger than ${MAX_TEMPLATE_BYTES} characters`).optional(),
+  from: z.string().trim().min(1).refine(...ONE_LINE).optional(),
+}).refine((v) => v.subject !== undefined || v.html !== undefined || v.text !== undefined || v.from !== undefined,
+  'changes nothing: give it a subject, html, text or from of its own');
+export type Variant = z.output<typeof variantSchema>;
+
+export const variantsSchema = z.array(variantSchema, { error: 'must be a list of variants, e.g. [{ "name": "A", "subject": "…" }, { "name": "B", "subject": "…" }]' })
+  .min(2, 'needs at least 2 variants to compare').max(8, 'takes at most 8 variants (each needs its own sample)')
+  .refine((vs) => new Set(vs.map((v) => v.name.toLowerCase())).size === vs.length, 'has two variants of the same name: give each its own');
+
+// Kept as written ("4h"): a parsed spec is stored and given to the workflow again, so what it outputs must parse.
+const durationSchema = (what: string) => z.string()
+  .refine((s) => parseDuration(s) !== undefined, `must be a duration such as "30s", "45m", "4h" or "2d" (${what})`)
+  .refine((s) => (parseDuration(s) ?? 0) > 0 && parseDuration(s)! <= MAX_DECIDE_AFTER_MS, 'must be above 0 and at most 30 days');
+
+export const abTestSchema = z.strictObject({
+  /** The share of the target that takes part in the test, split evenly between the variants. */
+  percent: z.number().gt(0, 'must be above 0').max(100, 'must be at most 100 (100: everyone is in the test, the winner is only reported)'),
+  winnerBy: z.enum(WINNER_BY, { error: `must be one of ${WINNER_BY.map((w) => `"${w}"`).join(', ')}` }),
+  decideAfter: durationSchema('how long after the test is sent the winner is chosen'),
+  minimumPerVariant: z.number().int('must be a whole number of messages').min(1).max(10_000_000).default(500),
+  ifNoWinner: z.enum(IF_NO_WINNER, {
+    error: 'must be "best" (the best rate even if not significant), "first" (the first variant listed) or "wait" (for choose-winner)',
+  }).default('best'),
+});
+export type AbTest = z.output<typeof abTestSchema>;
+
+/** How long after the test is sent the winner is chosen. */
+export function decideAfterMs(t: AbTest): number {
+  return parseDuration(t.decideAfter)!;
+}
+
+/** Problems of the variants and the test together (the schema checks each alone). */
+export function abTestProblems(variants: Variant[] | undefined, abTest: AbTest | undefined): string[] {
+  if (variants && !abTest) return ['abTest: is required with variants: { "percent": 20, "winnerBy": "clicks", "decideAfter": "4h" }'];
+  if (abTest && !variants) return ['variants: are required with abTest: at least 2, e.g. [{ "name": "A", "subject": "…" }, { "name": "B", "subject": "…" }]'];
+  return [];
+}
+
+/** The delivery's content with a variant's overrides. */
+export function variantContent<C extends { subject: string; html: string; text?: string; from: string }>(content: C, variant: Variant): C {
+  return {
+    ...content,
+    ...(variant.subject !== undefined ? { subject: variant.subject } : {}),
+    ...(variant.html !== undefined ? { html: variant.html } : {}),
+    ...(variant.text !== undefined ? { text: variant.text } : {}),
+    ...(variant.from !== undefined ? { from: variant.from } : {}),
+  };
+}
