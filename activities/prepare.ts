@@ -5,21 +5,20 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { EXCLUSION_CAUSES, type ExclusionCause, type PreparationResult } from '../domain/delivery';
 import { addressKey } from '../domain/address';
-import { checkContent, checkSigning, describeFinding, MessageChecks, type ControlFinding } from '../domain/control-rules';
+import { describeFinding, type ControlFinding } from '../domain/control-rules';
 import { exclusionCause } from '../domain/exclusions';
 import type { DeliverySpec } from '../domain/spec';
 import { storedSpec } from '../store/deliveries';
-import { deliveryMessages } from '../domain/message';
-import { compileTemplates, personalizationOf, TemplateError, type CompiledTemplates } from '../domain/template';
+import { personalizationOf } from '../domain/template';
+import { assignVariants } from '../domain/ab-test';
 import { resolveTypology, selectHoldouts } from '../domain/typology';
-import { linkHostProblems } from '../domain/tracking';
 import { AudienceError, preparationPage, targetOf, type AddressStanding, type Target } from '../store/audience';
 import { lists } from '../store/lists';
 import { preparationLogs, type NewSendingLog } from '../store/sending-logs';
 import { isStatementRefused, retryTransient } from '../store/transient';
 import type { ActivityDeps } from './deps';
 import { startProgress } from './progress';
-import { senderSigning } from './sending/sender-keys';
+import { checkRecipient, preparationContents, renderedFindings } from './preparation-content';
 
 // Each batch runs synchronously in SQLite: small enough that heartbeats and queries are not kept waiting.
 // (Its insert and lookups bind one JSON parameter each, so the size is not bound by SQLite's parameter cap.)
@@ -39,13 +38,9 @@ export interface PrepareInput {
 export function prepareActivity(deps: ActivityDeps) {
   return async function prepareDelivery({ deliveryId, runKey, spec }: PrepareInput): Promise<PreparationResult> {
     const ctx = Context.current();
-    const templates = validTemplates(spec);
     const typology = resolveTypology(spec.typology);
     const { db } = deps;
-    const contentFindings = [
-      ...checkContent({ html: spec.html, text: spec.text, proofTo: spec.proof?.to }, typology),
-      ...(deps.dkim ? checkSigning(await senderSigning(db, deps.dkim.secret, spec), typology) : []),
-    ];
+    const { contents, fields, findings: contentFindings } = await preparationContents(deps, spec, typology);
     failOnErrors(contentFindings);
     const logs = preparationLogs(db);
 
@@ -67,7 +62,6 @@ export function prepareActivity(deps: ActivityDeps) {
 
     // Who left the list this delivery unsubscribes from is out of it, as an opt-out is out of everything.
     const { target, leftList } = await audienceOf(db, spec);
-    const checks = new MessageChecks(typology);
     let cursor = await logs.preparationCursor(deliveryId);
     let processed = cursor === 0 ? 0 : await db.sendingLog.count({ where: { deliveryId } });
     const progress = startProgress(ctx, () => ({ phase: 'preparation', processed, cursor }), deps.signalProgress, deps.progressEveryMs);
@@ -98,8 +92,8 @@ export function prepareActivity(deps: ActivityDeps) {
           const cause = exclusionCause(p, exclusionContext);
           if (cause) return excluded(deliveryId, p, cause);
           targeted.add(keys[i]);
-          const personalization = personalizationOf(p, templates.fields);
-          checks.check(p.id, render(templates, personalization, p.id));
+          const personalization = personalizationOf(p, fields);
+          checkRecipient(contents, p.id, personalization);
           return { deliveryId, profileId: p.id, email: p.email, status: 'pending', personalization: JSON.stringify(personalization) };
         });
         await logs.insert(rows);
@@ -113,22 +107,28 @@ export function prepareActivity(deps: ActivityDeps) {
           return { [EXCLUSION_CAUSES.controlGroup]: controlGroup, [EXCLUSION_CAUSES.capacity]: capacity };
         });
       }
+      // After the hold-outs: the test population is drawn among the messages that will go.
+      if (spec.variants && spec.abTest) {
+        const names = spec.variants.map((v) => v.name);
+        await logs.applyVariants(deliveryId, (candidates) => assignVariants(candidates, names, spec.abTest!.percent, deliveryId));
+      }
     } finally {
       await progress.stop();
     }
-    const findings = [...contentFindings, ...checks.findings()];
+    const findings = [...contentFindings, ...renderedFindings(contents)];
     failOnErrors(findings);
 
     const { toDeliver, exclusions } = await logs.exclusionCounts(deliveryId);
     await retryTransient(() => db.delivery.update({ where: { id: deliveryId }, data: { preparedAt: new Date() } }));
     const toExclude = Object.values(exclusions).reduce((a, b) => a + b, 0);
-    return { targeted: toDeliver + toExclude, toDeliver, toExclude, exclusions, warnings: findings.map(describeFinding) };
+    const variants = spec.variants && (await logs.variantCounts(deliveryId, spec.variants.map((v) => v.name)));
+    return { targeted: toDeliver + toExclude, toDeliver, toExclude, exclusions, warnings: findings.map(describeFinding), ...(variants ? { variants } : {}) };
 
     async function recheckPrepared() {
       for (let after = 0; ;) {
         const rows = await logs.preparedAfter(deliveryId, after, PROFILES_PER_BATCH);
         if (rows.length === 0) return;
-        for (const r of rows) checks.check(r.profileId, render(templates, JSON.parse(r.personalization) as Record<string, unknown>, r.profileId));
+        for (const r of rows) checkRecipient(contents, r.profileId, JSON.parse(r.personalization) as Record<string, unknown>);
         after = rows[rows.length - 1].id;
         await yieldToEventLoop();
       }
@@ -173,30 +173,10 @@ function workflowOf(runKey: string): string {
   return runKey.split('#')[0];
 }
 
-function validTemplates(spec: DeliverySpec): CompiledTemplates {
-  const hosts = linkHostProblems(spec.html);
-  if (hosts.length) throw ApplicationFailure.nonRetryable(hosts.join('; '), 'UntrustedLinkHost');
-  try {
-    deliveryMessages('check', spec, { baseUrl: 'http://check', secret: 'check' }); // links rewritten for tracking must compile too
-    return compileTemplates(spec);
-  } catch (e) {
-    if (e instanceof TemplateError) throw ApplicationFailure.nonRetryable(e.message, 'InvalidTemplate');
-    throw e;
-  }
-}
-
 /** Error-level control rules block the delivery. */
 function failOnErrors(findings: ControlFinding[]): void {
   const errors = findings.filter((f) => f.level === 'error');
   if (errors.length) throw ApplicationFailure.nonRetryable(errors.map(describeFinding).join('; '), 'ControlRuleFailed');
-}
-
-function render(templates: CompiledTemplates, data: Record<string, unknown>, profileId: number) {
-  try {
-    return templates.render(data);
-  } catch (e) {
-    throw ApplicationFailure.nonRetryable(`message of profile ${profileId} cannot be rendered: ${(e as Error).message}`, 'InvalidTemplate');
-  }
 }
 
 function excluded(deliveryId: string, p: { id: number; email: string }, cause: ExclusionCause): NewSendingLog {

@@ -25,11 +25,16 @@ export function checkContent(parts: { html: string; text?: string; proofTo?: str
       findings.push({ rule: 'unsubscribe link', level: t.unsubscribeLink.level, message: `no unsubscribe link in the ${missing.join(' and ')} part: add a link to {{unsubscribeUrl}} (one-click unsubscribe) or whose URL contains "unsubscribe"` });
     }
   }
-  const proofs = parts.proofTo?.length ?? 0;
-  if (proofs > t.proofSize.max) {
-    findings.push({ rule: 'proof size', level: t.proofSize.level, message: `the proof target has ${proofs} addresses, above the limit of ${t.proofSize.max}` });
-  }
+  findings.push(...checkProofSize(parts.proofTo, t));
   return findings;
+}
+
+/** The proof target within its limit (once per delivery, whatever its variants). */
+export function checkProofSize(proofTo: string[] | undefined, t: Typology): ControlFinding[] {
+  const proofs = proofTo?.length ?? 0;
+  return proofs > t.proofSize.max
+    ? [{ rule: 'proof size', level: t.proofSize.level, message: `the proof target has ${proofs} addresses, above the limit of ${t.proofSize.max}` }]
+    : [];
 }
 
 /**

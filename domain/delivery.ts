@@ -86,6 +86,8 @@ export interface PreparationResult {
   toExclude: number;
   exclusions: ExclusionCounts;
   warnings: string[];
+  /** With an A/B test: the messages of each variant's test population (the rest, toDeliver minus these, get the winner). */
+  variants?: Record<string, number>;
 }
 
 /** Totals from the sending logs, reported by the sending activity (heartbeats, progress signals, result). */

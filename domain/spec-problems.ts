@@ -5,7 +5,7 @@ import { compileTemplates, TemplateError } from './template';
 import { linkHostProblems } from './tracking';
 import { windowProblems } from './sending-windows';
 import { abTestProblems, variantContent } from './sending-plan';
-import { isValidAddress } from './address';
+import { domainOf, isValidAddress } from './address';
 import { parseSender } from './spec';
 
 /** The one validation of a spec at the edges: the CLI, an edit, the preparation. */
@@ -32,9 +32,7 @@ export function validateDeliverySpec(input: unknown, now: Date): SpecVerdict {
       problems.push(`${where}.${e.message}`);
     }
     if (variant.html !== undefined) problems.push(...linkHostProblems(variant.html).map((p) => `${where}.${p}`));
-    if (variant.from !== undefined && !isValidAddress(parseSender(variant.from).address)) {
-      problems.push(`${where}.from: is not a valid sender: use "name@domain" or "Name <name@domain>"`);
-    }
+    if (variant.from !== undefined) problems.push(...variantSenderProblems(variant.from, check.spec.from).map((p) => `${where}.from: ${p}`));
   }
   problems.push(...windowProblems(check.spec.windows));
   const { scheduleAt } = check.spec;
@@ -42,4 +40,15 @@ export function validateDeliverySpec(input: unknown, now: Date): SpecVerdict {
     problems.push(`scheduleAt: ${scheduleAt} is in the past; remove it to send now, or give a future date`);
   }
   return problems.length ? { ok: false, problems } : { ok: true, spec: check.spec };
+}
+
+/**
+ * A variant may test another sender name or address, within the delivery's sender domain: its DKIM keys, warm-up and
+ * complaint breaker belong to that domain.
+ */
+function variantSenderProblems(from: string, deliveryFrom: string): string[] {
+  const address = parseSender(from).address;
+  if (!isValidAddress(address)) return ['is not a valid sender: use "name@domain" or "Name <name@domain>"'];
+  const domain = domainOf(parseSender(deliveryFrom).address);
+  return domainOf(address) === domain ? [] : [`must be an address at the delivery's sender domain ${domain} (its signing, warm-up and complaints are that domain's)`];
 }

@@ -56,22 +56,34 @@ export function preparationQueries(db: Database) {
       select: (candidates: Array<{ id: number; profileId: number }>) => Record<string, number[]>,
     ): Promise<void> {
       await db.sendingLog.updateMany({ where: { deliveryId, status: 'ignored', exclusionCause: { in: causes } }, data: { status: 'pending', exclusionCause: null } });
-      const candidates: Array<{ id: number; profileId: number }> = [];
-      for (let after = 0; ;) {
-        const page = await db.sendingLog.findMany({
-          where: { deliveryId, status: 'pending', id: { gt: after } }, select: { id: true, profileId: true }, orderBy: { id: 'asc' }, take: 5000,
-        });
-        if (page.length === 0) break;
-        candidates.push(...page);
-        after = page[page.length - 1].id;
-        await yieldToEventLoop();
-      }
+      const candidates = await pendingRows(db, deliveryId, 'profileId');
       for (const [cause, ids] of Object.entries(select(candidates))) {
         for (let i = 0; i < ids.length; i += IN_LIST_MAX) {
           await db.sendingLog.updateMany({ where: { id: { in: ids.slice(i, i + IN_LIST_MAX) } }, data: { status: 'ignored', exclusionCause: cause } });
           await yieldToEventLoop();
         }
       }
+    },
+
+    /**
+     * Draws the A/B test population again among the messages that will go: every variant set before is cleared,
+     * then `assign` gets every pending row (id, address key) and returns the row ids of each variant. Deterministic,
+     * so an interrupted preparation simply does it again; nothing was handed out yet.
+     */
+    async applyVariants(deliveryId: string, assign: (candidates: Array<{ id: number; addressKey: string }>) => Map<string, number[]>): Promise<void> {
+      await db.sendingLog.updateMany({ where: { deliveryId, variant: { not: null } }, data: { variant: null } });
+      for (const [variant, ids] of assign(await pendingRows(db, deliveryId, 'addressKey'))) {
+        for (let i = 0; i < ids.length; i += IN_LIST_MAX) {
+          await db.sendingLog.updateMany({ where: { id: { in: ids.slice(i, i + IN_LIST_MAX) } }, data: { variant } });
+          await yieldToEventLoop();
+        }
+      }
+    },
+
+    /** The A/B test population of each variant, in the spec's order. */
+    async variantCounts(deliveryId: string, variants: string[]): Promise<Record<string, number>> {
+      const groups = await db.sendingLog.groupBy({ by: ['variant'], where: { deliveryId, status: 'pending', variant: { not: null } }, _count: { _all: true } });
+      return Object.fromEntries(variants.map((v) => [v, groups.find((g) => g.variant === v)?._count._all ?? 0]));
     },
 
     /** One INSERT of a page, its rows bound as one JSON parameter (store/json-lists.ts says why). */
@@ -104,4 +116,23 @@ export function preparationQueries(db: Database) {
       await db.sendingLog.deleteMany({ where: { deliveryId } });
     },
   };
+}
+
+/** Every pending row of the delivery (id order) with one more column, read in pages that yield to heartbeats. */
+async function pendingRows<C extends 'profileId' | 'addressKey'>(db: Database, deliveryId: string, column: C): Promise<Array<{ id: number } & Record<C, PendingColumns[C]>>> {
+  const rows: Array<{ id: number } & Record<C, PendingColumns[C]>> = [];
+  for (let after = 0; ;) {
+    const page = await db.sendingLog.findMany({
+      where: { deliveryId, status: 'pending', id: { gt: after } }, select: { id: true, [column]: true }, orderBy: { id: 'asc' }, take: 5000,
+    }) as unknown as Array<{ id: number } & Record<C, PendingColumns[C]>>;
+    if (page.length === 0) return rows;
+    rows.push(...page);
+    after = page[page.length - 1].id;
+    await yieldToEventLoop();
+  }
+}
+
+interface PendingColumns {
+  profileId: number;
+  addressKey: string;
 }

@@ -128,5 +128,8 @@ describe('variants and abTest in the spec', () => {
       .toMatch(/^variants.1 \("B"\)\.html: link 1 "https:\/\/\{\{firstName\}\}.example" takes its scheme or host from a field/);
     expect(problems({ ...valid, ...ab, variants: [ab.variants[0], { name: 'B', from: 'Shop <nobody>' }] }))
       .toEqual(['variants.1 ("B").from: is not a valid sender: use "name@domain" or "Name <name@domain>"']);
+    expect(problems({ ...valid, ...ab, variants: [ab.variants[0], { name: 'B', from: 'Shop <offers@other.example>' }] }))
+      .toEqual(['variants.1 ("B").from: must be an address at the delivery\'s sender domain shop.example (its signing, warm-up and complaints are that domain\'s)']);
+    expect(problems({ ...valid, ...ab, variants: [ab.variants[0], { name: 'B', from: 'Anna from Shop <Anna@Shop.example>' }] })).toEqual([]);
   });
 });

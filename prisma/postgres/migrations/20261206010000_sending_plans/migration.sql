@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "SendingLog" ADD COLUMN     "variant" TEXT;
+

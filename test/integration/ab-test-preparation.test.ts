@@ -1,0 +1,72 @@
+// The preparation of an A/B test on the real database (the activity itself, in Temporal's activity environment):
+// every variant is rendered and checked as a whole message, the test population is drawn once and split evenly,
+// and a preparation done again draws the same.
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { prepareActivity } from '../../activities/prepare';
+import type { Mailer } from '../../activities/mailer';
+import type { PreparationResult } from '../../domain/delivery';
+import { deliverySpecSchema } from '../../domain/spec';
+import { openDatabase, type Database } from '../../store/prisma';
+import { baseSpec, freshDatabase, manyProfiles, seedProfiles } from '../helpers/stack';
+
+const AB = {
+  variants: [
+    { name: 'A', subject: 'Spring sale' },
+    { name: 'B', subject: 'Our spring sale, {{firstName}}', html: '<p>Hi {{firstName}}</p><a href="{{unsubscribeUrl}}">unsubscribe</a>' },
+  ],
+  abTest: { percent: 40, winnerBy: 'clicks', decideAfter: '30s' },
+};
+
+describe('A/B test: the preparation', () => {
+  let db: Database;
+  let drop: () => Promise<void>;
+  beforeAll(async () => {
+    const fresh = await freshDatabase();
+    drop = fresh.drop;
+    db = await openDatabase(fresh.url);
+    await seedProfiles(db, manyProfiles(100));
+  });
+  afterAll(async () => {
+    await db?.$disconnect();
+    await drop?.();
+  });
+
+  const noMailer: Mailer = { maxConnections: 1, send: () => Promise.reject(new Error('not sending')), close: () => undefined };
+  const prepare = (deliveryId: string, spec: Record<string, unknown>) => new MockActivityEnvironment().run(
+    prepareActivity({ db, mailer: noMailer, signalProgress: async () => undefined, softErrorsBeforeQuarantine: 3, tracking: { baseUrl: 'http://localhost:8090', secret: 'test-secret-0123456789' } }),
+    { deliveryId, runKey: `${deliveryId}-run#1`, spec: deliverySpecSchema.parse(spec) },
+  ) as Promise<PreparationResult>;
+  const variantOf = async (deliveryId: string) => new Map((await db.sendingLog.findMany({ where: { deliveryId }, select: { email: true, variant: true } })).map((r) => [r.email, r.variant]));
+
+  it('draws 40% of the target, half to each variant, and leaves the rest for the winner', async () => {
+    const result = await prepare('ab-1', baseSpec(AB));
+    expect(result).toMatchObject({ toDeliver: 100, variants: { A: 20, B: 20 } });
+    const variants = [...(await variantOf('ab-1')).values()];
+    expect(variants.filter((v) => v === 'A')).toHaveLength(20);
+    expect(variants.filter((v) => v === 'B')).toHaveLength(20);
+    expect(variants.filter((v) => v === null)).toHaveLength(60);
+  });
+
+  it('draws the same people again when the preparation is done again, and others for another delivery', async () => {
+    const before = await variantOf('ab-1');
+    await db.sendingLog.updateMany({ where: { deliveryId: 'ab-1' }, data: { variant: null } });
+    await prepare('ab-1', baseSpec(AB)); // the same run resumes: every page is there, the draw is done again
+    expect(await variantOf('ab-1')).toEqual(before);
+    const other = await variantOf((await prepare('ab-2', baseSpec(AB)), 'ab-2'));
+    const same = [...other].filter(([email, v]) => v !== null && before.get(email) === v).length;
+    expect(same).toBeLessThan(30); // ~10 of 40 by chance
+  });
+
+  it("checks each variant's messages and names the variant in what it finds", async () => {
+    // A keeps the delivery's html, without an unsubscribe link; B has one.
+    const result = await prepare('ab-3', baseSpec({ ...AB, html: '<p>Hi {{firstName}}</p>', text: 'Hi {{firstName}}: {{unsubscribeUrl}}' }));
+    expect(result.warnings.filter((w) => /unsubscribe link/.test(w))).toEqual([
+      'control rule "unsubscribe link": variant "A": no unsubscribe link in the HTML part: add a link to {{unsubscribeUrl}} (one-click unsubscribe) or whose URL contains "unsubscribe"',
+    ]);
+  });
+
+  it('fails for good on a variant whose template cannot be rendered, naming it', async () => {
+    const broken = { ...AB, variants: [AB.variants[0], { name: 'B', html: '<p>{{#each firstName}}{{/each}}{{> missing}}</p>' }] };
+    await expect(prepare('ab-4', baseSpec(broken))).rejects.toThrow(/variant "B"/);
+  });
+});
