@@ -4,6 +4,7 @@ import { prepareActivity } from './prepare';
 import { sendActivity } from './send';
 import { reconcileActivity, stopActivity } from './stop';
 import { proofActivity } from './proof';
+import { abTestActivities } from './ab-test';
 import { validateDeliverySpec } from '../domain/spec-problems';
 
 export type { ActivityDeps } from './deps';
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
     stopDelivery: stopActivity(deps),
     reconcileDelivery: reconcileActivity(deps),
     sendProof: proofActivity(deps),
+    ...abTestActivities(deps),
     /** Problems of a spec (empty when usable): templates compile outside the workflow sandbox. */
     async checkSpec({ spec }: { spec: unknown }): Promise<string[]> {
       const verdict = validateDeliverySpec(spec, new Date());

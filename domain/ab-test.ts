@@ -3,7 +3,6 @@
 // size, where Mautic picks the highest open rate with no minimum sample). Activities only: it hashes with node:crypto.
 import { createHmac } from 'node:crypto';
 import { jStat } from 'jstat';
-import type { AbTest } from './sending-plan';
 
 /** The significance level of the whole decision (split between the comparisons). */
 export const ALPHA = 0.05;
@@ -74,13 +73,6 @@ export function abVerdict(tallies: VariantTally[], minimumPerVariant: number, gu
   const pValue = Math.max(...others.map((o) => fisherExact(best.successes, best.delivered - best.successes, o.successes, o.delivered - o.successes)));
   const beatsAll = others.every((o) => rates[best.name] > rates[o.name]) && pValue < ALPHA / others.length;
   return beatsAll ? { kind: 'winner', name: best.name, pValue, rates } : { kind: 'no winner', best: best.name, pValue, rates, barred };
-}
-
-/** The variant that goes to the rest when the test found no winner: the best rate, the first listed, or none (wait). */
-export function fallbackWinner(verdict: Extract<AbVerdict, { kind: 'no winner' }>, variants: readonly string[], ifNoWinner: AbTest['ifNoWinner']): string | undefined {
-  if (ifNoWinner === 'wait') return undefined;
-  if (ifNoWinner === 'best') return verdict.best;
-  return variants.find((v) => !verdict.barred.includes(v));
 }
 
 /**

@@ -1,5 +1,6 @@
 // Sending plans in the spec: content variants and their A/B/n test (`variants`, `abTest`). Durations as "30s", "4h", "2d".
 import { z } from 'zod';
+import type { AbVerdict, VariantTally } from './ab-test';
 import { parseDuration } from './shaping-rules';
 import { MAX_TEMPLATE_BYTES, ONE_LINE } from './spec-fields';
 
@@ -62,4 +63,31 @@ export function variantContent<C extends { subject: string; html: string; text?:
     ...(variant.text !== undefined ? { text: variant.text } : {}),
     ...(variant.from !== undefined ? { from: variant.from } : {}),
   };
+}
+
+/** Where a delivery's A/B test stands (carried across continue-as-new; shown by the status query). */
+export interface AbTestState {
+  /** testing: the test population is being sent; deciding: until decideAfter (or a manual choice); decided: the rest gets the winner. */
+  phase: 'testing' | 'deciding' | 'decided';
+  /** When the test population was sent (ISO): the decision comes decideAfter later. */
+  testSentAt?: string;
+  winner?: string;
+  /** How the winner was chosen, in words ("significant by clicks, p = 0.003"; "chosen by ops"). */
+  decision?: string;
+  /** What the last judgement counted per variant. */
+  tallies?: VariantTally[];
+}
+
+/**
+ * The variant the rest of the target gets when the test found no winner: the spec's ifNoWinner, "best" (the best
+ * rate) or "first" (the first listed) among the variants that may win; undefined for "wait" (choose-winner).
+ */
+export function fallbackWinner(verdict: Exclude<AbVerdict, { kind: 'winner' }>, variants: readonly string[], test: Pick<AbTest, 'ifNoWinner' | 'minimumPerVariant'>): { name: string; decision: string } | undefined {
+  if (test.ifNoWinner === 'wait') return undefined;
+  const barred = verdict.kind === 'no winner' ? verdict.barred : [];
+  const eligible = variants.filter((n) => !barred.includes(n));
+  if (eligible.length === 0) return undefined;
+  const name = test.ifNoWinner === 'first' ? eligible[0] : eligible.reduce((a, b) => ((verdict.rates[b] ?? 0) > (verdict.rates[a] ?? 0) ? b : a));
+  const why = verdict.kind === 'too early' ? `fewer than ${test.minimumPerVariant} delivered for ${verdict.short.join(', ')}` : 'no significant difference';
+  return { name, decision: `${why}: the ${test.ifNoWinner === 'best' ? 'best rate' : 'first variant'} (ifNoWinner "${test.ifNoWinner}")` };
 }

@@ -57,17 +57,18 @@ export function sendingClaims(db: Database) {
      * statement. On Postgres, rows another sender is claiming at the same moment are skipped (FOR UPDATE
      * SKIP LOCKED), so parallel senders never wait for each other nor claim the same row; SQLite has a
      * single writer. Dates are compared as stored: timestamps on Postgres, ISO-8601 text on SQLite.
+     * `testOnly`: the A/B test population alone (rows with a variant), while the rest waits for the winner.
      */
-    async claim(deliveryId: string, claim: string, limit: number): Promise<ClaimedMessage[]> {
+    async claim(deliveryId: string, claim: string, limit: number, testOnly = false): Promise<ClaimedMessage[]> {
       const postgres = isPostgres(db);
       const now = postgres ? Prisma.sql`(now() AT TIME ZONE 'UTC')` : Prisma.sql`${new Date()}`;
       const rows = await db.$queryRaw<ClaimedMessage[]>`
         UPDATE "SendingLog" SET "status" = 'sending', "claim" = ${claim}, "sendAttempts" = "sendAttempts" + 1
         WHERE "id" IN (
           SELECT "id" FROM "SendingLog"
-          WHERE "deliveryId" = ${deliveryId} AND "status" = 'pending' AND ("retryAt" IS NULL OR "retryAt" <= ${now})
+          WHERE "deliveryId" = ${deliveryId} AND "status" = 'pending' AND ("retryAt" IS NULL OR "retryAt" <= ${now})${testOnly ? Prisma.raw(' AND "variant" IS NOT NULL') : Prisma.empty}
           ORDER BY "id" LIMIT ${limit} ${postgres ? Prisma.sql`FOR UPDATE SKIP LOCKED` : Prisma.empty})
-        RETURNING "id", "email", "personalization", "sendAttempts", "softFailures"`;
+        RETURNING "id", "email", "personalization", "sendAttempts", "softFailures", "variant"`;
       return rows.sort((a, b) => a.id - b.id);
     },
 

@@ -25,6 +25,8 @@ export interface ClaimedMessage {
   personalization: string;
   sendAttempts: number;
   softFailures: number;
+  /** The A/B test variant it goes out with (null without a test). */
+  variant: string | null;
 }
 
 /** Which sender claims rows: `<round>/<lane>/<attempt>/…` (see requeueInFlight). */

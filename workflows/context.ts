@@ -7,6 +7,7 @@ import { kpiDetails } from '../domain/kpi-table';
 import { canMove, proofMissing, type LifecycleStatus } from '../domain/lifecycle';
 import { situation, specFacts } from '../domain/situation';
 import type { DeliverySpec } from '../domain/spec';
+import type { AbTestState } from '../domain/sending-plan';
 import { DELIVERY_CONTACT_DATE, DELIVERY_ERRORS, DELIVERY_NAME, DELIVERY_OPENS, DELIVERY_PAUSED_BY, DELIVERY_SENT, DELIVERY_STATE, type CommandFate, type DeliveryStatus } from './messages';
 
 export const MAX_LOGS = 1000;
@@ -59,6 +60,8 @@ export interface CarriedState {
   trackingUntil?: string;
   /** The last command received and its fate. */
   lastCommand?: CommandFate;
+  /** With an A/B test: its phase, and the winner once known. */
+  abTest?: AbTestState;
 }
 
 export interface DeliveryContext extends Omit<CarriedState, 'preparation'> {
@@ -110,6 +113,7 @@ export function newContext(spec: DeliverySpec, options: DeliveryRunOptions): Del
     proofsSent: carried?.proofsSent ?? 0,
     trackingUntil: carried?.trackingUntil,
     lastCommand: carried?.lastCommand,
+    abTest: carried?.abTest,
     preparedSoFar: 0,
     awaitingConfirm: false,
     confirmed: false,
@@ -134,13 +138,13 @@ export async function continueAsNew(ctx: DeliveryContext): Promise<never> {
   // An update in progress is answered by this run, not lost (not cancellable: a stop now is the next run's to take).
   await wf.CancellationScope.nonCancellable(() => wf.condition(wf.allHandlersFinished));
   log(ctx, 'info', `Continuing as new after ${wf.workflowInfo().historyLength} history events`);
-  const { runKey, contentVersion, preparation, kpis, logs, logOffset, paused, pausedBecause, complaintsTripped, complaintBaseline, complaintsAcceptedAt, proofsSent, trackingUntil, lastCommand } = ctx;
+  const { runKey, contentVersion, preparation, kpis, logs, logOffset, paused, pausedBecause, complaintsTripped, complaintBaseline, complaintsAcceptedAt, proofsSent, trackingUntil, lastCommand, abTest } = ctx;
   return wf.continueAsNew<(spec: DeliverySpec, options: DeliveryRunOptions) => Promise<unknown>>(ctx.spec, {
     ...ctx.options,
     carried: {
       runKey, contentVersion, preparation: preparation!, kpis, logs, logOffset, paused, pausedBecause, proofsSent, trackingUntil, lastCommand,
       ...(complaintsTripped ? { complaintsTripped } : {}), ...(complaintBaseline ? { complaintBaseline } : {}),
-      ...(complaintsAcceptedAt ? { complaintsAcceptedAt } : {}),
+      ...(complaintsAcceptedAt ? { complaintsAcceptedAt } : {}), ...(abTest ? { abTest } : {}),
     },
   });
 }
@@ -227,6 +231,7 @@ export function deliveryStatus(ctx: DeliveryContext): DeliveryStatus {
     ...(ctx.pausedBecause ? { pausedBecause: ctx.pausedBecause } : {}),
     ...(ctx.lastCommand ? { lastCommand: ctx.lastCommand } : {}),
     situation: situationOf(ctx),
+    ...(ctx.abTest ? { abTest: ctx.abTest } : {}),
   };
 }
 

@@ -7,6 +7,7 @@ import type { DeliveryState, Kpis } from '../domain/delivery';
 import { parseDeliverySpec, type DeliverySpecInput } from '../domain/spec';
 import { moveTo, newContext, type DeliveryContext, type DeliveryRunOptions } from './context';
 import { installHandlers } from './handlers';
+import { installAbTestHandlers, runAbTest } from './ab-test';
 import { DELIVERY_STATE, statusQuery } from './messages';
 import { approve, collectFeedback, failPreparation, prepare, reconcile, sendRounds, stop, waitForContactDate, type Activities } from './phases';
 
@@ -23,6 +24,7 @@ export async function emailDelivery(input: DeliverySpecInput, options: DeliveryR
   const ctx = newContext(spec.spec, options);
   const acts = activities(ctx);
   installHandlers(ctx, acts.checkSpec);
+  installAbTestHandlers(ctx); // always: an edit may add a test, and a delivery without one refuses choose-winner with the reason
   const outcome = (): DeliveryResult => ({ state: ctx.state, kpis: ctx.kpis });
   // An update (edit awaits an activity) still running when the delivery ends finishes first: its caller gets its answer.
   // Not cancellable: a stop that arrives as the delivery ends must not turn its end into a cancellation.
@@ -40,6 +42,7 @@ export async function emailDelivery(input: DeliverySpecInput, options: DeliveryR
         moveTo(ctx, 'sent'); // nothing to deliver
         return finished();
       }
+      if (ctx.spec.abTest && ctx.abTest?.phase !== 'decided') await runAbTest(ctx, acts);
       await sendRounds(ctx, acts);
     }
     await collectFeedback(ctx);
@@ -93,5 +96,8 @@ function activities({ options }: DeliveryContext): Activities {
   const { stopDelivery, reconcileDelivery, sendProof, checkSpec } = wf.proxyActivities<Activities>({
     summary: 'Stop, proof or spec check', startToCloseTimeout: '10 minutes', retry,
   });
-  return { prepareDelivery, sendDelivery, stopDelivery, reconcileDelivery, sendProof, checkSpec };
+  const { judgeAbTest, giveRestTheWinner } = wf.proxyActivities<Activities>({
+    summary: 'A/B test: count each variant and judge, or give the rest the winner', startToCloseTimeout: '10 minutes', retry,
+  });
+  return { prepareDelivery, sendDelivery, stopDelivery, reconcileDelivery, sendProof, checkSpec, judgeAbTest, giveRestTheWinner };
 }

@@ -5,6 +5,7 @@ import { defineSearchAttributeKey, type SignalDefinition, type UpdateDefinition 
 import type { ExclusionCounts, Kpis, LogEntry } from '../domain/delivery';
 import { SIGNAL_COMMANDS, type LifecycleStatus, type ProgressReport, type SignalCommand } from '../domain/lifecycle';
 import type { DeliverySpecInput } from '../domain/spec';
+import type { AbTestState } from '../domain/sending-plan';
 
 export type { ProgressReport };
 
@@ -22,6 +23,13 @@ export const editUpdate = defineUpdate<void, [DeliverySpecInput]>('edit');
  * Web UI's "Send a Signal" list does not offer it to ops; a report of the wrong shape is ignored and logged.
  */
 export const progressSignal = defineSignal<[ProgressReport]>('progress');
+
+/**
+ * An A/B test's winner chosen by ops (`delivery choose-winner <id> B`, or the Web UI's update form): the rest of the
+ * target gets it. Required when the test is manual or ended without a winner under ifNoWinner "wait"; before the
+ * decision otherwise. Refused, with the reason, without a test, once decided, or for an unknown variant.
+ */
+export const chooseWinnerUpdate = defineUpdate<string, [string]>('chooseWinner');
 
 /** The answer of a command given as an update: applied, with what it did (a refusal is the update's error). */
 export interface CommandAnswer {
@@ -65,6 +73,8 @@ export interface DeliveryStatus extends LifecycleStatus {
   lastCommand?: CommandFate;
   /** The situation in words, as the Web UI's current details lead with it. */
   situation?: string;
+  /** Where the A/B test stands, with a test. */
+  abTest?: AbTestState;
 }
 export const statusQuery = defineQuery<DeliveryStatus>('status');
 export const kpisQuery = defineQuery<Kpis>('kpis');

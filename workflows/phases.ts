@@ -92,7 +92,7 @@ function halt(ctx: DeliveryContext, h: Halt): void {
  * they handed to SMTP); resume starts a new one that continues from the database. Soft failures come back
  * at their retry time until the validity period ends. A long run continues as new between rounds.
  */
-export async function sendRounds(ctx: DeliveryContext, acts: Activities): Promise<void> {
+export async function sendRounds(ctx: DeliveryContext, acts: Activities, scope: { testOnly?: boolean } = {}): Promise<void> {
   let result: SendingResult | undefined;
   for (let round = 1; ; round++) {
     if (ctx.paused) {
@@ -103,12 +103,13 @@ export async function sendRounds(ctx: DeliveryContext, acts: Activities): Promis
     moveTo(ctx, 'sending');
     ctx.sendingSince = { at: Date.now(), done: done(ctx.kpis) };
     log(ctx, 'info', ctx.kpis.sent + ctx.kpis.failed > 0 ? 'Sending resumed' : `Sending ${ctx.kpis.toDeliver} messages`);
-    result = await sendRound(ctx, acts, `${wf.workflowInfo().runId}.${round}`);
+    result = await sendRound(ctx, acts, `${wf.workflowInfo().runId}.${round}`, scope);
     if (result) ctx.kpis = kpisWithSending(ctx.kpis, result);
     judgeComplaints(ctx);
     if (ctx.paused) continue; // by ops or by the engine: the loop waits for resume at its top
     if (result) {
-      if (!result.nextRetryAt) break;
+      // An A/B test's population is sent once its first pass is: soft failures retry with the rest of the target.
+      if (!result.nextRetryAt || scope.testOnly) break;
       ctx.retryAt = result.nextRetryAt;
       ctx.heldBecause = result.held;
       log(ctx, 'info', result.held
@@ -122,19 +123,22 @@ export async function sendRounds(ctx: DeliveryContext, acts: Activities): Promis
     }
     if (!ctx.paused && historyIsLong(ctx)) await continueAsNew(ctx);
   }
-  log(ctx, ctx.kpis.failed > 0 ? 'warning' : 'info', `${sentSummary(ctx.kpis)}; ${errorSummary(result.errorsByReason)}`);
+  if (!scope.testOnly) log(ctx, ctx.kpis.failed > 0 ? 'warning' : 'info', `${sentSummary(ctx.kpis)}; ${errorSummary(result.errorsByReason)}`);
 }
 
 /**
  * One round: every parallel sender (each possibly on another worker) claims its own rows; all settle before
  * the round ends, so the next round re-queues what this one left claimed. Undefined when interrupted.
  */
-async function sendRound(ctx: DeliveryContext, acts: Activities, round: string): Promise<SendingResult | undefined> {
+async function sendRound(ctx: DeliveryContext, acts: Activities, round: string, only: { testOnly?: boolean }): Promise<SendingResult | undefined> {
   const lanes = ctx.spec.parallelSenders;
   const scope = new wf.CancellationScope();
   const running = scope.run(async () => {
     const settled = await Promise.allSettled(Array.from({ length: lanes }, (_, lane) =>
-      acts.sendDelivery({ deliveryId: ctx.deliveryId, lane, lanes, round, ...(ctx.complaintsAcceptedAt ? { complaintsSince: ctx.complaintsAcceptedAt } : {}) }).then((r) => {
+      acts.sendDelivery({
+        deliveryId: ctx.deliveryId, lane, lanes, round,
+        ...(ctx.complaintsAcceptedAt ? { complaintsSince: ctx.complaintsAcceptedAt } : {}), ...(only.testOnly ? { testOnly: true } : {}),
+      }).then((r) => {
         if (r.halted) halt(ctx, r.halted);
         return r;
       })));

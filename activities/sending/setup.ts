@@ -33,6 +33,8 @@ export interface SendInput {
   round?: string;
   /** When ops last resumed after the complaint breaker (ISO): the sender domain's complaints count from then. */
   complaintsSince?: string;
+  /** An A/B test's first phase: only its test population goes; the rest waits for the winner. */
+  testOnly?: boolean;
 }
 
 type SendingLogs = ReturnType<typeof sendingLogs>;
@@ -68,6 +70,8 @@ export interface AttemptSetup {
   /** The sender's domain, and when ops last accepted its complaints by resuming (its complaint breaker counts from then). */
   senderDomain: string;
   complaintsSince: Date | undefined;
+  /** SendInput.testOnly. */
+  testOnly: boolean;
   /** The sender domain's warm-up (`delivery warmup`), when it has one: each provider's allowance of the day. */
   warmup: WarmupGate | undefined;
   /** The delivery's windows and daily cap, as they stand for this attempt. */
@@ -76,7 +80,7 @@ export interface AttemptSetup {
   totals: Awaited<ReturnType<SendingLogs['sendingCounts']>>;
 }
 
-export async function setUpAttempt(ctx: Context, deps: ActivityDeps, { deliveryId, lane = 0, lanes = 1, round, complaintsSince }: SendInput): Promise<AttemptSetup> {
+export async function setUpAttempt(ctx: Context, deps: ActivityDeps, { deliveryId, lane = 0, lanes = 1, round, complaintsSince, testOnly = false }: SendInput): Promise<AttemptSetup> {
   const { db, mailer } = deps;
   // Every database call of this attempt goes through transient errors, and none hands a message out meanwhile.
   const database = databaseHealth(deps.databaseRetryMs);
@@ -125,6 +129,7 @@ export async function setUpAttempt(ctx: Context, deps: ActivityDeps, { deliveryI
     signing: keys.length ? signingPool(keys, deps.dkim?.threads) : undefined,
     senderDomain: senderDomain(spec),
     complaintsSince: complaintsSince ? new Date(complaintsSince) : undefined,
+    testOnly,
     plan, warmup, totals,
   };
 }

@@ -1,7 +1,7 @@
 // A/B/n tests: the split is even, stable and cannot move anyone; the verdict is Fisher's exact test, checked against
 // published tables, with a minimum sample and guards.
-import { abVerdict, assignVariants, fallbackWinner, fisherExact, type VariantTally } from '../../domain/ab-test';
-import { decideAfterMs } from '../../domain/sending-plan';
+import { abVerdict, assignVariants, fisherExact, type VariantTally } from '../../domain/ab-test';
+import { decideAfterMs, fallbackWinner } from '../../domain/sending-plan';
 import { parseDeliverySpec } from '../../domain/spec';
 import { validateDeliverySpec } from '../../domain/spec-problems';
 
@@ -82,15 +82,20 @@ describe('the verdict', () => {
   it('never lets a variant above its bounce or complaint guard win', () => {
     const v = abVerdict([tally('A', 1000, 30), tally('B', 1000, 90, { complaints: 5 })], 500, GUARDS);
     expect(v).toMatchObject({ kind: 'no winner', barred: ['B'] });
-    expect(v.kind === 'no winner' && fallbackWinner(v, ['A', 'B'], 'best')).toBe('A');
+    expect(v.kind === 'no winner' && fallbackWinner(v, ['A', 'B'], { ifNoWinner: 'best', minimumPerVariant: 500 })?.name).toBe('A');
   });
 
-  it('falls back as the spec says when nobody won', () => {
+  it('falls back as the spec says when nobody won, and says why', () => {
     const v = abVerdict([tally('A', 1000, 30), tally('B', 1000, 38)], 500, GUARDS);
     if (v.kind !== 'no winner') throw new Error(v.kind);
-    expect(fallbackWinner(v, ['A', 'B'], 'best')).toBe('B');
-    expect(fallbackWinner(v, ['A', 'B'], 'first')).toBe('A');
-    expect(fallbackWinner(v, ['A', 'B'], 'wait')).toBeUndefined();
+    const rule = (ifNoWinner: 'best' | 'first' | 'wait') => fallbackWinner(v, ['A', 'B'], { ifNoWinner, minimumPerVariant: 500 });
+    expect(rule('best')).toEqual({ name: 'B', decision: 'no significant difference: the best rate (ifNoWinner "best")' });
+    expect(rule('first')?.name).toBe('A');
+    expect(rule('wait')).toBeUndefined();
+    const early = abVerdict([tally('A', 100, 3), tally('B', 100, 9)], 500, GUARDS);
+    if (early.kind !== 'too early') throw new Error(early.kind);
+    expect(fallbackWinner(early, ['A', 'B'], { ifNoWinner: 'best', minimumPerVariant: 500 }))
+      .toEqual({ name: 'B', decision: 'fewer than 500 delivered for A, B: the best rate (ifNoWinner "best")' });
   });
 });
 

@@ -1,0 +1,36 @@
+// What an A/B test measured of each variant, from its sending logs and tracking events (domain/ab-test.ts judges it).
+import type { VariantTally } from '../domain/ab-test';
+import type { Database } from './prisma';
+
+export function abTallies(db: Database) {
+  return {
+    /**
+     * Per variant: delivered (sent, not bounced since), recipients with at least one event of the kind that decides
+     * (a click, or an open), hard bounces and complaints. Variants without a message yet count zeros.
+     */
+    async of(deliveryId: string, variants: string[], kind: 'click' | 'open'): Promise<VariantTally[]> {
+      const rows = await db.$queryRaw<Array<{ variant: string; delivered: Count; successes: Count; hardBounces: Count; complaints: Count }>>`
+        SELECT s."variant",
+          SUM(CASE WHEN s."status" = 'sent' THEN 1 ELSE 0 END) AS "delivered",
+          SUM(CASE WHEN EXISTS (SELECT 1 FROM "TrackingEvent" t WHERE t."sendingLogId" = s."id" AND t."kind" = ${kind}) THEN 1 ELSE 0 END) AS "successes",
+          SUM(CASE WHEN s."status" = 'failed' AND s."failureType" = 'hard' THEN 1 ELSE 0 END) AS "hardBounces",
+          SUM(CASE WHEN s."complainedAt" IS NOT NULL THEN 1 ELSE 0 END) AS "complaints"
+        FROM "SendingLog" s
+        WHERE s."deliveryId" = ${deliveryId} AND s."variant" IS NOT NULL
+        GROUP BY s."variant"`;
+      return variants.map((name) => {
+        const r = rows.find((row) => row.variant === name);
+        return { name, delivered: Number(r?.delivered ?? 0), successes: Number(r?.successes ?? 0), hardBounces: Number(r?.hardBounces ?? 0), complaints: Number(r?.complaints ?? 0) };
+      });
+    },
+
+    /** The rest of the target gets the winner; the test population keeps its variant (nobody gets a second one). */
+    async giveRestTheWinner(deliveryId: string, winner: string): Promise<number> {
+      const r = await db.sendingLog.updateMany({ where: { deliveryId, variant: null, status: 'pending' }, data: { variant: winner } });
+      return r.count;
+    },
+  };
+}
+
+/** Postgres' SUM of integers is a bigint (a string through some drivers). */
+type Count = number | bigint | string | null;
