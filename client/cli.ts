@@ -11,7 +11,7 @@ import { registerDomainCommands } from './domain-cli';
 import { registerShapingCommands } from './shaping-cli';
 import { registerWarmupCommands } from './warmup-cli';
 import { registerDkimCommands } from './dkim-cli';
-import { editDelivery, newDeliveryId, readExclusions, readLogs, readSnapshot, sendCommand, startDelivery } from './deliveries';
+import { chooseWinner, editDelivery, newDeliveryId, readExclusions, readLogs, readSnapshot, sendCommand, startDelivery } from './deliveries';
 import { quarantine } from '../store/quarantine';
 import { recipientLogs } from '../store/recipients';
 import { table } from './format';
@@ -127,6 +127,14 @@ program.command('edit <id> <spec>')
     await withClient(async (client) => {
       await editDelivery(client, id, spec);
       console.log(`${id} edited: preparing again`);
+    });
+  });
+
+program.command('choose-winner <id> <variant>')
+  .description("an A/B test's winner, chosen by hand: the rest of the target gets this variant (needed when the test is manual, or ended without a winner under ifNoWinner \"wait\")")
+  .action(async (id: string, variant: string) => {
+    await withClient(async (client) => {
+      console.log(`${id}: ${await chooseWinner(client, id, variant)}`);
     });
   });
 

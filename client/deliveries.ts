@@ -14,7 +14,7 @@ import type { emailDelivery } from '../workflows';
 import type { DeliveryRunOptions } from '../workflows/delivery';
 import { specFacts } from '../domain/situation';
 import {
-  COMMAND_UPDATES, editUpdate, exclusionsQuery, kpisQuery, logsQuery, statusQuery,
+  chooseWinnerUpdate, COMMAND_UPDATES, editUpdate, exclusionsQuery, kpisQuery, logsQuery, statusQuery,
   DELIVERY_NAME, DELIVERY_STATE, WORKFLOW_TYPE, type DeliveryStatus, type ExclusionsReport, type LogsPage,
 } from '../workflows/messages';
 import { InputError } from './errors';
@@ -105,6 +105,18 @@ export async function editDelivery(client: Client, deliveryId: string, input: un
     await handle.executeUpdate(editUpdate, { args: [spec] });
   } catch (e) {
     throw new InputError(`Cannot edit delivery ${deliveryId}: ${rootMessage(e)}`, 'EDIT_REFUSED');
+  }
+}
+
+/** An A/B test's winner chosen by ops: the rest of the target gets it (refused with the workflow's reason). */
+export async function chooseWinner(client: Client, deliveryId: string, variant: string): Promise<string> {
+  const handle = client.workflow.getHandle<typeof emailDelivery>(deliveryId);
+  await readStatus(handle, deliveryId);
+  try {
+    return await handle.executeUpdate(chooseWinnerUpdate, { args: [variant] });
+  } catch (e) {
+    if (e instanceof WorkflowUpdateFailedError) throw new InputError(`Cannot choose the winner of delivery ${deliveryId}: ${rootMessage(e)}`, 'WRONG_STATE');
+    throw e;
   }
 }
 

@@ -1,0 +1,45 @@
+// An A/B test on the real stack: 100 recipients, 40% in the test, decided by clicks 30 s after the test population is
+// sent. Only B's readers click: the 60 others get B, and nobody receives two messages.
+import { statusQuery } from '../../workflows/messages';
+import { baseSpec, clearData, eventually, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
+
+const HTML = '<p>Hi {{firstName}}</p><a href="https://shop.example/sale">Sale</a> <a href="{{unsubscribeUrl}}">Unsubscribe</a>';
+const hrefs = (html: string) => [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]);
+
+describe('A/B test on the real stack', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack();
+  });
+  afterAll(async () => stack?.close());
+  beforeEach(() => clearData(stack));
+
+  it('sends the test, counts the clicks, and gives the rest the variant that won them', async () => {
+    await seedProfiles(stack.db, manyProfiles(100));
+    const handle = await stack.start(baseSpec({
+      html: HTML, text: 'Unsubscribe: {{unsubscribeUrl}}', trackingHours: 1,
+      variants: [{ name: 'A', subject: 'Variant A' }, { name: 'B', subject: 'Variant B, {{firstName}}' }],
+      abTest: { percent: 40, winnerBy: 'clicks', decideAfter: '30s', minimumPerVariant: 10 },
+    }));
+    await eventually(async () => (await handle.query(statusQuery)).abTest?.phase === 'deciding', 60_000, 'the test population sent');
+    const test = stack.sink.messages.map((m) => m.mail);
+    expect(test).toHaveLength(40);
+    const ofB = test.filter((m) => String(m.subject).startsWith('Variant B'));
+    expect(ofB).toHaveLength(20);
+    for (const mail of ofB) expect((await fetch(hrefs(String(mail.html))[0], { redirect: 'manual' })).status).toBe(302);
+
+    await waitForState(handle, 'sent', 90_000);
+    const status = await handle.query(statusQuery);
+    expect(status.abTest).toMatchObject({ phase: 'decided', winner: 'B', decision: expect.stringMatching(/^significant by clicks/) });
+    expect(status.abTest?.tallies).toEqual([
+      { name: 'A', delivered: 20, successes: 0, hardBounces: 0, complaints: 0 },
+      { name: 'B', delivered: 20, successes: 20, hardBounces: 0, complaints: 0 },
+    ]);
+    const all = stack.sink.messages;
+    expect(all).toHaveLength(100);
+    expect(new Set(all.map((m) => m.to)).size).toBe(100); // nobody got two messages
+    expect(all.filter((m) => String(m.mail.subject).startsWith('Variant B'))).toHaveLength(80);
+    const byVariant = await stack.db.sendingLog.groupBy({ by: ['variant'], where: { deliveryId: handle.workflowId }, _count: { _all: true } });
+    expect(Object.fromEntries(byVariant.map((g) => [g.variant, g._count._all]))).toEqual({ A: 20, B: 80 });
+  });
+});
