@@ -2,6 +2,7 @@
 // Proof addresses keep duplicates, opted-out and quarantined addresses (a proof goes to the team);
 // they are logged apart from the sending logs.
 import { parseSender } from '../domain/spec';
+import { variantContent } from '../domain/sending-plan';
 import { domainOf } from '../domain/address';
 import { personalizationOf } from '../domain/template';
 import { listHeaders, proofTemplates } from '../domain/message';
@@ -23,36 +24,41 @@ export function proofActivity(deps: ActivityDeps) {
   return async function sendProof({ deliveryId, number }: ProofInput): Promise<{ sent: number; failed: number }> {
     const { db, mailer } = deps;
     const { spec } = await loadPreparedDelivery(db, deliveryId);
-    const templates = proofTemplates(spec, deps.tracking);
-    const sender = parseSender(spec.from).address;
-    const senderDomain = domainOf(sender);
-    const mime = mimeSkeleton(spec.from, `${deliveryId}.proof${number}`);
-    // Signed and headed like the real thing: a proof shows what receivers will score. Few messages: signed here.
-    const sign = dkimSigner(deps.dkim ? await senderKeys(db, deps.dkim.secret, spec) : []);
-    // Idempotent on retry: addresses of this proof already logged are not sent again.
-    const done = new Set((await db.proofLog.findMany({ where: { deliveryId, number }, select: { email: true } })).map((r) => r.email));
+    // With an A/B test, every variant: the team sees each message the target may get.
+    const contents = spec.variants?.map((v) => ({ variant: v.name as string | undefined, content: variantContent(spec, v) })) ?? [{ variant: undefined, content: spec }];
+    // Idempotent on retry: messages of this proof already logged are not sent again.
+    const done = new Set((await db.proofLog.findMany({ where: { deliveryId, number }, select: { email: true, variant: true } })).map((r) => `${r.variant ?? ''}|${r.email}`));
     let sent = 0;
     let failed = 0;
-    for (const [i, email] of (spec.proof?.to ?? []).entries()) {
-      if (done.has(email)) continue;
-      // A proof shows a real recipient's personalization when the address belongs to a profile.
-      const profile = await db.profile.findFirst({ where: { email } });
-      const data = profile ? personalizationOf(toProfileRecord(profile), templates.fields) : {};
-      const rendered = templates.render(data);
-      const result = await mailer.send({
-        envelopeFrom: sender, to: email,
-        raw: await sign(mime({
-          to: email, ...rendered, subject: `Proof #${number}: ${rendered.subject}`,
-          messageId: `<${deliveryId}.proof${number}.${i}@${senderDomain}>`,
-          headers: { ...listHeaders(deliveryId, spec, senderDomain), 'X-Delivery-Id': deliveryId, 'X-Delivery-Proof': String(number) },
-        })),
-      });
-      const ok = result.status === 'sent';
-      await retryTransient(() => db.proofLog.create({
-        data: { deliveryId, number, email, status: ok ? 'sent' : 'failed', reason: ok ? null : result.status === 'unsent' ? (result.fault ? describeRelayFault(result.fault) : 'not sent') : result.status === 'throttled' ? result.reply : result.failure.reason },
-      }));
-      if (ok) sent++;
-      else failed++;
+    for (const { variant, content } of contents) {
+      const templates = proofTemplates(content, deps.tracking);
+      const sender = parseSender(content.from).address;
+      const senderDomain = domainOf(sender);
+      const mime = mimeSkeleton(content.from, `${deliveryId}.proof${number}`);
+      // Signed and headed like the real thing: a proof shows what receivers will score. Few messages: signed here.
+      const sign = dkimSigner(deps.dkim ? await senderKeys(db, deps.dkim.secret, content) : []);
+      const label = variant === undefined ? `Proof #${number}` : `Proof #${number} (variant ${variant})`;
+      for (const [i, email] of (spec.proof?.to ?? []).entries()) {
+        if (done.has(`${variant ?? ''}|${email}`)) continue;
+        // A proof shows a real recipient's personalization when the address belongs to a profile.
+        const profile = await db.profile.findFirst({ where: { email } });
+        const data = profile ? personalizationOf(toProfileRecord(profile), templates.fields) : {};
+        const rendered = templates.render(data);
+        const result = await mailer.send({
+          envelopeFrom: sender, to: email,
+          raw: await sign(mime({
+            to: email, ...rendered, subject: `${label}: ${rendered.subject}`,
+            messageId: `<${deliveryId}.proof${number}${variant === undefined ? '' : `.${variant}`}.${i}@${senderDomain}>`,
+            headers: { ...listHeaders(deliveryId, content, senderDomain), 'X-Delivery-Id': deliveryId, 'X-Delivery-Proof': String(number) },
+          })),
+        });
+        const ok = result.status === 'sent';
+        await retryTransient(() => db.proofLog.create({
+          data: { deliveryId, number, email, variant: variant ?? null, status: ok ? 'sent' : 'failed', reason: ok ? null : result.status === 'unsent' ? (result.fault ? describeRelayFault(result.fault) : 'not sent') : result.status === 'throttled' ? result.reply : result.failure.reason },
+        }));
+        if (ok) sent++;
+        else failed++;
+      }
     }
     return { sent, failed };
   };

@@ -86,7 +86,7 @@ export function trackingEvents(db: Database) {
 
     /** The recipient a token names, if its sending log still exists and belongs to that delivery. */
     async recipient(deliveryId: string, sendingLogId: number) {
-      const row = await db.sendingLog.findUnique({ where: { id: sendingLogId }, select: { deliveryId: true, profileId: true, email: true, personalization: true } });
+      const row = await db.sendingLog.findUnique({ where: { id: sendingLogId }, select: { deliveryId: true, profileId: true, email: true, personalization: true, variant: true } });
       return row && row.deliveryId === deliveryId ? row : undefined;
     },
 

@@ -7,6 +7,7 @@ import { deliveryMessages, type DeliveryMessages, type TrackingSetup } from '../
 import type { Database } from '../store/prisma';
 import { loadDelivery } from '../store/deliveries';
 import { trackingEvents, type NewTrackingEvent } from '../store/tracking-events';
+import { variantContent } from '../domain/sending-plan';
 import { progressSignals } from '../temporal/progress-signals';
 
 /** Events waiting to be written beyond this are refused (the server answers 503): memory stays bounded under a flood. */
@@ -17,6 +18,8 @@ const WRITE_CHUNK = 5000;
 
 export interface TrackedDelivery {
   messages: DeliveryMessages;
+  /** With an A/B test, each variant's (its own links, its own mirror page). */
+  variants?: Map<string, DeliveryMessages>;
   /** The list its unsubscribe link leaves (none: every message of ours). */
   unsubscribeFrom?: string;
 }
@@ -78,7 +81,12 @@ export function trackingRecording(db: Database, tracking: TrackingSetup, options
     const stored = await loadDelivery(db, deliveryId);
     if (!stored) return undefined;
     const { unsubscribeFrom } = stored.spec;
-    const entry = { messages: deliveryMessages(deliveryId, stored.spec, tracking), unsubscribeFrom: unsubscribeFrom === 'everything' ? undefined : unsubscribeFrom.list, at: Date.now() };
+    const { spec } = stored;
+    const entry = {
+      messages: deliveryMessages(deliveryId, spec, tracking),
+      ...(spec.variants ? { variants: new Map(spec.variants.map((v) => [v.name, deliveryMessages(deliveryId, variantContent(spec, v), tracking)])) } : {}),
+      unsubscribeFrom: unsubscribeFrom === 'everything' ? undefined : unsubscribeFrom.list, at: Date.now(),
+    };
     if (deliveries.size > 1000) deliveries.clear();
     deliveries.set(deliveryId, entry);
     return entry;

@@ -35,13 +35,15 @@ async function recipientOf({ res, target, recording }: RouteRequest) {
     page(res, 404, 'Link expired', 'This message is no longer available.');
     return undefined;
   }
-  return { recipient, delivery, data: JSON.parse(recipient.personalization) as Record<string, unknown> };
+  // A recipient of an A/B test got their variant's message: its links and its mirror page.
+  const messages = (recipient.variant !== null && delivery.variants?.get(recipient.variant)) || delivery.messages;
+  return { recipient, delivery, messages, data: JSON.parse(recipient.personalization) as Record<string, unknown> };
 }
 
 async function click(r: RouteRequest): Promise<void> {
   const found = await recipientOf(r);
   if (!found) return;
-  const to = found.delivery.messages.linkTarget(r.target.linkId, found.data);
+  const to = found.messages.linkTarget(r.target.linkId, found.data);
   if (!to) return page(r.res, 404, 'Link not available', 'This link does not lead to a web page.');
   if (!r.head) r.recording.request({ ...r.target, kind: 'click' });
   r.res.writeHead(302, { Location: to.href, 'Cache-Control': 'no-store, private', 'Referrer-Policy': 'no-referrer' });
@@ -52,7 +54,7 @@ async function mirror(r: RouteRequest): Promise<void> {
   const found = await recipientOf(r);
   if (!found) return;
   if (!r.head) r.recording.request({ ...r.target, kind: 'mirror' });
-  const html = found.delivery.messages.compose(r.target.sendingLogId, found.data, { openPixel: false }).html;
+  const html = found.messages.compose(r.target.sendingLogId, found.data, { openPixel: false }).html;
   r.res.writeHead(200, {
     'Content-Type': 'text/html; charset=utf-8',
     // The message is shown as it was sent: no script runs on our origin whatever the template holds.

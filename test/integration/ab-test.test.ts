@@ -4,6 +4,8 @@ import { statusQuery } from '../../workflows/messages';
 import { baseSpec, clearData, eventually, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
 
 const HTML = '<p>Hi {{firstName}}</p><a href="https://shop.example/sale">Sale</a> <a href="{{unsubscribeUrl}}">Unsubscribe</a>';
+// B's own content: other links, so a click must be resolved in the recipient's variant.
+const HTML_B = '<p>{{firstName}}, this week only</p><a href="https://shop.example/offer?for={{firstName}}">Offer</a> <a href="{{unsubscribeUrl}}">Unsubscribe</a> <a href="{{mirrorPageUrl}}">View online</a>';
 const hrefs = (html: string) => [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]);
 
 describe('A/B test on the real stack', () => {
@@ -18,7 +20,7 @@ describe('A/B test on the real stack', () => {
     await seedProfiles(stack.db, manyProfiles(100));
     const handle = await stack.start(baseSpec({
       html: HTML, text: 'Unsubscribe: {{unsubscribeUrl}}', trackingHours: 1,
-      variants: [{ name: 'A', subject: 'Variant A' }, { name: 'B', subject: 'Variant B, {{firstName}}' }],
+      variants: [{ name: 'A', subject: 'Variant A' }, { name: 'B', subject: 'Variant B, {{firstName}}', html: HTML_B }],
       abTest: { percent: 40, winnerBy: 'clicks', decideAfter: '30s', minimumPerVariant: 10 },
     }));
     await eventually(async () => (await handle.query(statusQuery)).abTest?.phase === 'deciding', 60_000, 'the test population sent');
@@ -26,7 +28,12 @@ describe('A/B test on the real stack', () => {
     expect(test).toHaveLength(40);
     const ofB = test.filter((m) => String(m.subject).startsWith('Variant B'));
     expect(ofB).toHaveLength(20);
-    for (const mail of ofB) expect((await fetch(hrefs(String(mail.html))[0], { redirect: 'manual' })).status).toBe(302);
+    for (const mail of ofB) {
+      const click = await fetch(hrefs(String(mail.html))[0], { redirect: 'manual' });
+      expect(click.headers.get('location')).toBe(`https://shop.example/offer?for=${/^Variant B, (\S+)/.exec(String(mail.subject))![1]}`);
+    }
+    // The mirror page shows the variant the recipient got.
+    expect(await (await fetch(hrefs(String(ofB[0].html))[2])).text()).toContain('this week only');
 
     await waitForState(handle, 'sent', 90_000);
     const status = await handle.query(statusQuery);
@@ -41,5 +48,22 @@ describe('A/B test on the real stack', () => {
     expect(all.filter((m) => String(m.mail.subject).startsWith('Variant B'))).toHaveLength(80);
     const byVariant = await stack.db.sendingLog.groupBy({ by: ['variant'], where: { deliveryId: handle.workflowId }, _count: { _all: true } });
     expect(Object.fromEntries(byVariant.map((g) => [g.variant, g._count._all]))).toEqual({ A: 20, B: 80 });
+  });
+
+  it('a proof sends every variant to each proof address, subject marked with the variant', async () => {
+    await seedProfiles(stack.db, manyProfiles(10));
+    const handle = await stack.start(baseSpec({
+      html: HTML, text: 'Unsubscribe: {{unsubscribeUrl}}', approval: 'manual', proof: { to: ['qa@team.example', 'user1@example.com'] },
+      variants: [{ name: 'A', subject: 'Variant A' }, { name: 'B', subject: 'Variant B, {{firstName}}', html: HTML_B }],
+      abTest: { percent: 50, winnerBy: 'manual', decideAfter: '1h' },
+    }));
+    await waitForState(handle, 'prepared');
+    await handle.signal('proof');
+    await eventually(() => stack.sink.messages.length === 4, 30_000, 'four proofs');
+    expect(stack.sink.messages.map((m) => `${m.to} ${String(m.mail.subject)}`).sort()).toEqual([
+      'qa@team.example Proof #1 (variant A): Variant A', 'qa@team.example Proof #1 (variant B): Variant B,',
+      'user1@example.com Proof #1 (variant A): Variant A', 'user1@example.com Proof #1 (variant B): Variant B, User1',
+    ]);
+    await handle.cancel();
   });
 });
