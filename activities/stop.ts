@@ -11,7 +11,8 @@ export function stopActivity(deps: ActivityDeps) {
   return async function stopDelivery({ deliveryId }: StopInput): Promise<SendingProgress & { cancelled: number }> {
     const logs = sendingLogs(deps.db);
     const cancelled = await logs.cancelUnsent(deliveryId);
-    return { cancelled, ...(await logs.sendingCounts(deliveryId)) };
+    const variants = await logs.sendingByVariant(deliveryId); // an A/B test's, final
+    return { cancelled, ...(await logs.sendingCounts(deliveryId)), ...(Object.keys(variants).length ? { variants } : {}) };
   };
 }
 

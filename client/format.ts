@@ -18,7 +18,18 @@ export function snapshotText(s: DeliverySnapshot): string {
   const paused = s.status.pausedBecause && !s.status.situation ? `\n  Paused by the engine: ${printable(s.status.pausedBecause)}` : '';
   const situation = s.status.situation ? `\n  ${printable(s.status.situation)}` : '';
   const command = s.status.lastCommand ? `\n  Last command: ${printable(s.status.lastCommand.message)} (${s.status.lastCommand.at})` : '';
-  return `Delivery ${s.id}: ${s.status.state}${situation}${command}${error}${paused}\n${kpiTable(s.kpis)}`;
+  return `Delivery ${s.id}: ${s.status.state}${situation}${command}${error}${paused}\n${kpiTable(s.kpis)}${abTestText(s)}`;
+}
+
+/** With an A/B test: where it stands, and a row per variant. */
+function abTestText(s: DeliverySnapshot): string {
+  const ab = s.status.abTest;
+  const variants = Object.entries(s.kpis.variants ?? {});
+  if (!ab && variants.length === 0) return '';
+  const head = ab?.winner !== undefined ? `A/B test: variant "${ab.winner}" won (${ab.decision})`
+    : ab?.phase === 'deciding' ? 'A/B test sent: deciding' : 'A/B test: sending the test population';
+  const rows = variants.map(([name, v]) => [name, String(v.sent), String(v.delivered), `${v.opens} (${v.openRate.toFixed(1)}%)`, `${v.clicks} (${v.clickRate.toFixed(1)}%)`]);
+  return `\n\n${printable(head)}\n${table(['variant', 'sent', 'delivered', 'opens', 'clicks'], rows)}`;
 }
 
 export function logLines(entries: LogEntry[]): string {

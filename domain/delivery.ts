@@ -71,6 +71,18 @@ export interface Kpis {
   complaints: number;
   /** complaints ÷ delivered, in percent (two decimals: Gmail and Yahoo draw the line at 0.3%, 0.1% to be safe). */
   complaintRate: number;
+  /** With an A/B test: each variant's own counts (the test population first, then the rest once it got the winner). */
+  variants?: Record<string, VariantKpis>;
+}
+
+export interface VariantKpis {
+  sent: number;
+  delivered: number;
+  opens: number;
+  clicks: number;
+  /** opens ÷ delivered, clicks ÷ delivered, in percent (one decimal). */
+  openRate: number;
+  clickRate: number;
 }
 
 export type LogLevel = 'info' | 'warning' | 'error';
@@ -105,6 +117,8 @@ export interface SendingProgress {
   senderRefusals?: number;
   /** Spam complaints (ARF reports, ESP events); absent before it existed. */
   complaints?: number;
+  /** With an A/B test: sent and delivered per variant. */
+  variants?: Record<string, { sent: number; delivered: number }>;
 }
 
 /** Why the engine paused a delivery by itself: a relay fault only ops can fix, or the failure-rate guard. */
@@ -156,7 +170,19 @@ export function kpisWithSending(k: Kpis, s: SendingProgress): Kpis {
     excludedAtSend: s.excludedAtSend,
     senderRefusals: Number.isSafeInteger(s.senderRefusals) && s.senderRefusals! >= 0 ? s.senderRefusals! : k.senderRefusals ?? 0,
     complaints: Number.isSafeInteger(s.complaints) && s.complaints! >= 0 ? s.complaints! : k.complaints ?? 0,
+    ...(s.variants ? { variants: withVariantCounts(k.variants, s.variants) } : {}),
   });
+}
+
+/** Per-variant counts from a report (sending or tracking) over what the KPIs held: each report's own fields win. */
+function withVariantCounts(current: Kpis['variants'], counts: Record<string, Partial<VariantKpis>>): Record<string, VariantKpis> {
+  const merged: Record<string, VariantKpis> = {};
+  for (const name of new Set([...Object.keys(current ?? {}), ...Object.keys(counts)])) {
+    const v = { sent: 0, delivered: 0, opens: 0, clicks: 0, ...current?.[name], ...counts[name] };
+    const rate = (n: number) => (v.delivered === 0 ? 0 : Math.round((1000 * n) / v.delivered) / 10);
+    merged[name] = { sent: v.sent, delivered: v.delivered, opens: v.opens, clicks: v.clicks, openRate: rate(v.opens), clickRate: rate(v.clicks) };
+  }
+  return merged;
 }
 
 /** Tracking totals from the tracking events (opens, clicks, unsubscriptions), reported by the tracking server. */
@@ -168,6 +194,8 @@ export interface TrackingCounts {
   unsubscriptions: number;
   mirrorPageViews: number;
   clicksByLink: Record<string, number>;
+  /** With an A/B test: distinct openers and clickers per variant. */
+  variants?: Record<string, { opens: number; clicks: number }>;
 }
 
 /** Events counted per kind and link: total events, and distinct recipients. */
@@ -207,6 +235,7 @@ export function kpisWithTracking(k: Kpis, t: TrackingCounts): Kpis {
     ...k,
     opens: t.opens, totalOpens: t.totalOpens, clicks: t.clicks, totalClicks: t.totalClicks,
     unsubscriptions: t.unsubscriptions, mirrorPageViews: t.mirrorPageViews, clicksByLink: t.clicksByLink,
+    ...(t.variants ? { variants: withVariantCounts(k.variants, t.variants) } : {}),
   });
 }
 

@@ -3,7 +3,7 @@
 // come from here: adding a KPI means a field in the projection (store/delivery-counts.ts) and a row here.
 import { percent, type Kpis } from './delivery';
 
-type Count = { [K in keyof Kpis]: Kpis[K] extends number ? K : never }[keyof Kpis];
+type Count = { [K in keyof Kpis]-?: Kpis[K] extends number ? K : never }[keyof Kpis];
 
 export interface KpiRow {
   key: Count;
@@ -58,6 +58,12 @@ export function kpiLines(k: Kpis): [label: string, count: number, note: string][
 export function kpiDetails(situation: string, k: Kpis): string {
   const parts = KPI_TABLE.filter((row) => row.short && (!row.onlyWhenSet || k[row.key] > 0)).map((row) => `${row.short} ${k[row.key]}${row.events ? ` (${share(row, k)})` : ''}`);
   return [situation, ...parts].join(' · ');
+}
+
+/** With an A/B test, a line per variant: "variant B: sent 20 · delivered 20 · opens 9 (45.0%) · clicks 4 (20.0%)". */
+export function variantLines(k: Kpis): string[] {
+  return Object.entries(k.variants ?? {}).map(([name, v]) =>
+    `variant ${name}: sent ${v.sent} · delivered ${v.delivered} · opens ${v.opens} (${v.openRate.toFixed(1)}%) · clicks ${v.clicks} (${v.clickRate.toFixed(1)}%)`);
 }
 
 /** The README's list of KPIs (kept in sync by a unit test). */

@@ -156,5 +156,13 @@ export function isProgressReport(x: unknown): x is ProgressReport {
   const r = x as Record<string, unknown>;
   const counts = COUNTS_OF[r.phase as ProgressReport['phase']];
   if (!counts || !counts.every((c) => Number.isSafeInteger(r[c]) && (r[c] as number) >= 0)) return false;
+  if (r.variants !== undefined && !areVariantCounts(r.variants, r.phase === 'tracking' ? ['opens', 'clicks'] : ['sent', 'delivered'])) return false;
   return r.phase !== 'tracking' || (typeof r.clicksByLink === 'object' && r.clicksByLink !== null);
+}
+
+/** { "A": { "sent": 10, "delivered": 9 }, … }: at most 8 variants, each with whole counts. */
+function areVariantCounts(x: unknown, counts: string[]): boolean {
+  if (typeof x !== 'object' || x === null || Array.isArray(x) || Object.keys(x).length > 8) return false;
+  return Object.values(x).every((v) => typeof v === 'object' && v !== null &&
+    counts.every((c) => Number.isSafeInteger((v as Record<string, unknown>)[c]) && ((v as Record<string, number>)[c]) >= 0));
 }

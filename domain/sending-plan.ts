@@ -91,3 +91,12 @@ export function fallbackWinner(verdict: Exclude<AbVerdict, { kind: 'winner' }>, 
   const why = verdict.kind === 'too early' ? `fewer than ${test.minimumPerVariant} delivered for ${verdict.short.join(', ')}` : 'no significant difference';
   return { name, decision: `${why}: the ${test.ifNoWinner === 'best' ? 'best rate' : 'first variant'} (ifNoWinner "${test.ifNoWinner}")` };
 }
+
+/** Where the test stands, in one line for the Web UI's current details and the CLI. */
+export function abTestSummary(state: AbTestState | undefined, test: AbTest): string {
+  if (!state || state.phase === 'testing') return `A/B test (${test.percent}% of the target, winner by ${test.winnerBy}): sending the test population`;
+  if (state.phase === 'decided' || state.winner !== undefined) return `A/B test: variant "${state.winner}" won (${state.decision})`;
+  if (test.winnerBy === 'manual' || state.tallies) return 'A/B test sent: waiting for choose-winner';
+  const at = state.testSentAt ? new Date(Date.parse(state.testSentAt) + decideAfterMs(test)).toISOString() : 'later';
+  return `A/B test sent: the winner is chosen at ${at}`;
+}

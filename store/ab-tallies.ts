@@ -24,6 +24,21 @@ export function abTallies(db: Database) {
       });
     },
 
+    /** Distinct openers and clickers per variant (the tracking's live KPIs of a test), from who each event reached. */
+    async trackingByVariant(deliveryId: string): Promise<Record<string, { opens: number; clicks: number }>> {
+      const rows = await db.$queryRaw<Array<{ variant: string; kind: string; n: Count }>>`
+        SELECT s."variant", r."kind", COUNT(*) AS "n" FROM "TrackingReach" r JOIN "SendingLog" s ON s."id" = r."sendingLogId"
+        WHERE r."deliveryId" = ${deliveryId} AND r."linkId" = 0 AND r."kind" IN ('open', 'click') AND s."variant" IS NOT NULL
+        GROUP BY s."variant", r."kind"`;
+      const byVariant: Record<string, { opens: number; clicks: number }> = {};
+      for (const r of rows) {
+        const v = (byVariant[r.variant] ??= { opens: 0, clicks: 0 });
+        if (r.kind === 'open') v.opens = Number(r.n ?? 0);
+        else v.clicks = Number(r.n ?? 0);
+      }
+      return byVariant;
+    },
+
     /** The rest of the target gets the winner; the test population keeps its variant (nobody gets a second one). */
     async giveRestTheWinner(deliveryId: string, winner: string): Promise<number> {
       const r = await db.sendingLog.updateMany({ where: { deliveryId, variant: null, status: 'pending' }, data: { variant: winner } });

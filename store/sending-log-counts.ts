@@ -16,6 +16,14 @@ export function sendingCounts(db: Database) {
       return (await db.sendingLog.findFirst({ where: { deliveryId, status: 'pending' }, select: { id: true } })) !== null;
     },
 
+    /** Sent and delivered per variant (the sending's live KPIs of a test). */
+    async sendingByVariant(deliveryId: string): Promise<Record<string, { sent: number; delivered: number }>> {
+      const rows = await db.$queryRaw<Array<{ variant: string; sent: VariantCount; delivered: VariantCount }>>`
+        SELECT s."variant", SUM(CASE WHEN s."sentAt" IS NOT NULL THEN 1 ELSE 0 END) AS "sent", SUM(CASE WHEN s."status" = 'sent' THEN 1 ELSE 0 END) AS "delivered"
+        FROM "SendingLog" s WHERE s."deliveryId" = ${deliveryId} AND s."variant" IS NOT NULL GROUP BY s."variant" ORDER BY s."variant"`;
+      return Object.fromEntries(rows.map((r) => [r.variant, { sent: Number(r.sent ?? 0), delivered: Number(r.delivered ?? 0) }]));
+    },
+
     /** Final failures by reason (the full SMTP reply is kept per row; counting uses `reasonOf`). */
     async failureReasons(deliveryId: string): Promise<Array<{ reason: string; count: number }>> {
       const groups = await db.sendingLog.groupBy({ by: ['reason'], where: { deliveryId, status: 'failed' }, _count: { _all: true } });
@@ -56,3 +64,6 @@ export function sendingCounts(db: Database) {
     },
   };
 }
+
+/** Postgres' SUM of integers is a bigint (a string through some drivers). */
+type VariantCount = number | bigint | string | null;

@@ -8,6 +8,7 @@ import type { Database } from '../store/prisma';
 import { loadDelivery } from '../store/deliveries';
 import { trackingEvents, type NewTrackingEvent } from '../store/tracking-events';
 import { variantContent } from '../domain/sending-plan';
+import { abTallies } from '../store/ab-tallies';
 import { progressSignals } from '../temporal/progress-signals';
 
 /** Events waiting to be written beyond this are refused (the server answers 503): memory stays bounded under a flood. */
@@ -68,9 +69,11 @@ export function trackingRecording(db: Database, tracking: TrackingSetup, options
   /** The delivery's tracking totals, read from the database when the signal goes. Events are stored whether Temporal answers or not. */
   function signalSoon(deliveryId: string) {
     signals.soon(deliveryId, async () => {
-      const messages = (await delivery(deliveryId))?.messages;
+      const tracked = await delivery(deliveryId);
+      const messages = tracked?.messages;
       const { tallies, clickers } = await events.tallies(deliveryId);
-      return { phase: 'tracking', ...trackingCounts(tallies, clickers, (id) => messages?.links.find((l) => l.id === id)?.source) };
+      const variants = tracked?.variants ? { variants: await abTallies(db).trackingByVariant(deliveryId) } : {};
+      return { phase: 'tracking', ...trackingCounts(tallies, clickers, (id) => messages?.links.find((l) => l.id === id)?.source), ...variants };
     });
   }
 

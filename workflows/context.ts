@@ -3,11 +3,11 @@
 // ops look: the DeliveryState search attribute, key counts, and the Web UI's current details.
 import * as wf from '@temporalio/workflow';
 import { emptyKpis, percent, type DeliveryState, type Kpis, type LogEntry, type LogLevel, type PreparationResult } from '../domain/delivery';
-import { kpiDetails } from '../domain/kpi-table';
+import { kpiDetails, variantLines } from '../domain/kpi-table';
 import { canMove, proofMissing, type LifecycleStatus } from '../domain/lifecycle';
 import { situation, specFacts } from '../domain/situation';
 import type { DeliverySpec } from '../domain/spec';
-import type { AbTestState } from '../domain/sending-plan';
+import { abTestSummary, type AbTestState } from '../domain/sending-plan';
 import { DELIVERY_CONTACT_DATE, DELIVERY_ERRORS, DELIVERY_NAME, DELIVERY_OPENS, DELIVERY_PAUSED_BY, DELIVERY_SENT, DELIVERY_STATE, type CommandFate, type DeliveryStatus } from './messages';
 
 export const MAX_LOGS = 1000;
@@ -197,6 +197,7 @@ export function showDetails(ctx: DeliveryContext): void {
     `**${situationOf(ctx)}**`,
     ...(c ? [`Last command: ${c.message} (${c.at})`] : []),
     kpiDetails(ctx.state, ctx.kpis),
+    ...(ctx.spec.abTest ? [[abTestSummary(ctx.abTest, ctx.spec.abTest), ...variantLines(ctx.kpis)].join('\n')] : []),
     specFacts(ctx.spec).join(' · '),
   ].join('\n\n'));
 }

@@ -148,8 +148,10 @@ export class SendingAttempt {
       await this.judgeSenderComplaints(this.s.spec.complaintGuard.maxComplaintRate);
       this.complaintsReadAt = Date.now();
     }
-    if (this.s.lanes > 1 && this.s.lane === 0 && Date.now() - this.countedAt > COUNT_OTHERS_EVERY_MS) {
-      Object.assign(this.s.totals, await this.s.logs.sendingCounts(this.s.deliveryId));
+    // The other senders' counts, and an A/B test's counts per variant, are read back now and then.
+    if (((this.s.lanes > 1 && this.s.lane === 0) || this.s.spec.variants) && Date.now() - this.countedAt > COUNT_OTHERS_EVERY_MS) {
+      if (this.s.lanes > 1 && this.s.lane === 0) Object.assign(this.s.totals, await this.s.logs.sendingCounts(this.s.deliveryId));
+      if (this.s.spec.variants) this.s.totals.variants = await this.s.logs.sendingByVariant(this.s.deliveryId);
       this.countedAt = Date.now();
     }
     return 'ready';

@@ -16,7 +16,7 @@ export async function attemptReport(s: AttemptSetup, halted: Halt | undefined, s
   const hold = planHold && (await logs.anyPending(deliveryId)) ? planHold : retryAt && shapingHold ? { until: retryAt, because: shapingHold } : undefined;
   const nextRetryAt = hold?.until ?? retryAt;
   return {
-    ...(await logs.sendingCounts(deliveryId)), errorsByReason,
+    ...(await logs.sendingCounts(deliveryId)), errorsByReason, ...(s.spec.variants ? { variants: await logs.sendingByVariant(deliveryId) } : {}),
     ...(nextRetryAt ? { nextRetryAt } : {}), ...(halted ? { halted } : {}), ...(hold ? { held: hold.because } : {}),
   };
 }

@@ -111,6 +111,7 @@ export async function setUpAttempt(ctx: Context, deps: ActivityDeps, { deliveryI
     if (warming) warmup = warmupGate(warmupStore, warming, (d) => providers.providerOf(d));
     await logs.requeueInFlight(deliveryId, me);
     totals = await logs.sendingCounts(deliveryId);
+    if (spec.variants) totals.variants = await logs.sendingByVariant(deliveryId);
     if (deps.dkim) keys = await senderKeys(db, deps.dkim.secret, spec, database.retry);
   } catch (e) {
     engine.close();

@@ -1,6 +1,6 @@
 // An A/B test on the real stack: 100 recipients, 40% in the test, decided by clicks 30 s after the test population is
 // sent. Only B's readers click: the 60 others get B, and nobody receives two messages.
-import { statusQuery } from '../../workflows/messages';
+import { kpisQuery, statusQuery } from '../../workflows/messages';
 import { baseSpec, clearData, eventually, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
 
 const HTML = '<p>Hi {{firstName}}</p><a href="https://shop.example/sale">Sale</a> <a href="{{unsubscribeUrl}}">Unsubscribe</a>';
@@ -48,6 +48,15 @@ describe('A/B test on the real stack', () => {
     expect(all.filter((m) => String(m.mail.subject).startsWith('Variant B'))).toHaveLength(80);
     const byVariant = await stack.db.sendingLog.groupBy({ by: ['variant'], where: { deliveryId: handle.workflowId }, _count: { _all: true } });
     expect(Object.fromEntries(byVariant.map((g) => [g.variant, g._count._all]))).toEqual({ A: 20, B: 80 });
+    // Per-variant KPIs add up to the delivery's.
+    await eventually(async () => (await handle.query(kpisQuery)).variants?.B?.clicks === 20, 30_000, 'the clicks per variant');
+    const kpis = await handle.query(kpisQuery);
+    expect(kpis.variants).toEqual({
+      A: { sent: 20, delivered: 20, opens: 0, clicks: 0, openRate: 0, clickRate: 0 },
+      B: { sent: 80, delivered: 80, opens: 0, clicks: 20, openRate: 0, clickRate: 25 },
+    });
+    expect(kpis.sent).toBe(100);
+    expect(kpis.clicks).toBe(20);
   });
 
   it('a proof sends every variant to each proof address, subject marked with the variant', async () => {
