@@ -2,6 +2,9 @@
 // published tables, with a minimum sample and guards.
 import { abVerdict, assignVariants, fisherExact, type VariantTally } from '../../domain/ab-test';
 import { decideAfterMs, fallbackWinner } from '../../domain/sending-plan';
+import { emptyKpis } from '../../domain/delivery';
+import { isProgressReport, kpisWithProgress, type ProgressReport } from '../../domain/lifecycle';
+import { variantLines } from '../../domain/kpi-table';
 import { parseDeliverySpec } from '../../domain/spec';
 import { validateDeliverySpec } from '../../domain/spec-problems';
 
@@ -136,5 +139,34 @@ describe('variants and abTest in the spec', () => {
     expect(problems({ ...valid, ...ab, variants: [ab.variants[0], { name: 'B', from: 'Shop <offers@other.example>' }] }))
       .toEqual(['variants.1 ("B").from: must be an address at the delivery\'s sender domain shop.example (its signing, warm-up and complaints are that domain\'s)']);
     expect(problems({ ...valid, ...ab, variants: [ab.variants[0], { name: 'B', from: 'Anna from Shop <Anna@Shop.example>' }] })).toEqual([]);
+  });
+});
+
+describe('per-variant KPIs', () => {
+  const sending = (variants: unknown) => ({ phase: 'sending', sent: 30, delivered: 30, failed: 0, possibleDuplicates: 0, excludedAtSend: 0, variants });
+  const tracking = (variants: unknown) => ({ phase: 'tracking', opens: 5, totalOpens: 5, clicks: 3, totalClicks: 3, unsubscriptions: 0, mirrorPageViews: 0, clicksByLink: {}, variants });
+
+  it('takes the sending and the tracking counts of each variant from their own reports, with the rates', () => {
+    let k = { ...emptyKpis(), toDeliver: 100 };
+    k = kpisWithProgress(k, sending({ A: { sent: 10, delivered: 10 }, B: { sent: 20, delivered: 20 } }) as ProgressReport, 'sending');
+    k = kpisWithProgress(k, tracking({ A: { opens: 1, clicks: 0 }, B: { opens: 4, clicks: 3 } }) as ProgressReport, 'sending');
+    k = kpisWithProgress(k, sending({ A: { sent: 10, delivered: 9 }, B: { sent: 20, delivered: 20 } }) as ProgressReport, 'sending');
+    expect(k.variants).toEqual({
+      A: { sent: 10, delivered: 9, opens: 1, clicks: 0, openRate: 11.1, clickRate: 0 },
+      B: { sent: 20, delivered: 20, opens: 4, clicks: 3, openRate: 20, clickRate: 15 },
+    });
+    expect(variantLines(k)).toEqual([
+      'variant A: sent 10 · delivered 9 · opens 1 (11.1%) · clicks 0 (0.0%)',
+      'variant B: sent 20 · delivered 20 · opens 4 (20.0%) · clicks 3 (15.0%)',
+    ]);
+  });
+
+  it('refuses a progress report whose variant counts are not whole counts, or too many', () => {
+    expect(isProgressReport(sending({ A: { sent: 1, delivered: 1 } }))).toBe(true);
+    expect(isProgressReport(sending({ A: { sent: -1, delivered: 1 } }))).toBe(false);
+    expect(isProgressReport(sending({ A: { sent: 1 } }))).toBe(false);
+    expect(isProgressReport(sending([1, 2]))).toBe(false);
+    expect(isProgressReport(tracking({ A: { opens: 1, clicks: 'x' } }))).toBe(false);
+    expect(isProgressReport(sending(Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`v${i}`, { sent: 1, delivered: 1 }]))))).toBe(false);
   });
 });
