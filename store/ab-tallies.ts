@@ -1,18 +1,26 @@
 // What an A/B test measured of each variant, from its sending logs and tracking events (domain/ab-test.ts judges it).
 import type { VariantTally } from '../domain/ab-test';
-import type { Database } from './prisma';
+import { Prisma } from './generated/sqlite/client';
+import { MACHINE_OPEN_WITHIN_MS } from '../domain/machine-opens';
+import { isPostgres, type Database } from './prisma';
 
 export function abTallies(db: Database) {
   return {
     /**
      * Per variant: delivered (sent, not bounced since), recipients with at least one event of the kind that decides
-     * (a click, or an open), hard bounces and complaints. Variants without a message yet count zeros.
+     * (a click, or a reader's open), hard bounces and complaints. Variants without a message yet count zeros.
      */
     async of(deliveryId: string, variants: string[], kind: 'click' | 'open'): Promise<VariantTally[]> {
+      // Opens by machines are left out: those a proxy or scanner made (flagged when recorded), and any within
+      // MACHINE_OPEN_WITHIN_MS of the sending (both times known only here).
+      const seconds = MACHINE_OPEN_WITHIN_MS / 1000;
+      const human = kind !== 'open' ? Prisma.empty : isPostgres(db)
+        ? Prisma.sql` AND NOT t."machine" AND t."at" >= s."sentAt" + make_interval(secs => ${seconds})`
+        : Prisma.sql` AND NOT t."machine" AND julianday(t."at") >= julianday(s."sentAt") + ${seconds} / 86400.0`;
       const rows = await db.$queryRaw<Array<{ variant: string; delivered: Count; successes: Count; hardBounces: Count; complaints: Count }>>`
         SELECT s."variant",
           SUM(CASE WHEN s."status" = 'sent' THEN 1 ELSE 0 END) AS "delivered",
-          SUM(CASE WHEN EXISTS (SELECT 1 FROM "TrackingEvent" t WHERE t."sendingLogId" = s."id" AND t."kind" = ${kind}) THEN 1 ELSE 0 END) AS "successes",
+          SUM(CASE WHEN EXISTS (SELECT 1 FROM "TrackingEvent" t WHERE t."sendingLogId" = s."id" AND t."kind" = ${kind}${human}) THEN 1 ELSE 0 END) AS "successes",
           SUM(CASE WHEN s."status" = 'failed' AND s."failureType" = 'hard' THEN 1 ELSE 0 END) AS "hardBounces",
           SUM(CASE WHEN s."complainedAt" IS NOT NULL THEN 1 ELSE 0 END) AS "complaints"
         FROM "SendingLog" s

@@ -17,6 +17,8 @@ export interface NewTrackingEvent {
   kind: TrackingKind;
   linkId: number;
   at: Date;
+  /** An open fetched by a machine (domain/machine-opens.ts): counted, left out of an A/B test decided by opens. */
+  machine?: boolean;
 }
 
 /** The tally row of distinct clickers across links: (click, 0), link ids start at 1. */
@@ -32,19 +34,19 @@ export function trackingEvents(db: Database) {
     async record(events: NewTrackingEvent[]): Promise<void> {
       if (events.length === 0) return;
       // Dates as Prisma stores them on SQLite (ISO text, +00:00), so they compare as text like the others.
-      const rows = events.map((e) => [e.deliveryId, e.sendingLogId, e.kind, e.linkId, e.at.toISOString().replace('Z', '+00:00')]);
+      const rows = events.map((e) => [e.deliveryId, e.sendingLogId, e.kind, e.linkId, e.at.toISOString().replace('Z', '+00:00'), e.machine === true]);
       const reach = new Map<string, unknown[]>();
       for (const e of events) {
         reach.set(`${e.deliveryId}|${e.kind}|${e.linkId}|${e.sendingLogId}`, [e.deliveryId, e.kind, e.linkId, e.sendingLogId]);
         if (e.kind === 'click') reach.set(`${e.deliveryId}|click|${CLICKERS_LINK}|${e.sendingLogId}`, [e.deliveryId, 'click', CLICKERS_LINK, e.sendingLogId]);
       }
-      const eventTable = () => jsonTable({ deliveryId: 'text', sendingLogId: 'int', kind: 'text', linkId: 'int', at: 'text' }, rows, postgres);
+      const eventTable = () => jsonTable({ deliveryId: 'text', sendingLogId: 'int', kind: 'text', linkId: 'int', at: 'text', machine: 'bool' }, rows, postgres);
       const reachTable = () => jsonTable({ deliveryId: 'text', kind: 'text', linkId: 'int', sendingLogId: 'int' }, [...reach.values()], postgres);
       const at = postgres ? Prisma.sql`"at"::timestamptz AT TIME ZONE 'UTC'` : Prisma.sql`"at"`;
       await db.$transaction([
         db.$executeRaw`
-          INSERT INTO "TrackingEvent" ("deliveryId", "sendingLogId", "kind", "linkId", "at")
-          SELECT "deliveryId", "sendingLogId", "kind", "linkId", ${at} FROM ${eventTable()}`,
+          INSERT INTO "TrackingEvent" ("deliveryId", "sendingLogId", "kind", "linkId", "at", "machine")
+          SELECT "deliveryId", "sendingLogId", "kind", "linkId", ${at}, "machine" FROM ${eventTable()}`,
         db.$executeRaw`
           INSERT INTO "TrackingTally" ("deliveryId", "kind", "linkId", "total", "recipients")
           SELECT "deliveryId", "kind", "linkId", COUNT(*), 0 FROM ${eventTable()} WHERE true GROUP BY "deliveryId", "kind", "linkId"

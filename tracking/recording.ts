@@ -100,7 +100,8 @@ export function trackingRecording(db: Database, tracking: TrackingSetup, options
     record,
     /** What a tracking request records: the same event (kind, recipient, link) counts once a minute; repeats are answered, not counted. */
     request(event: Omit<NewTrackingEvent, 'at'>): boolean {
-      const key = `${event.kind}|${event.deliveryId}|${event.sendingLogId}|${event.linkId}`;
+      // A machine's fetch (a privacy proxy at delivery) does not hide the reader's own open that follows.
+      const key = `${event.kind}|${event.deliveryId}|${event.sendingLogId}|${event.linkId}|${event.machine === true}`;
       const now = Date.now();
       if (now - (counted.get(key) ?? -Infinity) < REPEAT_WINDOW_MS) return true;
       if (!record(event)) return false;

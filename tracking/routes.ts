@@ -3,6 +3,7 @@
 import type http from 'node:http';
 import type { TrackedTarget, TrackingKind } from '../domain/tracking';
 import type { TrackingRecording } from './recording';
+import { isMachineOpen } from '../domain/machine-opens';
 import { bodyWithin, page, reply } from './responses';
 
 export interface RouteRequest {
@@ -11,6 +12,8 @@ export interface RouteRequest {
   target: TrackedTarget;
   /** HEAD: a link checker or a scanner asking whether the resource exists, not a reader. */
   head: boolean;
+  /** The client's address (behind trusted proxies, the one they name). */
+  client: string;
   recording: TrackingRecording;
 }
 
@@ -21,8 +24,9 @@ const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBR
 /** The methods each route answers. */
 export const ROUTE_METHODS: Record<TrackingKind, string[]> = { open: ['GET', 'HEAD'], click: ['GET', 'HEAD'], mirror: ['GET', 'HEAD'], unsubscribe: ['GET', 'POST'] };
 
-function open({ res, target, head, recording }: RouteRequest): void {
-  if (!head && !recording.request({ ...target, kind: 'open' })) return reply(res, 503, 'Busy', { 'Retry-After': '5' });
+function open({ req, res, target, head, client, recording }: RouteRequest): void {
+  const machine = isMachineOpen(req.headers['user-agent'], client);
+  if (!head && !recording.request({ ...target, kind: 'open', ...(machine ? { machine } : {}) })) return reply(res, 503, 'Busy', { 'Retry-After': '5' });
   res.writeHead(200, { 'Content-Type': 'image/gif', 'Content-Length': PIXEL.length, 'Cache-Control': 'no-store, private' });
   res.end(head ? undefined : PIXEL);
 }

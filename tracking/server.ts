@@ -72,7 +72,8 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
     // unsubscribes for many recipients from a few addresses, and an unsubscription must be honoured (their cost is
     // bounded by the event buffer). Clicks, page views, bad tokens and anything else are limited per client.
     const exempt = target !== undefined && (kind === 'open' || kind === 'unsubscribe');
-    if (!exempt && !limiter.take(clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], options.trustProxy))) {
+    const client = clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], options.trustProxy);
+    if (!exempt && !limiter.take(client)) {
       return reply(res, 429, 'Too many requests: try again in a few seconds.', { 'Retry-After': '5' });
     }
     if (url.pathname === '/health') return reply(res, 200, 'ok');
@@ -81,7 +82,7 @@ export async function startTrackingServer(options: TrackingServerOptions): Promi
     const allowed = ROUTE_METHODS[kind];
     if (!allowed.includes(req.method ?? '')) return reply(res, 405, 'Method not allowed', { Allow: allowed.join(', ') });
     if (!target) return page(res, 400, 'Invalid link', 'This link is invalid or has been altered.');
-    return ROUTES[kind]({ req, res, target, head: req.method === 'HEAD', recording });
+    return ROUTES[kind]({ req, res, target, head: req.method === 'HEAD', client, recording });
   }
 
   const server = http.createServer((req, res) => {

@@ -1,12 +1,14 @@
 // The preparation of an A/B test on the real database (the activity itself, in Temporal's activity environment):
 // every variant is rendered and checked as a whole message, the test population is drawn once and split evenly,
-// and a preparation done again draws the same.
+// and a preparation done again draws the same. Then what the test counts of each variant, readers' opens only.
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { prepareActivity } from '../../activities/prepare';
 import type { Mailer } from '../../activities/mailer';
 import type { PreparationResult } from '../../domain/delivery';
 import { deliverySpecSchema } from '../../domain/spec';
 import { openDatabase, type Database } from '../../store/prisma';
+import { abTallies } from '../../store/ab-tallies';
+import { trackingEvents } from '../../store/tracking-events';
 import { baseSpec, freshDatabase, manyProfiles, seedProfiles } from '../helpers/stack';
 
 const AB = {
@@ -65,8 +67,31 @@ describe('A/B test: the preparation', () => {
     ]);
   });
 
-  it('fails for good on a variant whose template cannot be rendered, naming it', async () => {
+  it('fails for good on a variant whose template is invalid, naming it', async () => {
     const broken = { ...AB, variants: [AB.variants[0], { name: 'B', html: '<p>{{#each firstName}}{{/each}}{{> missing}}</p>' }] };
     await expect(prepare('ab-4', baseSpec(broken))).rejects.toThrow(/variant "B"/);
+  });
+
+  it("counts each variant's readers: opens by machines (flagged, or within 10 s of the sending) are left out", async () => {
+    // ab-1: A and B have 20 test messages each; four of each are sent, then opened.
+    const rows = await db.sendingLog.findMany({ where: { deliveryId: 'ab-1', variant: { not: null } }, orderBy: { id: 'asc' } });
+    const sentAt = new Date(Date.now() - 3600_000);
+    const opened = (v: string) => rows.filter((r) => r.variant === v).slice(0, 4);
+    await db.sendingLog.updateMany({ where: { id: { in: [...opened('A'), ...opened('B')].map((r) => r.id) } }, data: { status: 'sent', sentAt } });
+    const after = (seconds: number) => new Date(sentAt.getTime() + seconds * 1000);
+    const event = (r: { id: number }, at: Date, machine?: boolean) => ({ deliveryId: 'ab-1', sendingLogId: r.id, kind: 'open' as const, linkId: 0, at, ...(machine ? { machine } : {}) });
+    const [a, b] = [opened('A'), opened('B')];
+    await trackingEvents(db).record([
+      event(a[0], after(2)), // Apple's proxy or a gateway at delivery: too soon for a reader
+      event(a[1], after(600), true), // a scanner, flagged by the tracking server
+      event(a[2], after(900)), event(b[0], after(60)), event(b[1], after(60)), event(b[2], after(3600)),
+      event(b[3], after(1), true), event(b[3], after(7200)), // a prefetch, then the reader
+      { ...event(a[3], after(300)), kind: 'click' as const, linkId: 1 },
+    ]);
+    const tallies = await abTallies(db).of('ab-1', ['A', 'B'], 'open');
+    expect(tallies.map((t) => [t.name, t.delivered, t.successes])).toEqual([['A', 4, 1], ['B', 4, 4]]);
+    expect((await abTallies(db).of('ab-1', ['A', 'B'], 'click')).map((t) => t.successes)).toEqual([1, 0]);
+    // The KPIs count every distinct opener, machines included (as the delivery's own Opens).
+    expect(await abTallies(db).trackingByVariant('ab-1')).toEqual({ A: { opens: 3, clicks: 1 }, B: { opens: 4, clicks: 0 } });
   });
 });

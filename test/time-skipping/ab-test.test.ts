@@ -96,6 +96,14 @@ describe('A/B tests on durable timers (time-skipping server)', () => {
     expect(await logs(handle)).toContainEqual(expect.stringMatching(/^A\/B test decided: variant "B" \(significant by clicks, p = .*\); 1500 remaining message\(s\) get it$/));
   });
 
+  it('decides by opens the same way (the judge counts readers only: store/ab-tallies.ts, tested on both databases)', async () => {
+    const handle = await start({ winnerBy: 'opens', decideAfter: '2d' });
+    await handle.result();
+    expect(whats()).toEqual(['send test', 'judge', 'winner B', 'send all']);
+    expect(at('judge') - at('send test')).toBeGreaterThanOrEqual(48 * HOUR);
+    expect((await handle.query(statusQuery)).abTest?.decision).toMatch(/^significant by opens, p = /);
+  });
+
   it.each([
     ['best', 'winner B', /no significant difference: the best rate/],
     ['first', 'winner A', /no significant difference: the first variant/],

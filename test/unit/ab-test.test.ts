@@ -5,6 +5,7 @@ import { decideAfterMs, fallbackWinner } from '../../domain/sending-plan';
 import { emptyKpis } from '../../domain/delivery';
 import { isProgressReport, kpisWithProgress, type ProgressReport } from '../../domain/lifecycle';
 import { variantLines } from '../../domain/kpi-table';
+import { isMachineOpen } from '../../domain/machine-opens';
 import { parseDeliverySpec } from '../../domain/spec';
 import { validateDeliverySpec } from '../../domain/spec-problems';
 
@@ -168,5 +169,21 @@ describe('per-variant KPIs', () => {
     expect(isProgressReport(sending([1, 2]))).toBe(false);
     expect(isProgressReport(tracking({ A: { opens: 1, clicks: 'x' } }))).toBe(false);
     expect(isProgressReport(sending(Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`v${i}`, { sent: 1, delivered: 1 }]))))).toBe(false);
+  });
+});
+
+describe('machine opens', () => {
+  it.each([
+    ['Mozilla/5.0', '203.0.113.9', true], // Apple Mail Privacy Protection's bare user agent
+    ['Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)', '17.58.101.4', true], // from Apple's 17/8
+    ['Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)', '::ffff:17.1.2.3', true],
+    ['Mimecast-Scanner/1.0', '198.51.100.7', true],
+    ['python-requests/2.31', '198.51.100.7', true],
+    [undefined, '198.51.100.7', true],
+    ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36', '198.51.100.7', false],
+    ['Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)', '66.249.84.1', false], // Gmail fetches when the reader opens
+    ['Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)', '171.5.5.5', false], // 171.x is not Apple's 17.x
+  ])('%s from %s: machine %s', (ua, address, machine) => {
+    expect(isMachineOpen(ua, address)).toBe(machine);
   });
 });
