@@ -9,7 +9,7 @@ import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import globalSetup from '../helpers/global-setup';
 import { baseSpec, eventually, manyProfiles, seedProfiles, startTestStack, waitForState, type TestStack } from '../helpers/stack';
-import { editDelivery, readLogs, readSnapshot, sendCommand } from '../../client/deliveries';
+import { chooseWinner, editDelivery, readLogs, readSnapshot, sendCommand } from '../../client/deliveries';
 import { WORKFLOW_TYPE } from '../../workflows/messages';
 
 type History = temporal.api.history.v1.IHistory;
@@ -95,6 +95,27 @@ const SCENARIOS: Record<string, Scenario> = {
   /** A long sending continues as new twice, then a short tracking period collects an open. */
   'continue-as-new-tracking': async (stack) => {
     const d = await stack.start(baseSpec({ name: 'Replay: continue-as-new', messagesPerSecond: 6, trackingHours: 0.003 }), { maxHistoryEvents: 40 });
+    await d.result();
+    return { id: d.workflowId, runId: d.firstExecutionRunId };
+  },
+  /** An A/B test decided on its timer (no clicks: the best rate, ifNoWinner "best"), then the rest gets the winner. */
+  'ab-test-timer': async (stack) => {
+    const d = await stack.start(baseSpec({
+      name: 'Replay: A/B test on its timer', variants: [{ name: 'A', subject: 'A {{firstName}}' }, { name: 'B', subject: 'B {{firstName}}' }],
+      abTest: { percent: 50, winnerBy: 'clicks', decideAfter: '5s', minimumPerVariant: 1 },
+    }));
+    await d.result();
+    return { id: d.workflowId, runId: d.firstExecutionRunId };
+  },
+  /** A manual A/B test: ops choose the winner (refused once for an unknown variant). */
+  'ab-test-manual': async (stack) => {
+    const d = await stack.start(baseSpec({
+      name: 'Replay: manual A/B test', variants: [{ name: 'A', subject: 'A {{firstName}}' }, { name: 'B', subject: 'B {{firstName}}' }],
+      abTest: { percent: 50, winnerBy: 'manual', decideAfter: '1h' },
+    }));
+    await eventually(async () => (await readSnapshot(stack.client, d.workflowId)).status.abTest?.phase === 'deciding');
+    await chooseWinner(stack.client, d.workflowId, 'C').catch(() => undefined); // refused: unknown variant
+    await chooseWinner(stack.client, d.workflowId, 'B');
     await d.result();
     return { id: d.workflowId, runId: d.firstExecutionRunId };
   },
