@@ -25,7 +25,8 @@ export interface SituationFacts {
   sendingSince?: { at: number; done: number };
   /** Soft failures wait for their retry until then (ISO): nothing else is left to send now. */
   retryAt?: string;
-  /** Why the messages left wait until `retryAt` (the sending plan: a window, the daily cap, warm-up; a suspended provider). */
+  /** Why the messages left wait until `retryAt` (the sending plan: a window, the daily cap, warm-up; a suspended provider; an A/B test's
+   * decision), or without a time, until ops act (an A/B test's choose-winner). */
   heldBecause?: string;
   now: number;
 }
@@ -44,6 +45,7 @@ export function situation(f: SituationFacts): string {
     case 'sending':
       if (f.retryAt && f.heldBecause && !f.pausing) return `Waiting until ${f.retryAt}: ${f.heldBecause} (${progress(k)})`;
       if (f.retryAt && !f.pausing) return `Waiting to retry ${k.pending} soft failure(s) at ${f.retryAt} (${progress(k)})`;
+      if (f.heldBecause && !f.pausing) return `Waiting: ${f.heldBecause} (${progress(k)})`;
       return `${f.pausing ? 'Pausing' : 'Sending'} ${progress(k)}${f.pausing ? '' : speed(f)}`;
     case 'paused':
       return `${f.pausedBecause ? `Paused by the engine: ${f.pausedBecause}` : 'Paused'} (${progress(k)}); resume to go on`;

@@ -29,10 +29,22 @@ export async function runAbTest(ctx: DeliveryContext, acts: Activities): Promise
 }
 
 async function decide(ctx: DeliveryContext, acts: Activities): Promise<void> {
+  try {
+    await decision(ctx, acts);
+  } finally {
+    hold(ctx, undefined);
+  }
+}
+
+async function decision(ctx: DeliveryContext, acts: Activities): Promise<void> {
   const ab = ctx.abTest!;
   const test = ctx.spec.abTest!;
   const chosen = () => ab.winner !== undefined;
-  if (test.winnerBy === 'manual') return wf.condition(chosen);
+  if (test.winnerBy === 'manual') {
+    hold(ctx, { because: 'the A/B test waits for its winner: choose-winner <variant>' });
+    return wf.condition(chosen);
+  }
+  hold(ctx, { until: decideAt(ctx), because: "the A/B test's winner is chosen then, and the rest of the target gets it" });
   if (await wf.condition(chosen, Math.max(0, Date.parse(decideAt(ctx)) - Date.now()), { summary: `A/B test: winner chosen at ${decideAt(ctx)}` })) return;
   const { tallies, verdict } = await acts.judgeAbTest({ deliveryId: ctx.deliveryId, spec: ctx.spec });
   if (chosen()) return; // ops chose while the counts were read
@@ -46,8 +58,15 @@ async function decide(ctx: DeliveryContext, acts: Activities): Promise<void> {
     return;
   }
   log(ctx, 'warning', `A/B test: no winner (${describeTallies(tallies)}); waiting for choose-winner`);
-  showDetails(ctx);
+  hold(ctx, { because: 'the A/B test found no winner: choose-winner <variant>' });
   await wf.condition(chosen);
+}
+
+/** What the situation says while the rest of the target waits for the test (nothing: sending goes on). */
+function hold(ctx: DeliveryContext, h: { until?: string; because: string } | undefined): void {
+  ctx.retryAt = h?.until;
+  ctx.heldBecause = h?.because;
+  showDetails(ctx);
 }
 
 /** choose-winner: ops pick the variant the rest gets, before the test is decided. */

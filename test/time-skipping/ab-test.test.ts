@@ -119,10 +119,12 @@ describe('A/B tests on durable timers (time-skipping server)', () => {
     tallies = [tally('A', 500, 15), tally('B', 500, 18)];
     const handle = await start({ ifNoWinner: 'wait' }, 1); // open for an hour of tracking once sent
     await phase(handle, 'deciding');
+    expect((await handle.query(statusQuery)).situation).toMatch(/^Waiting until \S+: the A\/B test's winner is chosen then, and the rest of the target gets it \(/);
     for (let i = 0; i < 400 && !whats().includes('judge'); i++) await env.sleep(HOUR);
     expect((await logs(handle)).some((l) => /^A\/B test: no winner \(A: 15 of 500, B: 18 of 500\); waiting for choose-winner$/.test(l))).toBe(true);
     await env.sleep(48 * HOUR);
     expect(whats()).toEqual(['send test', 'judge']); // nothing more without ops
+    expect((await handle.query(statusQuery)).situation).toMatch(/^Waiting: the A\/B test found no winner: choose-winner <variant> \(/);
     await expect(handle.executeUpdate(chooseWinnerUpdate, { args: ['C'] })).rejects.toMatchObject({ cause: { message: 'choose-winner refused: unknown variant "C": the variants are "A", "B"' } });
     expect(await handle.executeUpdate(chooseWinnerUpdate, { args: ['A'] })).toBe('variant "A" goes to the rest of the target');
     await phase(handle, 'decided');
