@@ -21,6 +21,8 @@ export interface TrackedDelivery {
   messages: DeliveryMessages;
   /** With an A/B test, each variant's (its own links, its own mirror page). */
   variants?: Map<string, DeliveryMessages>;
+  /** Some variant has its own html (its links numbered apart). */
+  ownLinks?: boolean;
   /** The list its unsubscribe link leaves (none: every message of ours). */
   unsubscribeFrom?: string;
 }
@@ -73,7 +75,9 @@ export function trackingRecording(db: Database, tracking: TrackingSetup, options
       const messages = tracked?.messages;
       const { tallies, clickers } = await events.tallies(deliveryId);
       const variants = tracked?.variants ? { variants: await abTallies(db).trackingByVariant(deliveryId) } : {};
-      return { phase: 'tracking', ...trackingCounts(tallies, clickers, (id) => messages?.links.find((l) => l.id === id)?.source), ...variants };
+      // Variants with their own html number their links each: a link id is then a place ("link 2"), not one URL.
+      const linkUrl = (id: number) => (tracked?.ownLinks ? undefined : messages?.links.find((l) => l.id === id)?.source);
+      return { phase: 'tracking', ...trackingCounts(tallies, clickers, linkUrl), ...variants };
     });
   }
 
@@ -88,6 +92,7 @@ export function trackingRecording(db: Database, tracking: TrackingSetup, options
     const entry = {
       messages: deliveryMessages(deliveryId, spec, tracking),
       ...(spec.variants ? { variants: new Map(spec.variants.map((v) => [v.name, deliveryMessages(deliveryId, variantContent(spec, v), tracking)])) } : {}),
+      ...(spec.variants?.some((v) => v.html !== undefined) ? { ownLinks: true } : {}),
       unsubscribeFrom: unsubscribeFrom === 'everything' ? undefined : unsubscribeFrom.list, at: Date.now(),
     };
     if (deliveries.size > 1000) deliveries.clear();
