@@ -4,12 +4,17 @@ import { abVerdict, type AbVerdict, type VariantTally } from '../domain/ab-test'
 import { DEFAULT_MAX_COMPLAINT_RATE } from '../domain/complaint-guard';
 import { DEFAULT_FAILURE_GUARD } from '../domain/failure-guard';
 import type { DeliverySpec } from '../domain/spec';
+import type { AbTest } from '../domain/sending-plan';
 import { abTallies } from '../store/ab-tallies';
 import type { ActivityDeps } from './deps';
 
+/** Small on purpose (it is in the history): the variants' names and the rules, not their content. */
 export interface AbTestInput {
   deliveryId: string;
-  spec: Pick<DeliverySpec, 'variants' | 'abTest' | 'guard' | 'complaintGuard'>;
+  variants: string[];
+  abTest: AbTest;
+  guard: DeliverySpec['guard'];
+  complaintGuard: DeliverySpec['complaintGuard'];
 }
 
 export interface AbJudgement {
@@ -20,14 +25,12 @@ export interface AbJudgement {
 export function abTestActivities(deps: ActivityDeps) {
   return {
     /** The test as it stands: by clicks, or by opens (manual tests are judged too: the verdict is shown as advice). */
-    async judgeAbTest({ deliveryId, spec }: AbTestInput): Promise<AbJudgement> {
-      const { variants, abTest } = spec;
-      if (!variants || !abTest) throw new Error(`delivery ${deliveryId} has no A/B test`);
-      const tallies = await abTallies(deps.db).of(deliveryId, variants.map((v) => v.name), abTest.winnerBy === 'opens' ? 'open' : 'click');
+    async judgeAbTest({ deliveryId, variants, abTest, guard, complaintGuard }: AbTestInput): Promise<AbJudgement> {
+      const tallies = await abTallies(deps.db).of(deliveryId, variants, abTest.winnerBy === 'opens' ? 'open' : 'click');
       // A variant that bounces or draws complaints above the delivery's own guards cannot win.
       const guards = {
-        maxHardBounceRate: spec.guard ? spec.guard.maxHardFailureRate : DEFAULT_FAILURE_GUARD.maxHardFailureRate,
-        maxComplaintRate: spec.complaintGuard ? spec.complaintGuard.maxComplaintRate : DEFAULT_MAX_COMPLAINT_RATE,
+        maxHardBounceRate: guard ? guard.maxHardFailureRate : DEFAULT_FAILURE_GUARD.maxHardFailureRate,
+        maxComplaintRate: complaintGuard ? complaintGuard.maxComplaintRate : DEFAULT_MAX_COMPLAINT_RATE,
       };
       return { tallies, verdict: abVerdict(tallies, abTest.minimumPerVariant, guards) };
     },

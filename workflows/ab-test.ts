@@ -13,7 +13,7 @@ export async function runAbTest(ctx: DeliveryContext, acts: Activities): Promise
   ctx.abTest ??= { phase: 'testing' };
   const ab = ctx.abTest;
   if (ab.phase === 'testing') {
-    await sendRounds(ctx, acts, { testOnly: true });
+    await sendRounds(ctx, acts, { testOnly: true, opening: `Sending the A/B test population (${describeSplit(ctx)})` });
     ab.phase = 'deciding';
     ab.testSentAt = new Date().toISOString();
     log(ctx, 'info', `A/B test sent (${describeSplit(ctx)}); the winner is chosen ${test.winnerBy === 'manual' ? 'by ops (choose-winner)' : `at ${decideAt(ctx)}`}`);
@@ -46,7 +46,9 @@ async function decision(ctx: DeliveryContext, acts: Activities): Promise<void> {
   }
   hold(ctx, { until: decideAt(ctx), because: "the A/B test's winner is chosen then, and the rest of the target gets it" });
   if (await wf.condition(chosen, Math.max(0, Date.parse(decideAt(ctx)) - Date.now()), { summary: `A/B test: winner chosen at ${decideAt(ctx)}` })) return;
-  const { tallies, verdict } = await acts.judgeAbTest({ deliveryId: ctx.deliveryId, spec: ctx.spec });
+  // Names and rules only: the variants' content stays out of the history.
+  const { variants, guard, complaintGuard } = ctx.spec;
+  const { tallies, verdict } = await acts.judgeAbTest({ deliveryId: ctx.deliveryId, variants: variants!.map((v) => v.name), abTest: test, guard, complaintGuard });
   if (chosen()) return; // ops chose while the counts were read
   ab.tallies = tallies;
   const outcome = verdict.kind === 'winner'

@@ -42,8 +42,9 @@ export async function emailDelivery(input: DeliverySpecInput, options: DeliveryR
         moveTo(ctx, 'sent'); // nothing to deliver
         return finished();
       }
-      if (ctx.spec.abTest && ctx.abTest?.phase !== 'decided') await runAbTest(ctx, acts);
-      await sendRounds(ctx, acts);
+      const testing = ctx.spec.abTest && ctx.abTest?.phase !== 'decided';
+      if (testing) await runAbTest(ctx, acts);
+      await sendRounds(ctx, acts, testing ? { opening: `Sending variant "${ctx.abTest!.winner}" to the rest of the target` } : {});
     }
     await collectFeedback(ctx);
     return finished();

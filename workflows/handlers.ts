@@ -115,6 +115,7 @@ export function installHandlers(ctx: DeliveryContext, checkSpec: CheckSpec): voi
     if (refusal) throw wf.ApplicationFailure.nonRetryable(refusal, 'WrongState');
     ctx.spec = parsed.spec;
     ctx.contentVersion++;
+    ctx.abTest = undefined; // a winner chosen before belongs to the old content
     log(ctx, 'info', `Content changed (version ${ctx.contentVersion}): the delivery is prepared again${ctx.spec.proof?.required ? ' and needs a new proof' : ''}`);
   }, {
     validator: (_input: DeliverySpecInput) => {

@@ -92,7 +92,7 @@ function halt(ctx: DeliveryContext, h: Halt): void {
  * they handed to SMTP); resume starts a new one that continues from the database. Soft failures come back
  * at their retry time until the validity period ends. A long run continues as new between rounds.
  */
-export async function sendRounds(ctx: DeliveryContext, acts: Activities, scope: { testOnly?: boolean } = {}): Promise<void> {
+export async function sendRounds(ctx: DeliveryContext, acts: Activities, scope: { testOnly?: boolean; opening?: string } = {}): Promise<void> {
   let result: SendingResult | undefined;
   for (let round = 1; ; round++) {
     if (ctx.paused) {
@@ -102,7 +102,7 @@ export async function sendRounds(ctx: DeliveryContext, acts: Activities, scope: 
     }
     moveTo(ctx, 'sending');
     ctx.sendingSince = { at: Date.now(), done: done(ctx.kpis) };
-    log(ctx, 'info', ctx.kpis.sent + ctx.kpis.failed > 0 ? 'Sending resumed' : `Sending ${ctx.kpis.toDeliver} messages`);
+    log(ctx, 'info', round === 1 && scope.opening ? scope.opening : ctx.kpis.sent + ctx.kpis.failed > 0 ? 'Sending resumed' : `Sending ${ctx.kpis.toDeliver} messages`);
     result = await sendRound(ctx, acts, `${wf.workflowInfo().runId}.${round}`, scope);
     if (result) ctx.kpis = kpisWithSending(ctx.kpis, result);
     judgeComplaints(ctx);

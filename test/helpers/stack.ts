@@ -211,6 +211,22 @@ export async function freshDatabase(): Promise<{ url: string; drop(): Promise<vo
   return { url: postgresUrlFor(name), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
+/** A fresh database for one test file, opened before its tests (then `seed`), closed and dropped after them. */
+export function withFreshDatabase(seed?: (db: Database) => Promise<void>): { readonly db: Database } {
+  const state: { db?: Database; drop?: () => Promise<void> } = {};
+  beforeAll(async () => {
+    const fresh = await freshDatabase();
+    state.drop = fresh.drop;
+    state.db = await openDatabase(fresh.url);
+    await seed?.(state.db);
+  });
+  afterAll(async () => {
+    await state.db?.$disconnect();
+    await state.drop?.();
+  });
+  return { get db() { return state.db!; } };
+}
+
 /** Polls the status query until the delivery reaches a state (queries need a running worker). */
 export async function waitForState(handle: DeliveryHandle, wanted: DeliveryState | DeliveryState[], timeoutMs = 60_000): Promise<void> {
   const states = Array.isArray(wanted) ? wanted : [wanted];

@@ -6,10 +6,9 @@ import { prepareActivity } from '../../activities/prepare';
 import type { Mailer } from '../../activities/mailer';
 import type { PreparationResult } from '../../domain/delivery';
 import { deliverySpecSchema } from '../../domain/spec';
-import { openDatabase, type Database } from '../../store/prisma';
 import { abTallies } from '../../store/ab-tallies';
 import { trackingEvents } from '../../store/tracking-events';
-import { baseSpec, freshDatabase, manyProfiles, seedProfiles } from '../helpers/stack';
+import { baseSpec, manyProfiles, seedProfiles, withFreshDatabase } from '../helpers/stack';
 
 const AB = {
   variants: [
@@ -20,25 +19,14 @@ const AB = {
 };
 
 describe('A/B test: the preparation', () => {
-  let db: Database;
-  let drop: () => Promise<void>;
-  beforeAll(async () => {
-    const fresh = await freshDatabase();
-    drop = fresh.drop;
-    db = await openDatabase(fresh.url);
-    await seedProfiles(db, manyProfiles(100));
-  });
-  afterAll(async () => {
-    await db?.$disconnect();
-    await drop?.();
-  });
+  const fresh = withFreshDatabase((db) => seedProfiles(db, manyProfiles(100)));
 
   const noMailer: Mailer = { maxConnections: 1, send: () => Promise.reject(new Error('not sending')), close: () => undefined };
   const prepare = (deliveryId: string, spec: Record<string, unknown>) => new MockActivityEnvironment().run(
-    prepareActivity({ db, mailer: noMailer, signalProgress: async () => undefined, softErrorsBeforeQuarantine: 3, tracking: { baseUrl: 'http://localhost:8090', secret: 'test-secret-0123456789' } }),
+    prepareActivity({ db: fresh.db, mailer: noMailer, signalProgress: async () => undefined, softErrorsBeforeQuarantine: 3, tracking: { baseUrl: 'http://localhost:8090', secret: 'test-secret-0123456789' } }),
     { deliveryId, runKey: `${deliveryId}-run#1`, spec: deliverySpecSchema.parse(spec) },
   ) as Promise<PreparationResult>;
-  const variantOf = async (deliveryId: string) => new Map((await db.sendingLog.findMany({ where: { deliveryId }, select: { email: true, variant: true } })).map((r) => [r.email, r.variant]));
+  const variantOf = async (deliveryId: string) => new Map((await fresh.db.sendingLog.findMany({ where: { deliveryId }, select: { email: true, variant: true } })).map((r) => [r.email, r.variant]));
 
   it('draws 40% of the target, half to each variant, and leaves the rest for the winner', async () => {
     const result = await prepare('ab-1', baseSpec(AB));
@@ -51,7 +39,7 @@ describe('A/B test: the preparation', () => {
 
   it('draws the same people again when the preparation is done again, and others for another delivery', async () => {
     const before = await variantOf('ab-1');
-    await db.sendingLog.updateMany({ where: { deliveryId: 'ab-1' }, data: { variant: null } });
+    await fresh.db.sendingLog.updateMany({ where: { deliveryId: 'ab-1' }, data: { variant: null } });
     await prepare('ab-1', baseSpec(AB)); // the same run resumes: every page is there, the draw is done again
     expect(await variantOf('ab-1')).toEqual(before);
     const other = await variantOf((await prepare('ab-2', baseSpec(AB)), 'ab-2'));
@@ -74,24 +62,24 @@ describe('A/B test: the preparation', () => {
 
   it("counts each variant's readers: opens by machines (flagged, or within 10 s of the sending) are left out", async () => {
     // ab-1: A and B have 20 test messages each; four of each are sent, then opened.
-    const rows = await db.sendingLog.findMany({ where: { deliveryId: 'ab-1', variant: { not: null } }, orderBy: { id: 'asc' } });
+    const rows = await fresh.db.sendingLog.findMany({ where: { deliveryId: 'ab-1', variant: { not: null } }, orderBy: { id: 'asc' } });
     const sentAt = new Date(Date.now() - 3600_000);
     const opened = (v: string) => rows.filter((r) => r.variant === v).slice(0, 4);
-    await db.sendingLog.updateMany({ where: { id: { in: [...opened('A'), ...opened('B')].map((r) => r.id) } }, data: { status: 'sent', sentAt } });
+    await fresh.db.sendingLog.updateMany({ where: { id: { in: [...opened('A'), ...opened('B')].map((r) => r.id) } }, data: { status: 'sent', sentAt } });
     const after = (seconds: number) => new Date(sentAt.getTime() + seconds * 1000);
     const event = (r: { id: number }, at: Date, machine?: boolean) => ({ deliveryId: 'ab-1', sendingLogId: r.id, kind: 'open' as const, linkId: 0, at, ...(machine ? { machine } : {}) });
     const [a, b] = [opened('A'), opened('B')];
-    await trackingEvents(db).record([
+    await trackingEvents(fresh.db).record([
       event(a[0], after(2)), // Apple's proxy or a gateway at delivery: too soon for a reader
       event(a[1], after(600), true), // a scanner, flagged by the tracking server
       event(a[2], after(900)), event(b[0], after(60)), event(b[1], after(60)), event(b[2], after(3600)),
       event(b[3], after(1), true), event(b[3], after(7200)), // a prefetch, then the reader
       { ...event(a[3], after(300)), kind: 'click' as const, linkId: 1 },
     ]);
-    const tallies = await abTallies(db).of('ab-1', ['A', 'B'], 'open');
+    const tallies = await abTallies(fresh.db).of('ab-1', ['A', 'B'], 'open');
     expect(tallies.map((t) => [t.name, t.delivered, t.successes])).toEqual([['A', 4, 1], ['B', 4, 4]]);
-    expect((await abTallies(db).of('ab-1', ['A', 'B'], 'click')).map((t) => t.successes)).toEqual([1, 0]);
+    expect((await abTallies(fresh.db).of('ab-1', ['A', 'B'], 'click')).map((t) => t.successes)).toEqual([1, 0]);
     // The KPIs count every distinct opener, machines included (as the delivery's own Opens).
-    expect(await abTallies(db).trackingByVariant('ab-1')).toEqual({ A: { opens: 3, clicks: 1 }, B: { opens: 4, clicks: 0 } });
+    expect(await abTallies(fresh.db).trackingByVariant('ab-1')).toEqual({ A: { opens: 3, clicks: 1 }, B: { opens: 4, clicks: 0 } });
   });
 });

@@ -11,7 +11,7 @@ import type { PreparationResult, SendingResult } from '../../domain/delivery';
 import { parseDeliverySpec, type DeliverySpec } from '../../domain/spec';
 import type { emailDelivery } from '../../workflows';
 import { chooseWinnerUpdate, logsQuery, statusQuery, WORKFLOW_TYPE } from '../../workflows/messages';
-import { startTimeSkipping, type TimeSkipping } from '../helpers/time-skipping';
+import { IDLE_ACTIVITIES, startTimeSkipping, type TimeSkipping } from '../helpers/time-skipping';
 
 type Handle = WorkflowHandleWithFirstExecutionRunId<typeof emailDelivery>;
 const HOUR = 3600_000;
@@ -35,9 +35,9 @@ beforeAll(async () => {
       calls.push({ what: testOnly ? 'send test' : 'send all', at: now() });
       return totals(testOnly ? 1000 : 2500);
     },
-    judgeAbTest: async ({ spec }: { spec: DeliverySpec }) => {
+    judgeAbTest: async ({ abTest }: { abTest: NonNullable<DeliverySpec['abTest']> }) => {
       calls.push({ what: 'judge', at: now() });
-      return { tallies, verdict: abVerdict(tallies, spec.abTest!.minimumPerVariant, { maxHardBounceRate: 0.1, maxComplaintRate: 0.003 }) };
+      return { tallies, verdict: abVerdict(tallies, abTest.minimumPerVariant, { maxHardBounceRate: 0.1, maxComplaintRate: 0.003 }) };
     },
     giveRestTheWinner: async ({ winner }: { winner: string }) => {
       calls.push({ what: `winner ${winner}`, at: now() });
@@ -47,8 +47,7 @@ beforeAll(async () => {
       calls.push({ what: 'stop', at: now() });
       return { ...totals(1000), cancelled: 1500 };
     },
-    sendProof: async () => ({ sent: 1, failed: 0 }),
-    checkSpec: async () => [],
+    ...IDLE_ACTIVITIES,
   });
   env = server.env;
 });

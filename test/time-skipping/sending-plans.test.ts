@@ -15,7 +15,7 @@ import { allowanceOn, nextUtcDay, utcDay, type WarmupPlan } from '../../domain/w
 import { parseDeliverySpec, type DeliverySpec } from '../../domain/spec';
 import type { emailDelivery } from '../../workflows';
 import { logsQuery, statusQuery, WORKFLOW_TYPE } from '../../workflows/messages';
-import { startTimeSkipping, type TimeSkipping } from '../helpers/time-skipping';
+import { IDLE_ACTIVITIES, startTimeSkipping, type TimeSkipping } from '../helpers/time-skipping';
 
 type Handle = WorkflowHandleWithFirstExecutionRunId<typeof emailDelivery>;
 const HOUR = 3600_000;
@@ -53,8 +53,7 @@ beforeAll(async () => {
       return totals(sent, hold ? { nextRetryAt: new Date(hold.until).toISOString(), held: hold.because } : {});
     },
     stopDelivery: async () => ({ ...totals(0), cancelled: 0 }),
-    sendProof: async () => ({ sent: 1, failed: 0 }),
-    checkSpec: async () => [],
+    ...IDLE_ACTIVITIES,
   });
   env = server.env;
 });
