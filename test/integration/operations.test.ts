@@ -84,7 +84,7 @@ describe('operating deliveries from the Web UI and the CLI', () => {
     expect(waiting.currentDetails).toMatch(/^\*\*Waiting for confirm \(manual approval\); 1 to deliver\*\*/);
     expect(waiting.currentDetails).toContain('**Approval:** manual');
     expect(waiting.definition.signalDefinitions.map((d) => d.name).sort()).toEqual(['confirm', 'pause', 'proof', 'resume']);
-    expect(waiting.definition.updateDefinitions.map((d) => d.name).sort()).toEqual(['confirm', 'edit', 'pause', 'proof', 'resume']);
+    expect(waiting.definition.updateDefinitions.map((d) => d.name).sort()).toEqual(['chooseWinner', 'confirm', 'edit', 'pause', 'proof', 'resume']);
 
     await expect(manual.executeUpdate(pauseUpdate)).rejects.toThrow(WorkflowUpdateFailedError);
     const refused = await manual.executeUpdate(pauseUpdate).catch((e: Error) => (e.cause as Error).message);
