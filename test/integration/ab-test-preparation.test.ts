@@ -8,6 +8,7 @@ import type { PreparationResult } from '../../domain/delivery';
 import { deliverySpecSchema } from '../../domain/spec';
 import { abTallies } from '../../store/ab-tallies';
 import { trackingEvents } from '../../store/tracking-events';
+import { sendingLogs } from '../../store/sending-logs';
 import { baseSpec, manyProfiles, seedProfiles, withFreshDatabase } from '../helpers/stack';
 
 const AB = {
@@ -81,5 +82,17 @@ describe('A/B test: the preparation', () => {
     expect((await abTallies(fresh.db).of('ab-1', ['A', 'B'], 'click')).map((t) => t.successes)).toEqual([1, 0]);
     // The KPIs count every distinct opener, machines included (as the delivery's own Opens).
     expect(await abTallies(fresh.db).trackingByVariant('ab-1')).toEqual({ A: { opens: 3, clicks: 1 }, B: { opens: 4, clicks: 0 } });
+  });
+
+  it("claims only the test population while the rest waits for the winner, then the rest once it has it", async () => {
+    const logs = sendingLogs(fresh.db);
+    const test = await logs.claim('ab-2', 'r1/0/1/test', 1000, true);
+    expect(test).toHaveLength(40);
+    expect(new Set(test.map((r) => r.variant))).toEqual(new Set(['A', 'B']));
+    expect(await logs.claim('ab-2', 'r1/0/1/test', 1000, true)).toEqual([]);
+    expect(await abTallies(fresh.db).giveRestTheWinner('ab-2', 'B')).toBe(60);
+    expect(await abTallies(fresh.db).giveRestTheWinner('ab-2', 'A')).toBe(0); // nobody gets a second variant
+    const rest = await logs.claim('ab-2', 'r1/0/1/rest', 1000);
+    expect(rest.map((r) => r.variant)).toEqual(Array(60).fill('B'));
   });
 });
