@@ -3,7 +3,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { checkContent, checkProofSize, checkSigning, MessageChecks, type ControlFinding } from '../domain/control-rules';
 import { deliveryMessages } from '../domain/message';
-import { variantContent } from '../domain/sending-plan';
+import { messageContents } from '../domain/sending-plan';
 import type { DeliverySpec } from '../domain/spec';
 import { compileTemplates, TemplateError, type CompiledTemplates, type Personalization } from '../domain/template';
 import { linkHostProblems } from '../domain/tracking';
@@ -28,7 +28,7 @@ export interface PreparationContents {
 
 /** Every content compiled (a template error fails the preparation, naming the variant) and checked once. */
 export async function preparationContents(deps: ActivityDeps, spec: DeliverySpec, typology: Typology): Promise<PreparationContents> {
-  const named = spec.variants?.map((v) => ({ variant: v.name as string | undefined, content: variantContent(spec, v) })) ?? [{ variant: undefined, content: spec }];
+  const named = messageContents(spec);
   const contents: ContentUnderCheck[] = [];
   const findings: ControlFinding[] = [];
   for (const { variant, content } of named) {

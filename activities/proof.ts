@@ -2,7 +2,7 @@
 // Proof addresses keep duplicates, opted-out and quarantined addresses (a proof goes to the team);
 // they are logged apart from the sending logs.
 import { parseSender } from '../domain/spec';
-import { variantContent } from '../domain/sending-plan';
+import { messageContents } from '../domain/sending-plan';
 import { domainOf } from '../domain/address';
 import { personalizationOf } from '../domain/template';
 import { listHeaders, proofTemplates } from '../domain/message';
@@ -25,7 +25,7 @@ export function proofActivity(deps: ActivityDeps) {
     const { db, mailer } = deps;
     const { spec } = await loadPreparedDelivery(db, deliveryId);
     // With an A/B test, every variant: the team sees each message the target may get.
-    const contents = spec.variants?.map((v) => ({ variant: v.name as string | undefined, content: variantContent(spec, v) })) ?? [{ variant: undefined, content: spec }];
+    const contents = messageContents(spec);
     // Idempotent on retry: messages of this proof already logged are not sent again.
     const done = new Set((await db.proofLog.findMany({ where: { deliveryId, number }, select: { email: true, variant: true } })).map((r) => `${r.variant ?? ''}|${r.email}`));
     let sent = 0;

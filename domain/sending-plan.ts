@@ -54,6 +54,11 @@ export function abTestProblems(variants: Variant[] | undefined, abTest: AbTest |
   return [];
 }
 
+/** What a delivery sends: its own content, or with variants each variant's (named). */
+export function messageContents<C extends { subject: string; html: string; text?: string; from: string; variants?: Variant[] }>(spec: C): Array<{ variant?: string; content: C }> {
+  return spec.variants?.map((v) => ({ variant: v.name, content: variantContent(spec, v) })) ?? [{ content: spec }];
+}
+
 /** The delivery's content with a variant's overrides. */
 export function variantContent<C extends { subject: string; html: string; text?: string; from: string }>(content: C, variant: Variant): C {
   return {

@@ -3,6 +3,7 @@ import type { VariantTally } from '../domain/ab-test';
 import { Prisma } from './generated/sqlite/client';
 import { MACHINE_OPEN_WITHIN_MS } from '../domain/machine-opens';
 import { isPostgres, type Database } from './prisma';
+import type { SqlCount } from './sending-log-counts';
 
 export function abTallies(db: Database) {
   return {
@@ -17,7 +18,7 @@ export function abTallies(db: Database) {
       const human = kind !== 'open' ? Prisma.empty : isPostgres(db)
         ? Prisma.sql` AND NOT t."machine" AND t."at" >= s."sentAt" + make_interval(secs => ${seconds})`
         : Prisma.sql` AND NOT t."machine" AND julianday(t."at") >= julianday(s."sentAt") + ${seconds} / 86400.0`;
-      const rows = await db.$queryRaw<Array<{ variant: string; delivered: Count; successes: Count; hardBounces: Count; complaints: Count }>>`
+      const rows = await db.$queryRaw<Array<{ variant: string; delivered: SqlCount; successes: SqlCount; hardBounces: SqlCount; complaints: SqlCount }>>`
         SELECT s."variant",
           SUM(CASE WHEN s."status" = 'sent' THEN 1 ELSE 0 END) AS "delivered",
           SUM(CASE WHEN EXISTS (SELECT 1 FROM "TrackingEvent" t WHERE t."sendingLogId" = s."id" AND t."kind" = ${kind}${human}) THEN 1 ELSE 0 END) AS "successes",
@@ -34,7 +35,7 @@ export function abTallies(db: Database) {
 
     /** Distinct openers and clickers per variant (the tracking's live KPIs of a test), from who each event reached. */
     async trackingByVariant(deliveryId: string): Promise<Record<string, { opens: number; clicks: number }>> {
-      const rows = await db.$queryRaw<Array<{ variant: string; kind: string; n: Count }>>`
+      const rows = await db.$queryRaw<Array<{ variant: string; kind: string; n: SqlCount }>>`
         SELECT s."variant", r."kind", COUNT(*) AS "n" FROM "TrackingReach" r JOIN "SendingLog" s ON s."id" = r."sendingLogId"
         WHERE r."deliveryId" = ${deliveryId} AND r."linkId" = 0 AND r."kind" IN ('open', 'click') AND s."variant" IS NOT NULL
         GROUP BY s."variant", r."kind"`;
@@ -54,6 +55,3 @@ export function abTallies(db: Database) {
     },
   };
 }
-
-/** Postgres' SUM of integers is a bigint (a string through some drivers). */
-type Count = number | bigint | string | null;

@@ -18,7 +18,7 @@ export function sendingCounts(db: Database) {
 
     /** Sent and delivered per variant (the sending's live KPIs of a test). */
     async sendingByVariant(deliveryId: string): Promise<Record<string, { sent: number; delivered: number }>> {
-      const rows = await db.$queryRaw<Array<{ variant: string; sent: VariantCount; delivered: VariantCount }>>`
+      const rows = await db.$queryRaw<Array<{ variant: string; sent: SqlCount; delivered: SqlCount }>>`
         SELECT s."variant", SUM(CASE WHEN s."sentAt" IS NOT NULL THEN 1 ELSE 0 END) AS "sent", SUM(CASE WHEN s."status" = 'sent' THEN 1 ELSE 0 END) AS "delivered"
         FROM "SendingLog" s WHERE s."deliveryId" = ${deliveryId} AND s."variant" IS NOT NULL GROUP BY s."variant" ORDER BY s."variant"`;
       return Object.fromEntries(rows.map((r) => [r.variant, { sent: Number(r.sent ?? 0), delivered: Number(r.delivered ?? 0) }]));
@@ -65,5 +65,5 @@ export function sendingCounts(db: Database) {
   };
 }
 
-/** Postgres' SUM of integers is a bigint (a string through some drivers). */
-type VariantCount = number | bigint | string | null;
+/** A SUM or COUNT as the drivers give it: Postgres' is a bigint (a string through some drivers). */
+export type SqlCount = number | bigint | string | null;

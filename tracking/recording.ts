@@ -7,7 +7,7 @@ import { deliveryMessages, type DeliveryMessages, type TrackingSetup } from '../
 import type { Database } from '../store/prisma';
 import { loadDelivery } from '../store/deliveries';
 import { trackingEvents, type NewTrackingEvent } from '../store/tracking-events';
-import { variantContent } from '../domain/sending-plan';
+import { messageContents } from '../domain/sending-plan';
 import { abTallies } from '../store/ab-tallies';
 import { progressSignals } from '../temporal/progress-signals';
 
@@ -91,7 +91,7 @@ export function trackingRecording(db: Database, tracking: TrackingSetup, options
     const { spec } = stored;
     const entry = {
       messages: deliveryMessages(deliveryId, spec, tracking),
-      ...(spec.variants ? { variants: new Map(spec.variants.map((v) => [v.name, deliveryMessages(deliveryId, variantContent(spec, v), tracking)])) } : {}),
+      ...(spec.variants ? { variants: new Map(messageContents(spec).map(({ variant, content }) => [variant!, deliveryMessages(deliveryId, content, tracking)])) } : {}),
       ...(spec.variants?.some((v) => v.html !== undefined) ? { ownLinks: true } : {}),
       unsubscribeFrom: unsubscribeFrom === 'everything' ? undefined : unsubscribeFrom.list, at: Date.now(),
     };

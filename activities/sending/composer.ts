@@ -3,7 +3,7 @@ import { parseSender, type DeliverySpec } from '../../domain/spec';
 import { deliveryMessages, type MessageContent, type TrackingSetup } from '../../domain/message';
 import { mimeSkeleton } from '../../domain/mime';
 import { verpAddress } from '../../domain/bounce-references';
-import { variantContent } from '../../domain/sending-plan';
+import { messageContents } from '../../domain/sending-plan';
 import type { ClaimedMessage } from '../../store/sending-logs';
 import type { OutgoingMessage } from '../mailer';
 
@@ -13,10 +13,9 @@ export function composer(deliveryId: string, spec: DeliverySpec, tracking: Track
     mime: mimeSkeleton(content.from, deliveryId),
     sender: parseSender(content.from).address,
   });
-  const plain = spec.variants ? undefined : build(spec);
-  const variants = new Map(spec.variants?.map((v) => [v.name, build(variantContent(spec, v))]));
+  const built = new Map(messageContents(spec).map(({ variant, content }) => [variant, build(content)]));
   return (row: ClaimedMessage): OutgoingMessage => {
-    const content = plain ?? variants.get(row.variant ?? '');
+    const content = built.get(spec.variants ? row.variant ?? '' : undefined);
     // Claims of a test take the test population alone, and the rest only once it has the winner.
     if (!content) throw new Error(`message ${row.id} has no variant of the A/B test (${row.variant ?? 'none'}): it is not sent`);
     return {

@@ -75,4 +75,16 @@ describe('A/B test on the real stack', () => {
     ]);
     await handle.cancel();
   });
+
+  it("records a pixel fetched by Apple's privacy proxy as a machine's open, and the reader's own open after it", async () => {
+    await seedProfiles(stack.db, manyProfiles(1));
+    const handle = await stack.start(baseSpec({ html: HTML, text: 'Unsubscribe: {{unsubscribeUrl}}', trackingHours: 1 }));
+    await waitForState(handle, 'sent');
+    const pixel = /<img src="([^"]+)"/.exec(String(stack.sink.messages[0].mail.html))![1];
+    expect((await fetch(pixel, { headers: { 'User-Agent': 'Mozilla/5.0' } })).status).toBe(200); // the proxy's bare user agent
+    expect((await fetch(pixel, { headers: { 'User-Agent': 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)' } })).status).toBe(200);
+    await eventually(async () => (await stack.db.trackingEvent.count({ where: { deliveryId: handle.workflowId } })) === 2, 10_000, 'two opens recorded');
+    const opens = await stack.db.trackingEvent.findMany({ where: { deliveryId: handle.workflowId }, orderBy: { id: 'asc' }, select: { kind: true, machine: true } });
+    expect(opens).toEqual([{ kind: 'open', machine: true }, { kind: 'open', machine: false }]);
+  });
 });
