@@ -11,6 +11,8 @@ import type { DeliverySpec } from '../domain/spec';
 import { storedSpec } from '../store/deliveries';
 import { personalizationOf } from '../domain/template';
 import { assignVariants } from '../domain/ab-test';
+import { decideAfterMs } from '../domain/sending-plan';
+import { lastWaveWarning, tooManyWaves, waveSizes, type PreparedWave, type Waves } from '../domain/waves';
 import { resolveTypology, selectHoldouts } from '../domain/typology';
 import { AudienceError, preparationPage, targetOf, type AddressStanding, type Target } from '../store/audience';
 import { lists } from '../store/lists';
@@ -122,7 +124,19 @@ export function prepareActivity(deps: ActivityDeps) {
     await retryTransient(() => db.delivery.update({ where: { id: deliveryId }, data: { preparedAt: new Date() } }));
     const toExclude = Object.values(exclusions).reduce((a, b) => a + b, 0);
     const variants = spec.variants && (await logs.variantCounts(deliveryId, spec.variants.map((v) => v.name)));
-    return { targeted: toDeliver + toExclude, toDeliver, toExclude, exclusions, warnings: findings.map(describeFinding), ...(variants ? { variants } : {}) };
+    const waves = spec.waves && (await prepareWaves(spec.waves, toDeliver - Object.values(variants ?? {}).reduce((a, b) => a + b, 0)));
+    const warnings = [...findings.map(describeFinding), ...(waves?.warning ? [waves.warning] : [])];
+    return { targeted: toDeliver + toExclude, toDeliver, toExclude, exclusions, warnings, ...(variants ? { variants } : {}), ...(waves ? { waves: waves.waves } : {}) };
+
+    /** The waves of what remains after the test population: their sizes, where each ends, and the scheduling check. */
+    async function prepareWaves(w: Waves, messages: number): Promise<{ waves: PreparedWave[]; warning?: string }> {
+      const sizes = waveSizes(w, messages);
+      const tooMany = tooManyWaves(w, sizes);
+      if (tooMany) throw ApplicationFailure.nonRetryable(tooMany, 'ControlRuleFailed');
+      const ends = await logs.waveEnds(deliveryId, sizes);
+      const decideAfter = spec.abTest ? decideAfterMs(spec.abTest) : 0;
+      return { waves: sizes.map((n, i) => ({ messages: n, lastId: ends[i] })), warning: lastWaveWarning(w, sizes.length, spec.retries.validitySeconds, decideAfter) };
+    }
 
     async function recheckPrepared() {
       for (let after = 0; ;) {

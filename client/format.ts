@@ -18,7 +18,15 @@ export function snapshotText(s: DeliverySnapshot): string {
   const paused = s.status.pausedBecause && !s.status.situation ? `\n  Paused by the engine: ${printable(s.status.pausedBecause)}` : '';
   const situation = s.status.situation ? `\n  ${printable(s.status.situation)}` : '';
   const command = s.status.lastCommand ? `\n  Last command: ${printable(s.status.lastCommand.message)} (${s.status.lastCommand.at})` : '';
-  return `Delivery ${s.id}: ${s.status.state}${situation}${command}${error}${paused}\n${kpiTable(s.kpis)}${abTestText(s)}`;
+  return `Delivery ${s.id}: ${s.status.state}${situation}${command}${error}${paused}\n${kpiTable(s.kpis)}${abTestText(s)}${wavesText(s)}`;
+}
+
+/** With waves: a row per wave. */
+function wavesText(s: DeliverySnapshot): string {
+  const waves = s.status.waves;
+  if (!waves?.length) return '';
+  const rows = waves.map((w) => [String(w.wave), String(w.messages), w.state, w.sent === undefined ? '' : String(w.sent), w.startedAt ?? w.startsAt ?? '', w.sentAt ?? '']);
+  return `\n\n${table(['wave', 'messages', 'state', 'sent', 'starts', 'done'], rows)}`;
 }
 
 /** With an A/B test: where it stands, and a row per variant. */

@@ -1,5 +1,6 @@
 // Shared vocabulary of a delivery: states, KPIs, log entries, activity results.
 // Pure types and arithmetic: imported by the workflow, the activities and the CLI.
+import type { PreparedWave } from './waves';
 
 export const DELIVERY_STATES = [
   'preparing', 'prepared', 'scheduled', 'sending', 'paused', 'sent', 'stopped', 'failed', 'terminated',
@@ -100,6 +101,8 @@ export interface PreparationResult {
   warnings: string[];
   /** With an A/B test: the messages of each variant's test population (the rest, toDeliver minus these, get the winner). */
   variants?: Record<string, number>;
+  /** With waves: each wave's messages and the highest sending-log id it takes, in order. */
+  waves?: PreparedWave[];
 }
 
 /** Totals from the sending logs, reported by the sending activity (heartbeats, progress signals, result). */

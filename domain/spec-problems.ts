@@ -21,6 +21,7 @@ export function validateDeliverySpec(input: unknown, now: Date): SpecVerdict {
   }
   problems.push(...linkHostProblems(check.spec.html));
   problems.push(...abTestProblems(check.spec.variants, check.spec.abTest));
+  if (check.spec.waves && check.spec.abTest?.percent === 100) problems.push('waves: nothing is left for them after an A/B test of 100% of the target: lower abTest.percent or remove waves');
   // Every variant may become the winner that the rest of the target gets: each is checked as a whole message.
   for (const [i, variant] of (check.spec.variants ?? []).entries()) {
     const content = variantContent(check.spec, variant);

@@ -8,6 +8,7 @@ import { DEFAULT_RETRY_POLICY } from './retries';
 import { DEFAULT_FAILURE_GUARD } from './failure-guard';
 import { DEFAULT_MAX_COMPLAINT_RATE } from './complaint-guard';
 import { abTestSchema, variantsSchema } from './sending-plan';
+import { wavesSchema } from './waves';
 import { MAX_TEMPLATE_BYTES, ONE_LINE } from './spec-fields';
 
 
@@ -129,6 +130,8 @@ export const deliverySpecSchema = z.strictObject({
   /** Content variants (each overrides the subject, html, text or from), tested on a share of the target (abTest). */
   variants: variantsSchema.optional(),
   abTest: abTestSchema.optional(),
+  /** The messages go out in slices, each `every` after the previous one was sent (with an A/B test: the rest of the target). */
+  waves: wavesSchema.optional(),
 });
 
 /** A spec as written by the user (approval may be omitted). */

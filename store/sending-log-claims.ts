@@ -12,6 +12,12 @@ import type { ExclusionCause } from '../domain/delivery';
 import { inSlices, jsonInts } from './json-lists';
 import type { ClaimedMessage, MessageOutcome, Recorded, SenderIdentity } from './sending-logs';
 
+/** Which pending rows a sending attempt may claim: an A/B test's population only, or a wave's rows only. */
+export interface ClaimScope {
+  testOnly?: boolean;
+  upToId?: number;
+}
+
 export function sendingClaims(db: Database) {
   return {
     /**
@@ -57,16 +63,18 @@ export function sendingClaims(db: Database) {
      * statement. On Postgres, rows another sender is claiming at the same moment are skipped (FOR UPDATE
      * SKIP LOCKED), so parallel senders never wait for each other nor claim the same row; SQLite has a
      * single writer. Dates are compared as stored: timestamps on Postgres, ISO-8601 text on SQLite.
-     * `testOnly`: the A/B test population alone (rows with a variant), while the rest waits for the winner.
+     * The scope: an A/B test's population alone (rows with a variant) while the rest waits for the winner; a wave's
+     * rows (up to its last id) while the later waves wait.
      */
-    async claim(deliveryId: string, claim: string, limit: number, testOnly = false): Promise<ClaimedMessage[]> {
+    async claim(deliveryId: string, claim: string, limit: number, scope: ClaimScope = {}): Promise<ClaimedMessage[]> {
       const postgres = isPostgres(db);
       const now = postgres ? Prisma.sql`(now() AT TIME ZONE 'UTC')` : Prisma.sql`${new Date()}`;
       const rows = await db.$queryRaw<ClaimedMessage[]>`
         UPDATE "SendingLog" SET "status" = 'sending', "claim" = ${claim}, "sendAttempts" = "sendAttempts" + 1
         WHERE "id" IN (
           SELECT "id" FROM "SendingLog"
-          WHERE "deliveryId" = ${deliveryId} AND "status" = 'pending' AND ("retryAt" IS NULL OR "retryAt" <= ${now})${testOnly ? Prisma.raw(' AND "variant" IS NOT NULL') : Prisma.empty}
+          WHERE "deliveryId" = ${deliveryId} AND "status" = 'pending' AND ("retryAt" IS NULL OR "retryAt" <= ${now})
+            ${scope.testOnly ? Prisma.sql`AND "variant" IS NOT NULL` : Prisma.empty} ${scope.upToId !== undefined ? Prisma.sql`AND "id" <= ${scope.upToId}` : Prisma.empty}
           ORDER BY "id" LIMIT ${limit} ${postgres ? Prisma.sql`FOR UPDATE SKIP LOCKED` : Prisma.empty})
         RETURNING "id", "email", "personalization", "sendAttempts", "softFailures", "variant"`;
       return rows.sort((a, b) => a.id - b.id);

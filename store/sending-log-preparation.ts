@@ -86,6 +86,25 @@ export function preparationQueries(db: Database) {
       return Object.fromEntries(variants.map((v) => [v, groups.find((g) => g.variant === v)?._count._all ?? 0]));
     },
 
+    /**
+     * Waves, in the target's order: the highest id of each wave among the messages outside the A/B test population
+     * (one indexed read per wave). The claims of wave k take the rows up to its id; nothing is written per row.
+     */
+    async waveEnds(deliveryId: string, sizes: number[]): Promise<number[]> {
+      const ends: number[] = [];
+      let taken = 0;
+      for (const size of sizes) {
+        taken += size;
+        const row = await db.sendingLog.findFirst({
+          where: { deliveryId, status: 'pending', variant: null }, orderBy: { id: 'asc' }, skip: taken - 1, select: { id: true },
+        });
+        if (!row) throw new Error(`delivery ${deliveryId} has fewer than ${taken} messages outside its test population`);
+        ends.push(row.id);
+        await yieldToEventLoop();
+      }
+      return ends;
+    },
+
     /** One INSERT of a page, its rows bound as one JSON parameter (store/json-lists.ts says why). */
     async insert(rows: NewSendingLog[]): Promise<void> {
       if (rows.length === 0) return;

@@ -4,7 +4,7 @@
 import * as wf from '@temporalio/workflow';
 import type { VariantTally } from '../domain/ab-test';
 import { decideAfterMs, fallbackWinner } from '../domain/sending-plan';
-import { log, showDetails, type DeliveryContext } from './context';
+import { hold, log, showDetails, type DeliveryContext } from './context';
 import { chooseWinnerUpdate } from './messages';
 import { sendRounds, type Activities } from './phases';
 
@@ -13,7 +13,7 @@ export async function runAbTest(ctx: DeliveryContext, acts: Activities): Promise
   ctx.abTest ??= { phase: 'testing' };
   const ab = ctx.abTest;
   if (ab.phase === 'testing') {
-    await sendRounds(ctx, acts, { testOnly: true, opening: `Sending the A/B test population (${describeSplit(ctx)})` });
+    await sendRounds(ctx, acts, { testOnly: true, firstPassOnly: true, opening: `Sending the A/B test population (${describeSplit(ctx)})` });
     ab.phase = 'deciding';
     ab.testSentAt = new Date().toISOString();
     log(ctx, 'info', `A/B test sent (${describeSplit(ctx)}); the winner is chosen ${test.winnerBy === 'manual' ? 'by ops (choose-winner)' : `at ${decideAt(ctx)}`}`);
@@ -62,13 +62,6 @@ async function decision(ctx: DeliveryContext, acts: Activities): Promise<void> {
   log(ctx, 'warning', `A/B test: no winner (${describeTallies(tallies)}); waiting for choose-winner`);
   hold(ctx, { because: 'the A/B test found no winner: choose-winner <variant>' });
   await wf.condition(chosen);
-}
-
-/** What the situation says while the rest of the target waits for the test (nothing: sending goes on). */
-function hold(ctx: DeliveryContext, h: { until?: string; because: string } | undefined): void {
-  ctx.retryAt = h?.until;
-  ctx.heldBecause = h?.because;
-  showDetails(ctx);
 }
 
 /** choose-winner: ops pick the variant the rest gets, before the test is decided. */

@@ -8,6 +8,7 @@ import { canMove, proofMissing, type LifecycleStatus } from '../domain/lifecycle
 import { situation, specFacts } from '../domain/situation';
 import type { DeliverySpec } from '../domain/spec';
 import { abTestSummary, type AbTestState } from '../domain/sending-plan';
+import { waveStatuses, wavesSummary, type WavesState } from '../domain/waves';
 import { DELIVERY_CONTACT_DATE, DELIVERY_ERRORS, DELIVERY_NAME, DELIVERY_OPENS, DELIVERY_PAUSED_BY, DELIVERY_SENT, DELIVERY_STATE, type CommandFate, type DeliveryStatus } from './messages';
 
 export const MAX_LOGS = 1000;
@@ -62,6 +63,8 @@ export interface CarriedState {
   lastCommand?: CommandFate;
   /** With an A/B test: its phase, and the winner once known. */
   abTest?: AbTestState;
+  /** With waves: the wave being sent or waited for, and when each started and was sent. */
+  waves?: WavesState;
 }
 
 export interface DeliveryContext extends Omit<CarriedState, 'preparation'> {
@@ -114,6 +117,7 @@ export function newContext(spec: DeliverySpec, options: DeliveryRunOptions): Del
     trackingUntil: carried?.trackingUntil,
     lastCommand: carried?.lastCommand,
     abTest: carried?.abTest,
+    waves: carried?.waves,
     preparedSoFar: 0,
     awaitingConfirm: false,
     confirmed: false,
@@ -138,13 +142,13 @@ export async function continueAsNew(ctx: DeliveryContext): Promise<never> {
   // An update in progress is answered by this run, not lost (not cancellable: a stop now is the next run's to take).
   await wf.CancellationScope.nonCancellable(() => wf.condition(wf.allHandlersFinished));
   log(ctx, 'info', `Continuing as new after ${wf.workflowInfo().historyLength} history events`);
-  const { runKey, contentVersion, preparation, kpis, logs, logOffset, paused, pausedBecause, complaintsTripped, complaintBaseline, complaintsAcceptedAt, proofsSent, trackingUntil, lastCommand, abTest } = ctx;
+  const { runKey, contentVersion, preparation, kpis, logs, logOffset, paused, pausedBecause, complaintsTripped, complaintBaseline, complaintsAcceptedAt, proofsSent, trackingUntil, lastCommand, abTest, waves } = ctx;
   return wf.continueAsNew<(spec: DeliverySpec, options: DeliveryRunOptions) => Promise<unknown>>(ctx.spec, {
     ...ctx.options,
     carried: {
       runKey, contentVersion, preparation: preparation!, kpis, logs, logOffset, paused, pausedBecause, proofsSent, trackingUntil, lastCommand,
       ...(complaintsTripped ? { complaintsTripped } : {}), ...(complaintBaseline ? { complaintBaseline } : {}),
-      ...(complaintsAcceptedAt ? { complaintsAcceptedAt } : {}), ...(abTest ? { abTest } : {}),
+      ...(complaintsAcceptedAt ? { complaintsAcceptedAt } : {}), ...(abTest ? { abTest } : {}), ...(waves ? { waves } : {}),
     },
   });
 }
@@ -198,6 +202,7 @@ export function showDetails(ctx: DeliveryContext): void {
     ...(c ? [`Last command: ${c.message} (${c.at})`] : []),
     kpiDetails(ctx.state, ctx.kpis),
     ...(ctx.spec.abTest ? [[abTestSummary(ctx.abTest, ctx.spec.abTest), ...variantLines(ctx.kpis)].join('\n')] : []),
+    ...(ctx.spec.waves && ctx.preparation?.waves?.length ? [wavesSummary(waveStatuses(ctx.preparation.waves, ctx.waves, ctx.spec.waves, ctx.kpis.sent))] : []),
     specFacts(ctx.spec).join(' · '),
   ].join('\n\n'));
 }
@@ -233,7 +238,15 @@ export function deliveryStatus(ctx: DeliveryContext): DeliveryStatus {
     ...(ctx.lastCommand ? { lastCommand: ctx.lastCommand } : {}),
     situation: situationOf(ctx),
     ...(ctx.abTest ? { abTest: ctx.abTest } : {}),
+    ...(ctx.spec.waves && ctx.preparation?.waves?.length ? { waves: waveStatuses(ctx.preparation.waves, ctx.waves, ctx.spec.waves, ctx.kpis.sent) } : {}),
   };
+}
+
+/** What the situation says while the messages left wait for the sending plan (an A/B test's decision, the next wave). */
+export function hold(ctx: DeliveryContext, h: { until?: string; because: string } | undefined): void {
+  ctx.retryAt = h?.until;
+  ctx.heldBecause = h?.because;
+  showDetails(ctx);
 }
 
 /** "Delivery sent: 98 sent (98.0%), …": the last log line of a sending. */

@@ -9,7 +9,8 @@ import { moveTo, newContext, type DeliveryContext, type DeliveryRunOptions } fro
 import { installHandlers } from './handlers';
 import { installAbTestHandlers, runAbTest } from './ab-test';
 import { DELIVERY_STATE, statusQuery } from './messages';
-import { approve, collectFeedback, failPreparation, prepare, reconcile, sendRounds, stop, waitForContactDate, type Activities } from './phases';
+import { approve, collectFeedback, failPreparation, prepare, reconcile, stop, waitForContactDate, type Activities } from './phases';
+import { sendTheRest } from './waves';
 
 export type { CarriedState, DeliveryRunOptions, Reconciliation } from './context';
 
@@ -44,7 +45,7 @@ export async function emailDelivery(input: DeliverySpecInput, options: DeliveryR
       }
       const testing = ctx.spec.abTest && ctx.abTest?.phase !== 'decided';
       if (testing) await runAbTest(ctx, acts);
-      await sendRounds(ctx, acts, testing ? { opening: `Sending variant "${ctx.abTest!.winner}" to the rest of the target` } : {});
+      await sendTheRest(ctx, acts, testing ? `Sending variant "${ctx.abTest!.winner}" to the rest of the target` : undefined);
     }
     await collectFeedback(ctx);
     return finished();

@@ -6,6 +6,7 @@ import type { ExclusionCounts, Kpis, LogEntry } from '../domain/delivery';
 import { SIGNAL_COMMANDS, type LifecycleStatus, type ProgressReport, type SignalCommand } from '../domain/lifecycle';
 import type { DeliverySpecInput } from '../domain/spec';
 import type { AbTestState } from '../domain/sending-plan';
+import type { WaveStatus } from '../domain/waves';
 
 export type { ProgressReport };
 
@@ -75,6 +76,8 @@ export interface DeliveryStatus extends LifecycleStatus {
   situation?: string;
   /** Where the A/B test stands, with a test. */
   abTest?: AbTestState;
+  /** Each wave, with waves: its messages, and whether it is sent, sending or waiting (and when it starts). */
+  waves?: WaveStatus[];
 }
 export const statusQuery = defineQuery<DeliveryStatus>('status');
 export const kpisQuery = defineQuery<Kpis>('kpis');

@@ -11,6 +11,15 @@ import { continueAsNew, historyIsLong, log, moveTo, sentSummary, showContactDate
 export type Activities = ReturnType<typeof createActivities>;
 type Outcome = 'done' | 'edited';
 
+/** What a series of sending rounds sends: an A/B test's population or a wave (their first pass only), or everything left. */
+export interface RoundScope {
+  testOnly?: boolean;
+  upToId?: number;
+  firstPassOnly?: boolean;
+  /** The log line of the first round. */
+  opening?: string;
+}
+
 /** Prepares the current content; false when there is nothing to deliver. */
 export async function prepare(ctx: DeliveryContext, acts: Activities, version: number): Promise<boolean> {
   moveTo(ctx, 'preparing');
@@ -92,7 +101,7 @@ function halt(ctx: DeliveryContext, h: Halt): void {
  * they handed to SMTP); resume starts a new one that continues from the database. Soft failures come back
  * at their retry time until the validity period ends. A long run continues as new between rounds.
  */
-export async function sendRounds(ctx: DeliveryContext, acts: Activities, scope: { testOnly?: boolean; opening?: string } = {}): Promise<void> {
+export async function sendRounds(ctx: DeliveryContext, acts: Activities, scope: RoundScope = {}): Promise<void> {
   let result: SendingResult | undefined;
   for (let round = 1; ; round++) {
     if (ctx.paused) {
@@ -108,8 +117,9 @@ export async function sendRounds(ctx: DeliveryContext, acts: Activities, scope: 
     judgeComplaints(ctx);
     if (ctx.paused) continue; // by ops or by the engine: the loop waits for resume at its top
     if (result) {
-      // An A/B test's population is sent once its first pass is: soft failures retry with the rest of the target.
-      if (!result.nextRetryAt || scope.testOnly) break;
+      // An A/B test's population, or a wave, is sent once its first pass is: soft failures retry with what comes next.
+      // A hold (a closed window, a suspended provider) is not the end of the first pass: the round goes on after it.
+      if (!result.nextRetryAt || (scope.firstPassOnly && !result.held)) break;
       ctx.retryAt = result.nextRetryAt;
       ctx.heldBecause = result.held;
       log(ctx, 'info', result.held
@@ -123,14 +133,14 @@ export async function sendRounds(ctx: DeliveryContext, acts: Activities, scope: 
     }
     if (!ctx.paused && historyIsLong(ctx)) await continueAsNew(ctx);
   }
-  if (!scope.testOnly) log(ctx, ctx.kpis.failed > 0 ? 'warning' : 'info', `${sentSummary(ctx.kpis)}; ${errorSummary(result.errorsByReason)}`);
+  if (!scope.firstPassOnly) log(ctx, ctx.kpis.failed > 0 ? 'warning' : 'info', `${sentSummary(ctx.kpis)}; ${errorSummary(result.errorsByReason)}`);
 }
 
 /**
  * One round: every parallel sender (each possibly on another worker) claims its own rows; all settle before
  * the round ends, so the next round re-queues what this one left claimed. Undefined when interrupted.
  */
-async function sendRound(ctx: DeliveryContext, acts: Activities, round: string, only: { testOnly?: boolean }): Promise<SendingResult | undefined> {
+async function sendRound(ctx: DeliveryContext, acts: Activities, round: string, only: RoundScope): Promise<SendingResult | undefined> {
   const lanes = ctx.spec.parallelSenders;
   const scope = new wf.CancellationScope();
   const running = scope.run(async () => {
@@ -138,6 +148,7 @@ async function sendRound(ctx: DeliveryContext, acts: Activities, round: string, 
       acts.sendDelivery({
         deliveryId: ctx.deliveryId, lane, lanes, round,
         ...(ctx.complaintsAcceptedAt ? { complaintsSince: ctx.complaintsAcceptedAt } : {}), ...(only.testOnly ? { testOnly: true } : {}),
+        ...(only.upToId !== undefined ? { upToId: only.upToId } : {}),
       }).then((r) => {
         if (r.halted) halt(ctx, r.halted);
         return r;

@@ -132,7 +132,7 @@ export class SendingAttempt {
   private async refill(): Promise<'ready' | 'empty'> {
     await yieldToEventLoop(); // synchronous SQLite calls must not starve heartbeats and workflow tasks
     for (;;) {
-      const claimed = await this.s.logs.claim(this.s.deliveryId, this.s.claim, this.s.batch, this.s.testOnly);
+      const claimed = await this.s.logs.claim(this.s.deliveryId, this.s.claim, this.s.batch, this.s.scope);
       if (claimed.length === 0) return 'empty';
       this.queue = await withoutBarred(this.s, claimed);
       await this.s.providers.resolve(this.queue.map((r) => domainOf(r.email)));

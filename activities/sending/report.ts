@@ -11,9 +11,9 @@ export async function attemptReport(s: AttemptSetup, halted: Halt | undefined, s
     errorsByReason[reasonKey(reason)] = (errorsByReason[reasonKey(reason)] ?? 0) + count;
   }
   const retryAt = (await logs.nextRetryAt(deliveryId))?.toISOString();
-  // The plan holds every message left (a soft retry due earlier waits for the window too); nothing left, no hold.
+  // The plan holds every message left in scope (a soft retry due earlier waits for the window too); nothing left, no hold.
   const planHold = s.plan.holdAfter();
-  const hold = planHold && (await logs.anyPending(deliveryId)) ? planHold : retryAt && shapingHold ? { until: retryAt, because: shapingHold } : undefined;
+  const hold = planHold && (await logs.anyPending(deliveryId, s.scope)) ? planHold : retryAt && shapingHold ? { until: retryAt, because: shapingHold } : undefined;
   const nextRetryAt = hold?.until ?? retryAt;
   return {
     ...(await logs.sendingCounts(deliveryId)), errorsByReason, ...(s.spec.variants ? { variants: await logs.sendingByVariant(deliveryId) } : {}),

@@ -24,6 +24,7 @@ import { composer } from './composer';
 import { signingPool, type SigningPool } from './signing-pool';
 import { senderDomain, senderKeys } from './sender-keys';
 import type { DkimKey } from '../../domain/dkim-keys';
+import type { ClaimScope } from '../../store/sending-log-claims';
 
 export interface SendInput {
   deliveryId: string;
@@ -35,6 +36,8 @@ export interface SendInput {
   complaintsSince?: string;
   /** An A/B test's first phase: only its test population goes; the rest waits for the winner. */
   testOnly?: boolean;
+  /** A wave: only the messages up to this sending-log id go (PreparationResult.waves); the later waves wait. */
+  upToId?: number;
 }
 
 type SendingLogs = ReturnType<typeof sendingLogs>;
@@ -70,8 +73,8 @@ export interface AttemptSetup {
   /** The sender's domain, and when ops last accepted its complaints by resuming (its complaint breaker counts from then). */
   senderDomain: string;
   complaintsSince: Date | undefined;
-  /** SendInput.testOnly. */
-  testOnly: boolean;
+  /** Which messages this attempt may claim (SendInput.testOnly, SendInput.upToId). */
+  scope: ClaimScope;
   /** The sender domain's warm-up (`delivery warmup`), when it has one: each provider's allowance of the day. */
   warmup: WarmupGate | undefined;
   /** The delivery's windows and daily cap, as they stand for this attempt. */
@@ -80,7 +83,7 @@ export interface AttemptSetup {
   totals: Awaited<ReturnType<SendingLogs['sendingCounts']>>;
 }
 
-export async function setUpAttempt(ctx: Context, deps: ActivityDeps, { deliveryId, lane = 0, lanes = 1, round, complaintsSince, testOnly = false }: SendInput): Promise<AttemptSetup> {
+export async function setUpAttempt(ctx: Context, deps: ActivityDeps, { deliveryId, lane = 0, lanes = 1, round, complaintsSince, testOnly, upToId }: SendInput): Promise<AttemptSetup> {
   const { db, mailer } = deps;
   // Every database call of this attempt goes through transient errors, and none hands a message out meanwhile.
   const database = databaseHealth(deps.databaseRetryMs);
@@ -130,7 +133,7 @@ export async function setUpAttempt(ctx: Context, deps: ActivityDeps, { deliveryI
     signing: keys.length ? signingPool(keys, deps.dkim?.threads) : undefined,
     senderDomain: senderDomain(spec),
     complaintsSince: complaintsSince ? new Date(complaintsSince) : undefined,
-    testOnly,
+    scope: { ...(testOnly ? { testOnly } : {}), ...(upToId !== undefined ? { upToId } : {}) },
     plan, warmup, totals,
   };
 }

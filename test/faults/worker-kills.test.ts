@@ -135,4 +135,26 @@ describe('worker SIGKILL, SIGTERM and SIGSTOP', () => {
     expect(row.duplicates).toBeLessThanOrEqual(row.counted);
     expect(kpis.possibleDuplicates).toBe(row.counted);
   });
+
+  it('during a wave and between waves: no wave goes early, nothing lost, duplicates only from messages in flight', async () => {
+    await seedProfiles(stack.db, manyProfiles(300));
+    const handle = await stack.start(baseSpec({ messagesPerSecond: 60, waves: { count: 3, every: '4s' } }), FAST_FAILOVER);
+    await eventually(() => stack.sink.messages.length >= 40, 60_000, 'wave 1 under way');
+    await kill(); // in wave 1
+    await eventually(async () => (await handle.query(statusQuery).catch(() => undefined))?.waves?.[0]?.state === 'sent', 60_000, 'wave 1 sent');
+    await kill(); // on the timer before wave 2
+    await eventually(() => stack.sink.messages.length >= 240, 60_000, 'wave 3 under way');
+    await kill(); // in wave 3
+    const { kpis } = await handle.result();
+    expect(kpis).toMatchObject({ toDeliver: 300, sent: 300, failed: 0, pending: 0 });
+    expect((await handle.query(statusQuery)).waves?.map((w) => [w.messages, w.state])).toEqual([[100, 'sent'], [100, 'sent'], [100, 'sent']]);
+    // Each wave is its slice of the target in order: the last time any of its messages went, against the next's first.
+    const rows = await stack.db.sendingLog.findMany({ where: { deliveryId: handle.workflowId }, orderBy: { id: 'asc' }, select: { sentAt: true } });
+    const [w1, w2, w3] = [0, 100, 200].map((from) => rows.slice(from, from + 100).map((r) => r.sentAt!.getTime()));
+    expect(Math.min(...w2) - Math.max(...w1)).toBeGreaterThanOrEqual(4000);
+    expect(Math.min(...w3) - Math.max(...w2)).toBeGreaterThanOrEqual(4000);
+    const row = await account(stack, handle.workflowId, 'worker SIGKILL in a wave, on the timer between waves, and in the last wave', 3);
+    expect(row).toMatchObject({ recipients: 300, received: 300, lost: 0 });
+    expect(row.duplicates).toBeLessThanOrEqual(row.counted);
+  });
 });

@@ -1,14 +1,10 @@
 // The preparation of an A/B test on the real database (the activity itself, in Temporal's activity environment):
 // every variant is rendered and checked as a whole message, the test population is drawn once and split evenly,
 // and a preparation done again draws the same. Then what the test counts of each variant, readers' opens only.
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { prepareActivity } from '../../activities/prepare';
-import type { Mailer } from '../../activities/mailer';
-import type { PreparationResult } from '../../domain/delivery';
-import { deliverySpecSchema } from '../../domain/spec';
 import { abTallies } from '../../store/ab-tallies';
 import { trackingEvents } from '../../store/tracking-events';
 import { sendingLogs } from '../../store/sending-logs';
+import { prepareOn } from '../helpers/preparation';
 import { baseSpec, manyProfiles, seedProfiles, withFreshDatabase } from '../helpers/stack';
 
 const AB = {
@@ -22,11 +18,7 @@ const AB = {
 describe('A/B test: the preparation', () => {
   const fresh = withFreshDatabase((db) => seedProfiles(db, manyProfiles(100)));
 
-  const noMailer: Mailer = { maxConnections: 1, send: () => Promise.reject(new Error('not sending')), close: () => undefined };
-  const prepare = (deliveryId: string, spec: Record<string, unknown>) => new MockActivityEnvironment().run(
-    prepareActivity({ db: fresh.db, mailer: noMailer, signalProgress: async () => undefined, softErrorsBeforeQuarantine: 3, tracking: { baseUrl: 'http://localhost:8090', secret: 'test-secret-0123456789' } }),
-    { deliveryId, runKey: `${deliveryId}-run#1`, spec: deliverySpecSchema.parse(spec) },
-  ) as Promise<PreparationResult>;
+  const prepare = (deliveryId: string, spec: Record<string, unknown>) => prepareOn(fresh.db, deliveryId, spec);
   const variantOf = async (deliveryId: string) => new Map((await fresh.db.sendingLog.findMany({ where: { deliveryId }, select: { email: true, variant: true } })).map((r) => [r.email, r.variant]));
 
   it('draws 40% of the target, half to each variant, and leaves the rest for the winner', async () => {
@@ -86,10 +78,10 @@ describe('A/B test: the preparation', () => {
 
   it("claims only the test population while the rest waits for the winner, then the rest once it has it", async () => {
     const logs = sendingLogs(fresh.db);
-    const test = await logs.claim('ab-2', 'r1/0/1/test', 1000, true);
+    const test = await logs.claim('ab-2', 'r1/0/1/test', 1000, { testOnly: true });
     expect(test).toHaveLength(40);
     expect(new Set(test.map((r) => r.variant))).toEqual(new Set(['A', 'B']));
-    expect(await logs.claim('ab-2', 'r1/0/1/test', 1000, true)).toEqual([]);
+    expect(await logs.claim('ab-2', 'r1/0/1/test', 1000, { testOnly: true })).toEqual([]);
     expect(await abTallies(fresh.db).giveRestTheWinner('ab-2', 'B')).toBe(60);
     expect(await abTallies(fresh.db).giveRestTheWinner('ab-2', 'A')).toBe(0); // nobody gets a second variant
     const rest = await logs.claim('ab-2', 'r1/0/1/rest', 1000);

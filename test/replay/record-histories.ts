@@ -119,6 +119,20 @@ const SCENARIOS: Record<string, Scenario> = {
     await d.result();
     return { id: d.workflowId, runId: d.firstExecutionRunId };
   },
+  /** An A/B test whose rest goes in 2 waves; ops pause between the waves and resume. */
+  'waves-ab-pause': async (stack) => {
+    const d = await stack.start(baseSpec({
+      name: 'Replay: A/B test, then waves', variants: [{ name: 'A', subject: 'A {{firstName}}' }, { name: 'B', subject: 'B {{firstName}}' }],
+      abTest: { percent: 50, winnerBy: 'clicks', decideAfter: '3s', minimumPerVariant: 1 }, waves: { count: 2, every: '3s' },
+    }));
+    await eventually(async () => (await readSnapshot(stack.client, d.workflowId)).status.waves?.[0]?.state === 'sent');
+    await sendCommand(stack.client, d.workflowId, 'pause');
+    await eventually(async () => (await readSnapshot(stack.client, d.workflowId)).status.state === 'paused');
+    await new Promise((r) => setTimeout(r, 4000)); // past the wave's time: it waits for resume
+    await sendCommand(stack.client, d.workflowId, 'resume');
+    await d.result();
+    return { id: d.workflowId, runId: d.firstExecutionRunId };
+  },
   /** The preparation refuses the spec (a link whose host is a profile field): failed, nothing sent. */
   'preparation-failed': async (stack) => {
     const d = await stack.client.workflow.start(WORKFLOW_TYPE, {
