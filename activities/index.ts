@@ -5,6 +5,7 @@ import { sendActivity } from './send';
 import { reconcileActivity, stopActivity } from './stop';
 import { proofActivity } from './proof';
 import { abTestActivities } from './ab-test';
+import { localTimeActivities } from './local-time';
 import { validateDeliverySpec } from '../domain/spec-problems';
 
 export type { ActivityDeps } from './deps';
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
     reconcileDelivery: reconcileActivity(deps),
     sendProof: proofActivity(deps),
     ...abTestActivities(deps),
+    ...localTimeActivities(deps),
     /** Problems of a spec (empty when usable): templates compile outside the workflow sandbox. */
     async checkSpec({ spec }: { spec: unknown }): Promise<string[]> {
       const verdict = validateDeliverySpec(spec, new Date());

@@ -12,6 +12,9 @@ import { storedSpec } from '../store/deliveries';
 import { personalizationOf } from '../domain/template';
 import { assignVariants } from '../domain/ab-test';
 import { decideAfterMs } from '../domain/sending-plan';
+import { localTimeGroups, recipientZone } from '../domain/local-time';
+import type { LocalTimeGroup } from '../domain/local-time-plan';
+import { localTimes } from '../store/local-times';
 import { lastWaveWarning, tooManyWaves, waveSizes, type PreparedWave, type Waves } from '../domain/waves';
 import { resolveTypology, selectHoldouts } from '../domain/typology';
 import { AudienceError, preparationPage, targetOf, type AddressStanding, type Target } from '../store/audience';
@@ -126,7 +129,18 @@ export function prepareActivity(deps: ActivityDeps) {
     const variants = spec.variants && (await logs.variantCounts(deliveryId, spec.variants.map((v) => v.name)));
     const waves = spec.waves && (await prepareWaves(spec.waves, toDeliver - Object.values(variants ?? {}).reduce((a, b) => a + b, 0)));
     const warnings = [...findings.map(describeFinding), ...(waves?.warning ? [waves.warning] : [])];
-    return { targeted: toDeliver + toExclude, toDeliver, toExclude, exclusions, warnings, ...(variants ? { variants } : {}), ...(waves ? { waves: waves.waves } : {}) };
+    const localTime = spec.timeZone === 'recipient' ? await prepareLocalTime(spec) : undefined;
+    return {
+      targeted: toDeliver + toExclude, toDeliver, toExclude, exclusions, warnings,
+      ...(variants ? { variants } : {}), ...(waves ? { waves: waves.waves } : {}), ...(localTime ? { localTime } : {}),
+    };
+
+    /** Each message's zone, and the groups as they would go if sending started now (the contact date is the first). */
+    async function prepareLocalTime(spec: DeliverySpec): Promise<LocalTimeGroup[]> {
+      const store = localTimes(db);
+      await store.applyZones(deliveryId, (p) => recipientZone(p, spec.defaultTimeZone));
+      return localTimeGroups(await store.perZone(deliveryId, {}), spec.scheduleAt!, new Date(), spec.ifPassed);
+    }
 
     /** The waves of what remains after the test population: their sizes, where each ends, and the scheduling check. */
     async function prepareWaves(w: Waves, messages: number): Promise<{ waves: PreparedWave[]; warning?: string }> {

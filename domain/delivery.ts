@@ -1,6 +1,7 @@
 // Shared vocabulary of a delivery: states, KPIs, log entries, activity results.
 // Pure types and arithmetic: imported by the workflow, the activities and the CLI.
 import type { PreparedWave } from './waves';
+import type { LocalTimeGroup } from './local-time-plan';
 
 export const DELIVERY_STATES = [
   'preparing', 'prepared', 'scheduled', 'sending', 'paused', 'sent', 'stopped', 'failed', 'terminated',
@@ -103,6 +104,8 @@ export interface PreparationResult {
   variants?: Record<string, number>;
   /** With waves: each wave's messages and the highest sending-log id it takes, in order. */
   waves?: PreparedWave[];
+  /** With the recipient's local time: the groups of zones as they would go if sending started at the preparation. */
+  localTime?: LocalTimeGroup[];
 }
 
 /** Totals from the sending logs, reported by the sending activity (heartbeats, progress signals, result). */

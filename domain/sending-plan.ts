@@ -42,6 +42,31 @@ export const abTestSchema = z.strictObject({
 });
 export type AbTest = z.output<typeof abTestSchema>;
 
+export const IF_PASSED = ['now', 'nextDay'] as const;
+export type IfPassed = (typeof IF_PASSED)[number];
+
+/**
+ * The recipient's local time: `scheduleAt` is then a local time without offset ("2026-12-10T09:00:00"), in each
+ * recipient's zone. Zone names are checked outside the workflow (validateDeliverySpec): tz data must not decide a replay.
+ */
+export const localTimeFields = {
+  timeZone: z.literal('recipient', { error: 'must be "recipient": each recipient gets the message at scheduleAt in their own time zone' }).optional(),
+  defaultTimeZone: z.string().regex(/^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/, 'must be a time zone name such as "Europe/Paris" or "UTC"').default('UTC'),
+  ifPassed: z.enum(IF_PASSED, { error: 'must be "now" (send at once where the time has passed) or "nextDay" (at that time the next day)' }).default('nextDay'),
+};
+
+/** Local time: the contact time as written, and whether it names its offset (a local time must not; an instant must). */
+export function scheduleAtProblems(spec: { scheduleAt?: string; timeZone?: 'recipient' }): string[] {
+  const hasOffset = (s: string) => /(Z|[+-]\d{2}:?\d{2})$/i.test(s);
+  if (spec.timeZone === 'recipient') {
+    if (!spec.scheduleAt) return ['scheduleAt: is required with "timeZone": "recipient": the local time to send at, e.g. "2026-12-10T09:00:00"'];
+    if (hasOffset(spec.scheduleAt)) return [`scheduleAt: ${spec.scheduleAt} names a time zone, but with "timeZone": "recipient" it is each recipient's local time: write it without offset, e.g. "${spec.scheduleAt.slice(0, 19)}"`];
+  } else if (spec.scheduleAt && !hasOffset(spec.scheduleAt)) {
+    return [`scheduleAt: ${spec.scheduleAt} has no time zone: add one (e.g. "${spec.scheduleAt}Z"), or add "timeZone": "recipient" to send at that local time in each recipient's zone`];
+  }
+  return [];
+}
+
 /** How long after the test is sent the winner is chosen. */
 export function decideAfterMs(t: AbTest): number {
   return parseDuration(t.decideAfter)!;

@@ -101,13 +101,13 @@ interface FactsWindow {
  * What the delivery is: subject, audience, approval, contact date, rate cap, sending windows, daily cap (whatever
  * started it: the CLI, `temporal workflow start`).
  */
-export function specFacts(spec: { subject: string; audience: object; approval: string; scheduleAt?: string; messagesPerSecond?: number; windows?: FactsWindow[]; maxPerDay?: number }): string[] {
+export function specFacts(spec: { subject: string; audience: object; approval: string; scheduleAt?: string; timeZone?: string; messagesPerSecond?: number; windows?: FactsWindow[]; maxPerDay?: number }): string[] {
   const where = 'where' in spec.audience ? JSON.stringify(spec.audience.where) : undefined;
   // As code: the Web UI's Markdown would curl the quotes, and the condition could not be pasted back.
   const audience = where === undefined ? 'all profiles' : `profiles where ${codeSpan(where.length > 300 ? `${where.slice(0, 300)}…` : where)}`;
   return [
     `**Subject:** ${spec.subject}`, `**Audience:** ${audience}`,
-    `**Approval:** ${spec.approval}`, `**Contact date:** ${spec.scheduleAt ?? 'now'}`,
+    `**Approval:** ${spec.approval}`, `**Contact date:** ${spec.scheduleAt ?? 'now'}${spec.timeZone === 'recipient' ? " (each recipient's local time)" : ''}`,
     ...(spec.messagesPerSecond ? [`**Rate cap:** ${spec.messagesPerSecond} messages/s`] : []),
     ...(spec.windows ? [`**Sending windows:** ${spec.windows.map((w) => `${w.days.join(',')} ${w.from}–${w.to} ${w.timeZone}`).join('; ')}`] : []),
     ...(spec.maxPerDay ? [`**Daily cap:** ${spec.maxPerDay} messages`] : []),

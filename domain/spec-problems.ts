@@ -5,6 +5,7 @@ import { compileTemplates, TemplateError } from './template';
 import { linkHostProblems } from './tracking';
 import { windowProblems } from './sending-windows';
 import { abTestProblems, variantContent } from './sending-plan';
+import { isZone } from './local-time';
 import { domainOf, isValidAddress } from './address';
 import { parseSender } from './spec';
 
@@ -36,9 +37,12 @@ export function validateDeliverySpec(input: unknown, now: Date): SpecVerdict {
     if (variant.from !== undefined) problems.push(...variantSenderProblems(variant.from, check.spec.from).map((p) => `${where}.from: ${p}`));
   }
   problems.push(...windowProblems(check.spec.windows));
-  const { scheduleAt } = check.spec;
-  if (scheduleAt && Date.parse(scheduleAt) < now.getTime() - 60_000) {
-    problems.push(`scheduleAt: ${scheduleAt} is in the past; remove it to send now, or give a future date`);
+  const { scheduleAt, timeZone, defaultTimeZone } = check.spec;
+  if (!isZone(defaultTimeZone)) problems.push(`defaultTimeZone: "${defaultTimeZone}" is not a time zone: use an IANA name such as "Europe/Paris", "America/New_York" or "UTC"`);
+  // A local time has passed everywhere once it has in the last zone (UTC−12).
+  const lastInstant = !scheduleAt ? NaN : timeZone === 'recipient' ? Date.parse(`${scheduleAt}Z`) + 12 * 3600_000 : Date.parse(scheduleAt);
+  if (scheduleAt && lastInstant < now.getTime() - 60_000) {
+    problems.push(`scheduleAt: ${scheduleAt} is in the past${timeZone === 'recipient' ? ' in every time zone' : ''}; remove it to send now, or give a future date`);
   }
   return problems.length ? { ok: false, problems } : { ok: true, spec: check.spec };
 }

@@ -7,7 +7,7 @@ import { typologySchema } from './typology';
 import { DEFAULT_RETRY_POLICY } from './retries';
 import { DEFAULT_FAILURE_GUARD } from './failure-guard';
 import { DEFAULT_MAX_COMPLAINT_RATE } from './complaint-guard';
-import { abTestSchema, variantsSchema } from './sending-plan';
+import { abTestSchema, localTimeFields, scheduleAtProblems, variantsSchema } from './sending-plan';
 import { wavesSchema } from './waves';
 import { MAX_TEMPLATE_BYTES, ONE_LINE } from './spec-fields';
 
@@ -83,7 +83,9 @@ export const deliverySpecSchema = z.strictObject({
   approval: z.enum(['auto', 'semi', 'manual'], {
     error: 'must be "auto" (send after a clean preparation), "semi" (send unless the preparation logged warnings) or "manual" (wait for confirm)',
   }).default('auto'),
-  scheduleAt: z.iso.datetime({ offset: true, error: 'must be an ISO date with a time zone, e.g. 2026-12-01T09:00:00Z' }).optional(),
+  scheduleAt: z.iso.datetime({ offset: true, local: true, error: 'must be an ISO date with a time zone, e.g. 2026-12-01T09:00:00Z (without one, with "timeZone": "recipient")' }).optional(),
+  /** "recipient": scheduleAt is a local time, sent in each recipient's zone (their timeZone attribute, their country, else defaultTimeZone). */
+  ...localTimeFields,
   messagesPerSecond: z.number().positive('must be above 0').max(100_000).optional(),
   /** Sending only within these windows (one, or a list); outside them the delivery waits on a durable timer. */
   windows: z.preprocess((v) => (v === undefined || Array.isArray(v) ? v : [v]), // one window, or a list of them
@@ -148,7 +150,10 @@ export type SpecVerdict = { ok: true; spec: DeliverySpec } | { ok: false; proble
  */
 export function parseDeliverySpec(input: unknown): SpecVerdict {
   const result = deliverySpecSchema.safeParse(input);
-  if (result.success) return { ok: true, spec: result.data };
+  if (result.success) {
+    const problems = scheduleAtProblems(result.data);
+    return problems.length ? { ok: false, problems } : { ok: true, spec: result.data };
+  }
   return { ok: false, problems: result.error.issues.map(describeIssue) };
 }
 

@@ -18,6 +18,11 @@ export interface ClaimScope {
   upToId?: number;
 }
 
+/** The scope as a Prisma condition on pending rows (the claim statement writes the same in SQL). */
+export function scopeWhere(scope: ClaimScope): { variant?: { not: null }; id?: { lte: number } } {
+  return { ...(scope.testOnly ? { variant: { not: null } } : {}), ...(scope.upToId !== undefined ? { id: { lte: scope.upToId } } : {}) };
+}
+
 export function sendingClaims(db: Database) {
   return {
     /**

@@ -1,7 +1,7 @@
 // Sending logs, read back: the delivery's counts, its failures by reason, its next retry, the bounces a sender's
 // guard counts, and what a preparation decided.
 import type { Database } from './prisma';
-import type { ClaimScope } from './sending-log-claims';
+import { scopeWhere, type ClaimScope } from './sending-log-claims';
 import { AT_SEND_CAUSES, type SendingProgress } from '../domain/delivery';
 
 export function sendingCounts(db: Database) {
@@ -14,10 +14,7 @@ export function sendingCounts(db: Database) {
 
     /** Whether any message is still to send (now or later), within the attempt's scope (a test population, a wave). */
     async anyPending(deliveryId: string, scope: ClaimScope = {}): Promise<boolean> {
-      const where = {
-        deliveryId, status: 'pending', ...(scope.testOnly ? { variant: { not: null } } : {}), ...(scope.upToId !== undefined ? { id: { lte: scope.upToId } } : {}),
-      };
-      return (await db.sendingLog.findFirst({ where, select: { id: true } })) !== null;
+      return (await db.sendingLog.findFirst({ where: { deliveryId, status: 'pending', ...scopeWhere(scope) }, select: { id: true } })) !== null;
     },
 
     /** Sent and delivered per variant (the sending's live KPIs of a test). */

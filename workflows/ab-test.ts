@@ -6,14 +6,15 @@ import type { VariantTally } from '../domain/ab-test';
 import { decideAfterMs, fallbackWinner } from '../domain/sending-plan';
 import { hold, log, showDetails, type DeliveryContext } from './context';
 import { chooseWinnerUpdate } from './messages';
-import { sendRounds, type Activities } from './phases';
+import { sendStep } from './local-time';
+import type { Activities } from './phases';
 
 export async function runAbTest(ctx: DeliveryContext, acts: Activities): Promise<void> {
   const test = ctx.spec.abTest!;
   ctx.abTest ??= { phase: 'testing' };
   const ab = ctx.abTest;
   if (ab.phase === 'testing') {
-    await sendRounds(ctx, acts, { testOnly: true, firstPassOnly: true, opening: `Sending the A/B test population (${describeSplit(ctx)})` });
+    await sendStep(ctx, acts, 'test', { testOnly: true, firstPassOnly: true, opening: `Sending the A/B test population (${describeSplit(ctx)})` });
     ab.phase = 'deciding';
     ab.testSentAt = new Date().toISOString();
     log(ctx, 'info', `A/B test sent (${describeSplit(ctx)}); the winner is chosen ${test.winnerBy === 'manual' ? 'by ops (choose-winner)' : `at ${decideAt(ctx)}`}`);

@@ -9,6 +9,7 @@ import { situation, specFacts } from '../domain/situation';
 import type { DeliverySpec } from '../domain/spec';
 import { abTestSummary, type AbTestState } from '../domain/sending-plan';
 import { waveStatuses, wavesSummary, type WavesState } from '../domain/waves';
+import { localTimeStatus, localTimeSummary, type LocalTimePlan } from '../domain/local-time-plan';
 import { DELIVERY_CONTACT_DATE, DELIVERY_ERRORS, DELIVERY_NAME, DELIVERY_OPENS, DELIVERY_PAUSED_BY, DELIVERY_SENT, DELIVERY_STATE, type CommandFate, type DeliveryStatus } from './messages';
 
 export const MAX_LOGS = 1000;
@@ -65,6 +66,8 @@ export interface CarriedState {
   abTest?: AbTestState;
   /** With waves: the wave being sent or waited for, and when each started and was sent. */
   waves?: WavesState;
+  /** With the recipient's local time: the current step's groups of zones, and the one being sent or waited for. */
+  localTime?: LocalTimePlan;
 }
 
 export interface DeliveryContext extends Omit<CarriedState, 'preparation'> {
@@ -118,6 +121,7 @@ export function newContext(spec: DeliverySpec, options: DeliveryRunOptions): Del
     lastCommand: carried?.lastCommand,
     abTest: carried?.abTest,
     waves: carried?.waves,
+    localTime: carried?.localTime,
     preparedSoFar: 0,
     awaitingConfirm: false,
     confirmed: false,
@@ -142,13 +146,14 @@ export async function continueAsNew(ctx: DeliveryContext): Promise<never> {
   // An update in progress is answered by this run, not lost (not cancellable: a stop now is the next run's to take).
   await wf.CancellationScope.nonCancellable(() => wf.condition(wf.allHandlersFinished));
   log(ctx, 'info', `Continuing as new after ${wf.workflowInfo().historyLength} history events`);
-  const { runKey, contentVersion, preparation, kpis, logs, logOffset, paused, pausedBecause, complaintsTripped, complaintBaseline, complaintsAcceptedAt, proofsSent, trackingUntil, lastCommand, abTest, waves } = ctx;
+  const { runKey, contentVersion, preparation, kpis, logs, logOffset, paused, pausedBecause, complaintsTripped, complaintBaseline, complaintsAcceptedAt, proofsSent, trackingUntil, lastCommand, abTest, waves, localTime } = ctx;
   return wf.continueAsNew<(spec: DeliverySpec, options: DeliveryRunOptions) => Promise<unknown>>(ctx.spec, {
     ...ctx.options,
     carried: {
       runKey, contentVersion, preparation: preparation!, kpis, logs, logOffset, paused, pausedBecause, proofsSent, trackingUntil, lastCommand,
       ...(complaintsTripped ? { complaintsTripped } : {}), ...(complaintBaseline ? { complaintBaseline } : {}),
       ...(complaintsAcceptedAt ? { complaintsAcceptedAt } : {}), ...(abTest ? { abTest } : {}), ...(waves ? { waves } : {}),
+      ...(localTime ? { localTime } : {}),
     },
   });
 }
@@ -203,6 +208,7 @@ export function showDetails(ctx: DeliveryContext): void {
     kpiDetails(ctx.state, ctx.kpis),
     ...(ctx.spec.abTest ? [[abTestSummary(ctx.abTest, ctx.spec.abTest), ...variantLines(ctx.kpis)].join('\n')] : []),
     ...(ctx.spec.waves && ctx.preparation?.waves?.length ? [wavesSummary(waveStatuses(ctx.preparation.waves, ctx.waves, ctx.spec.waves, ctx.kpis.sent))] : []),
+    ...(ctx.localTime ? [localTimeSummary(ctx.localTime, Date.now())] : []),
     specFacts(ctx.spec).join(' · '),
   ].join('\n\n'));
 }
@@ -211,7 +217,7 @@ function situationOf(ctx: DeliveryContext): string {
   const status = lifecycleStatus(ctx);
   return situation({
     state: ctx.state, kpis: ctx.kpis, approval: ctx.spec.approval, awaitingConfirm: status.awaitingConfirm, proofMissing: status.proofMissing,
-    preparedSoFar: ctx.preparedSoFar, contactDate: ctx.spec.scheduleAt, pausing: status.pausing, pausedBecause: ctx.pausedBecause,
+    preparedSoFar: ctx.preparedSoFar, contactDate: contactDateOf(ctx), pausing: status.pausing, pausedBecause: ctx.pausedBecause,
     trackingUntil: ctx.trackingUntil, error: ctx.error, sendingSince: ctx.sendingSince, retryAt: ctx.retryAt, heldBecause: ctx.heldBecause, reconciling: ctx.reconciling, now: Date.now(),
   });
 }
@@ -239,7 +245,16 @@ export function deliveryStatus(ctx: DeliveryContext): DeliveryStatus {
     situation: situationOf(ctx),
     ...(ctx.abTest ? { abTest: ctx.abTest } : {}),
     ...(ctx.spec.waves && ctx.preparation?.waves?.length ? { waves: waveStatuses(ctx.preparation.waves, ctx.waves, ctx.spec.waves, ctx.kpis.sent) } : {}),
+    ...(ctx.localTime ? { localTime: localTimeStatus(ctx.localTime, Date.now()) } : {}),
   };
+}
+
+/**
+ * When sending starts (ISO): the spec's scheduleAt; with the recipient's local time (a local time without offset), the
+ * first group's time as the preparation found it.
+ */
+export function contactDateOf(ctx: DeliveryContext): string | undefined {
+  return ctx.spec.timeZone === 'recipient' ? ctx.preparation?.localTime?.[0]?.at : ctx.spec.scheduleAt;
 }
 
 /** What the situation says while the messages left wait for the sending plan (an A/B test's decision, the next wave). */

@@ -101,5 +101,8 @@ function activities({ options }: DeliveryContext): Activities {
   const { judgeAbTest, giveRestTheWinner } = wf.proxyActivities<Activities>({
     summary: 'A/B test: count each variant and judge, or give the rest the winner', startToCloseTimeout: '10 minutes', retry,
   });
-  return { prepareDelivery, sendDelivery, stopDelivery, reconcileDelivery, sendProof, checkSpec, judgeAbTest, giveRestTheWinner };
+  const { planLocalTime } = wf.proxyActivities<Activities>({
+    summary: "Local time: each recipient's contact time in their zone, grouped", startToCloseTimeout: '30 minutes', heartbeatTimeout: '5 minutes', retry,
+  });
+  return { prepareDelivery, sendDelivery, stopDelivery, reconcileDelivery, sendProof, checkSpec, judgeAbTest, giveRestTheWinner, planLocalTime };
 }

@@ -117,6 +117,7 @@ export function installHandlers(ctx: DeliveryContext, checkSpec: CheckSpec): voi
     ctx.contentVersion++;
     ctx.abTest = undefined; // a winner chosen before belongs to the old content
     ctx.waves = undefined;
+    ctx.localTime = undefined;
     log(ctx, 'info', `Content changed (version ${ctx.contentVersion}): the delivery is prepared again${ctx.spec.proof?.required ? ' and needs a new proof' : ''}`);
   }, {
     validator: (_input: DeliverySpecInput) => {

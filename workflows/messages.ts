@@ -7,6 +7,7 @@ import { SIGNAL_COMMANDS, type LifecycleStatus, type ProgressReport, type Signal
 import type { DeliverySpecInput } from '../domain/spec';
 import type { AbTestState } from '../domain/sending-plan';
 import type { WaveStatus } from '../domain/waves';
+import type { LocalTimeGroupStatus } from '../domain/local-time-plan';
 
 export type { ProgressReport };
 
@@ -78,6 +79,8 @@ export interface DeliveryStatus extends LifecycleStatus {
   abTest?: AbTestState;
   /** Each wave, with waves: its messages, and whether it is sent, sending or waiting (and when it starts). */
   waves?: WaveStatus[];
+  /** With the recipient's local time: the current step and its groups of time zones (when each goes, its messages). */
+  localTime?: { step: string; groups: LocalTimeGroupStatus[] };
 }
 export const statusQuery = defineQuery<DeliveryStatus>('status');
 export const kpisQuery = defineQuery<Kpis>('kpis');

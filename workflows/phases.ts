@@ -6,7 +6,7 @@ import { complaintTrip, describeComplaintTrip } from '../domain/complaint-guard'
 import { errorSummary, kpisAfterPreparation, kpisWithSending, type Halt, type PreparationResult, type SendingResult } from '../domain/delivery';
 import { awaitsConfirm } from '../domain/lifecycle';
 import { done } from '../domain/situation';
-import { continueAsNew, historyIsLong, log, moveTo, sentSummary, showContactDate, showCounts, showDetails, type DeliveryContext, type Reconciliation } from './context';
+import { contactDateOf, continueAsNew, historyIsLong, log, moveTo, sentSummary, showContactDate, showCounts, showDetails, type DeliveryContext, type Reconciliation } from './context';
 
 export type Activities = ReturnType<typeof createActivities>;
 type Outcome = 'done' | 'edited';
@@ -61,7 +61,7 @@ export async function approve(ctx: DeliveryContext, acts: Activities, version: n
 
 /** Waits for the contact date, if it is ahead; an edit meanwhile prepares again. */
 export async function waitForContactDate(ctx: DeliveryContext, version: number): Promise<Outcome> {
-  const contactDate = ctx.spec.scheduleAt ? Date.parse(ctx.spec.scheduleAt) : NaN;
+  const contactDate = Date.parse(contactDateOf(ctx) ?? '');
   if (!(contactDate > Date.now())) {
     showContactDate(new Date());
     return 'done';

@@ -1,15 +1,16 @@
 // Waves: what is left to send goes out in slices (PreparationResult.waves), each on a durable timer `every` after the
 // previous one was sent. A wave's first pass ends it (its soft failures retry with the next waves); the last wave
 // sends whatever is left, retries included. Pause between waves holds the next one; stop cancels the rest.
-import * as wf from '@temporalio/workflow';
 import { everyMs } from '../domain/waves';
-import { hold, log, moveTo, showDetails, type DeliveryContext } from './context';
-import { sendRounds, type Activities } from './phases';
+import { log, showDetails, type DeliveryContext } from './context';
+import { sendStep } from './local-time';
+import type { Activities } from './phases';
+import { waitForPlan } from './plan-wait';
 
 /** Sends what is left: in waves when the spec has them, else at once. `opening`: the first log line of the sending. */
 export async function sendTheRest(ctx: DeliveryContext, acts: Activities, opening?: string): Promise<void> {
   const prepared = ctx.spec.waves ? ctx.preparation?.waves ?? [] : [];
-  if (prepared.length === 0) return sendRounds(ctx, acts, opening ? { opening } : {});
+  if (prepared.length === 0) return sendStep(ctx, acts, 'all', opening ? { opening } : {});
   ctx.waves ??= { current: 1, times: [] };
   const state = ctx.waves;
   const count = prepared.length;
@@ -20,39 +21,20 @@ export async function sendTheRest(ctx: DeliveryContext, acts: Activities, openin
     let starts = false; // a run continued as new goes on with the wave it was sending, without a second opening line
     if (!state.times[i]?.startedAt) {
       const previous = state.times[i - 1]?.sentAt;
-      if (previous) await waitForWave(ctx, label, Date.parse(previous) + everyMs(ctx.spec.waves!));
+      if (previous) await waitForPlan(ctx, label, Date.parse(previous) + everyMs(ctx.spec.waves!), `Waves: ${label} starts`);
       state.times[i] = { startedAt: new Date().toISOString(), sentBefore: ctx.kpis.sent };
       starts = true;
     }
     const first = starts ? `${i === 0 && opening ? `${opening}: ` : 'Sending '}${label}` : undefined;
     const last = state.current === count;
-    await sendRounds(ctx, acts, last ? { ...(first ? { opening: first } : {}) } : { upToId: wave.lastId, firstPassOnly: true, ...(first ? { opening: first } : {}) });
+    await sendStep(ctx, acts, `wave ${state.current}`, {
+      ...(last ? {} : { upToId: wave.lastId, firstPassOnly: true }), ...(first ? { opening: first } : {}),
+    });
     Object.assign(state.times[i], { sentAt: new Date().toISOString(), sentAfter: ctx.kpis.sent });
     if (!last) {
       const next = new Date(Date.now() + everyMs(ctx.spec.waves!)).toISOString();
       log(ctx, 'info', `Wave ${state.current} of ${count} sent (${ctx.kpis.sent} sent so far); wave ${state.current + 1} starts at ${next}`);
     }
     showDetails(ctx);
-  }
-}
-
-/** The durable timer before a wave. A pause meanwhile shows at once, and holds the wave until resume (or its time, if later). */
-async function waitForWave(ctx: DeliveryContext, label: string, at: number): Promise<void> {
-  const when = new Date(at).toISOString();
-  try {
-    for (;;) {
-      if (ctx.paused) {
-        hold(ctx, undefined);
-        moveTo(ctx, 'paused');
-        log(ctx, 'info', `Paused between waves: ${label} waits for resume`);
-        await wf.condition(() => !ctx.paused);
-        moveTo(ctx, 'sending');
-      }
-      if (Date.now() >= at) return;
-      hold(ctx, { until: when, because: `${label} starts then` });
-      await wf.condition(() => ctx.paused, at - Date.now(), { summary: `Waves: ${label} starts at ${when}` });
-    }
-  } finally {
-    hold(ctx, undefined);
   }
 }

@@ -133,6 +133,14 @@ const SCENARIOS: Record<string, Scenario> = {
     await d.result();
     return { id: d.workflowId, runId: d.firstExecutionRunId };
   },
+  /** The recipient's local time: a zone whose time has passed goes at once, the other at its time a few seconds later. */
+  'local-time': async (stack) => {
+    await stack.db.profile.updateMany({ where: { email: { in: ['user1@example.com', 'user2@example.com', 'user3@example.com'] } }, data: { country: 'JP' } });
+    const due = Math.ceil((Date.now() + 6000) / 1000) * 1000;
+    const d = await stack.start(baseSpec({ name: 'Replay: local time', timeZone: 'recipient', scheduleAt: new Date(due).toISOString().slice(0, 19), ifPassed: 'now' }));
+    await d.result();
+    return { id: d.workflowId, runId: d.firstExecutionRunId };
+  },
   /** The preparation refuses the spec (a link whose host is a profile field): failed, nothing sent. */
   'preparation-failed': async (stack) => {
     const d = await stack.client.workflow.start(WORKFLOW_TYPE, {

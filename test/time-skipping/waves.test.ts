@@ -120,7 +120,7 @@ describe('waves on durable timers (time-skipping server)', () => {
     expect(whats()).toEqual(['wave ≤50', 'wave ≤200', 'wave ≤500', 'all']);
     expect(at('wave ≤200') - Number(resumedAt)).toBeLessThan(60_000); // its time had come: at once
     expect(at('wave ≤500') - at('wave ≤200')).toBeGreaterThanOrEqual(HOUR);
-    expect(await logs(handle)).toContain('Paused between waves: wave 2 of 4 (150 messages) waits for resume');
+    expect(await logs(handle)).toContain('Paused: wave 2 of 4 (150 messages) waits for resume');
   });
 
   it('a stop between waves cancels the rest: no later wave is sent', async () => {

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "SendingLog" ADD COLUMN "timeZone" TEXT;
