@@ -18,7 +18,15 @@ export function snapshotText(s: DeliverySnapshot): string {
   const paused = s.status.pausedBecause && !s.status.situation ? `\n  Paused by the engine: ${printable(s.status.pausedBecause)}` : '';
   const situation = s.status.situation ? `\n  ${printable(s.status.situation)}` : '';
   const command = s.status.lastCommand ? `\n  Last command: ${printable(s.status.lastCommand.message)} (${s.status.lastCommand.at})` : '';
-  return `Delivery ${s.id}: ${s.status.state}${situation}${command}${error}${paused}\n${kpiTable(s.kpis)}${abTestText(s)}${wavesText(s)}`;
+  return `Delivery ${s.id}: ${s.status.state}${situation}${command}${error}${paused}\n${kpiTable(s.kpis)}${abTestText(s)}${wavesText(s)}${localTimeText(s)}`;
+}
+
+/** With the recipient's local time: a row per group of zones of the current step. */
+function localTimeText(s: DeliverySnapshot): string {
+  const plan = s.status.localTime;
+  if (!plan?.groups.length) return '';
+  const rows = plan.groups.map((g) => [String(g.group), g.at, g.offsets.map((o) => `UTC${o}`).join(' '), String(g.zones), String(g.messages), g.state]);
+  return `\n\nLocal time (${printable(plan.step)}):\n${table(['group', 'at', 'offsets', 'zones', 'messages', 'state'], rows)}`;
 }
 
 /** With waves: a row per wave. */

@@ -2,6 +2,8 @@
 // what a passed time becomes, and the groups of zones that share an instant. Spec errors name the field and the fix.
 import { countriesWithSeveralZones, countryZone, isZone, localTimeGroups, MOST_POPULOUS_ZONE, recipientZone, zoneTime } from '../../domain/local-time';
 import { localTimeStatus, localTimeSummary } from '../../domain/local-time-plan';
+import { snapshotText } from '../../client/format';
+import { emptyKpis } from '../../domain/delivery';
 import { parseDeliverySpec } from '../../domain/spec';
 import { validateDeliverySpec } from '../../domain/spec-problems';
 
@@ -83,6 +85,14 @@ describe('groups of zones', () => {
     ] };
     expect(localTimeStatus(plan, Date.parse('2026-12-10T09:00:00Z')).groups.map((g) => g.state)).toEqual(['sent', 'waiting']);
     expect(localTimeSummary(plan, Date.parse('2026-12-10T09:00:00Z'))).toBe('Local time (all): 1 of 2 group(s) sent · next UTC-05:00 at 2026-12-10T14:00:00.000Z (3)');
+    const status = { state: 'sending' as const, localTime: localTimeStatus(plan, Date.parse('2026-12-10T09:00:00Z')) };
+    expect(snapshotText({ id: 'd-1', status, kpis: emptyKpis() }).split('\n').slice(-5)).toEqual([
+      'Local time (all):',
+      'group  at                        offsets    zones  messages  state',
+      '-----  ------------------------  ---------  -----  --------  -------',
+      '1      2026-12-10T08:00:00.000Z  UTC+01:00  1      15        sent',
+      '2      2026-12-10T14:00:00.000Z  UTC-05:00  1      3         waiting',
+    ]);
   });
 });
 
