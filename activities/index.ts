@@ -6,6 +6,7 @@ import { reconcileActivity, stopActivity } from './stop';
 import { proofActivity } from './proof';
 import { abTestActivities } from './ab-test';
 import { localTimeActivities } from './local-time';
+import { optimalTimeActivities } from './optimal-time';
 import { validateDeliverySpec } from '../domain/spec-problems';
 
 export type { ActivityDeps } from './deps';
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     sendProof: proofActivity(deps),
     ...abTestActivities(deps),
     ...localTimeActivities(deps),
+    ...optimalTimeActivities(deps),
     /** Problems of a spec (empty when usable): templates compile outside the workflow sandbox. */
     async checkSpec({ spec }: { spec: unknown }): Promise<string[]> {
       const verdict = validateDeliverySpec(spec, new Date());

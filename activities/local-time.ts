@@ -1,5 +1,6 @@
 // The recipient's local time, outside the workflow (tz data decides nothing in workflow code): a sending step's
 // messages get their zone's local contact time, and the step learns its groups (one durable timer each).
+import { Context } from '@temporalio/activity';
 import { localTimeGroups } from '../domain/local-time';
 import type { LocalTimeGroup } from '../domain/local-time-plan';
 import type { IfPassed } from '../domain/sending-plan';
@@ -24,7 +25,10 @@ export function localTimeActivities(deps: ActivityDeps) {
     async planLocalTime({ deliveryId, scope, startAt, scheduleAt, ifPassed }: LocalTimeInput): Promise<LocalTimeGroup[]> {
       const store = localTimes(deps.db);
       const groups = localTimeGroups(await store.perZone(deliveryId, scope), scheduleAt, new Date(startAt), ifPassed);
-      for (const g of groups) await store.schedule(deliveryId, scope, g.zones, new Date(g.at));
+      for (const g of groups) {
+        await store.schedule(deliveryId, scope, g.zones, new Date(g.at));
+        Context.current().heartbeat(); // a large group is a long statement: the activity is alive between groups
+      }
       return groups;
     },
   };

@@ -20,6 +20,13 @@ export interface LocalTimePlan {
   next: number;
 }
 
+/** "time zones group 2 of 4 (UTC+01:00: 1200 messages)"; a best-time group (no zones): "hour group 3 of 12 (14:00 UTC: …)". */
+export function groupLabel(g: LocalTimeGroup, index: number, count: number): string {
+  return g.zones.length
+    ? `time zones group ${index + 1} of ${count} (UTC${g.offsets.join(', UTC')}: ${g.messages} messages)`
+    : `hour group ${index + 1} of ${count} (${g.at.slice(11, 16)} UTC: ${g.messages} messages)`;
+}
+
 export interface LocalTimeGroupStatus {
   group: number;
   at: string;
@@ -44,6 +51,7 @@ export function localTimeSummary(plan: LocalTimePlan, now: number): string {
   const { groups } = localTimeStatus(plan, now);
   const sent = groups.filter((g) => g.state === 'sent').length;
   const next = groups.find((g) => g.state !== 'sent');
-  const what = next ? ` · ${next.state === 'sending' ? 'sending' : 'next'} UTC${next.offsets.join('/UTC')} at ${next.at} (${next.messages})` : '';
-  return `Local time (${plan.step}): ${sent} of ${groups.length} group(s) sent${what}`;
+  const where = next?.offsets.length ? ` UTC${next.offsets.join('/UTC')}` : '';
+  const what = next ? ` · ${next.state === 'sending' ? 'sending' : 'next'}${where} at ${next.at} (${next.messages})` : '';
+  return `${groups.some((g) => g.zones > 0) ? 'Local time' : 'Best time'} (${plan.step}): ${sent} of ${groups.length} group(s) sent${what}`;
 }

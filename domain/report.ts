@@ -13,6 +13,8 @@ export interface ReportRecipient {
   failureType: string | null;
   reason: string | null;
   sentAt: Date | null;
+  /** With the best time per recipient: optimal, default or holdout (store/optimal-times.ts). */
+  sendTimeClass?: string | null;
 }
 
 /** What the report reads of one tracking event. */
@@ -41,6 +43,15 @@ export interface DeliveryReport {
   failuresByReason: Array<{ reason: string; type: string; count: number }>;
   /** The largest domains by recipients targeted, then the rest as "other domains". */
   byDomain: DomainResult[];
+  /** With the best time per recipient: each class's results, and the lift of the chosen times over the holdout. */
+  sendTime?: SendTimeResult;
+}
+
+/** Delivered, opened, clicked per class; `timed`: every message not in the holdout (optimal + default), the treated group. */
+export interface SendTimeResult {
+  classes: Array<{ class: string; delivered: number; opened: number; clicked: number }>;
+  /** The relative change of the open and click rates (over delivered) of `timed` against the holdout, in %; absent without a holdout delivered. */
+  lift?: { opens: number; clicks: number };
 }
 
 const MINUTE = 60_000;
@@ -59,11 +70,19 @@ export function reportBuilder(deliveryId: string, name: string) {
   const clicked = new Set<number>();
   const failures = new Map<string, { reason: string; type: string; count: number }>();
   const funnel = { targeted: 0, excluded: 0, delivered: 0, opened: 0, clicked: 0 };
+  const classOfRow = new Map<number, string>();
+  const classes = new Map<string, { class: string; delivered: number; opened: number; clicked: number }>();
   const minute = (at: Date) => {
     const m = Math.floor(at.getTime() / MINUTE);
     let t = byMinute.get(m);
     if (!t) byMinute.set(m, (t = { sent: 0, opens: 0, clicks: 0 }));
     return t;
+  };
+
+  const classTally = (name: string) => {
+    let c = classes.get(name);
+    if (!c) classes.set(name, (c = { class: name, delivered: 0, opened: 0, clicked: 0 }));
+    return c;
   };
 
   return {
@@ -80,9 +99,11 @@ export function reportBuilder(deliveryId: string, name: string) {
         if (!d) domains.set(domain, (d = { domain, targeted: 0, delivered: 0, failed: 0, opened: 0, clicked: 0 }));
         d.targeted++;
         if (r.sentAt) minute(r.sentAt).sent++;
+        if (r.sendTimeClass) classOfRow.set(r.id, r.sendTimeClass);
         if (r.status === 'sent') {
           funnel.delivered++;
           d.delivered++;
+          if (r.sendTimeClass) classTally(r.sendTimeClass).delivered++;
         } else if (r.status === 'failed') {
           d.failed++;
           const reason = reasonKey(r.reason ?? 'unknown');
@@ -103,6 +124,8 @@ export function reportBuilder(deliveryId: string, name: string) {
         seen.add(e.sendingLogId);
         const d = domains.get(domainOfRow.get(e.sendingLogId) ?? '');
         if (d) d[e.kind === 'open' ? 'opened' : 'clicked']++;
+        const cls = classOfRow.get(e.sendingLogId);
+        if (cls) classTally(cls)[e.kind === 'open' ? 'opened' : 'clicked']++;
       }
     },
     build(now = new Date()): DeliveryReport {
@@ -112,6 +135,7 @@ export function reportBuilder(deliveryId: string, name: string) {
         deliveryId, name, generatedAt: now.toISOString(), funnel, timeline: timeline(byMinute),
         failuresByReason: [...failures.values()].sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason)),
         byDomain: largestDomains([...domains.values()]),
+        ...(classes.size ? { sendTime: sendTimeResult([...classes.values()]) } : {}),
       };
     },
   };
@@ -142,4 +166,19 @@ function largestDomains(all: DomainResult[]): DomainResult[] {
     ...o, targeted: o.targeted + d.targeted, delivered: o.delivered + d.delivered, failed: o.failed + d.failed, opened: o.opened + d.opened, clicked: o.clicked + d.clicked,
   }), { domain: `${all.length - MAX_DOMAINS + 1} other domains`, targeted: 0, delivered: 0, failed: 0, opened: 0, clicked: 0 });
   return [...all.slice(0, MAX_DOMAINS - 1), rest];
+}
+
+const CLASS_ORDER = ['optimal', 'default', 'holdout'];
+
+/** The treated group (every message whose time the engine chose or defaulted) against the holdout (sent at the start). */
+function sendTimeResult(classes: SendTimeResult['classes']): SendTimeResult {
+  const sorted = classes.sort((a, b) => CLASS_ORDER.indexOf(a.class) - CLASS_ORDER.indexOf(b.class));
+  const timed = sorted.filter((c) => c.class !== 'holdout').reduce((t, c) => ({ ...t, delivered: t.delivered + c.delivered, opened: t.opened + c.opened, clicked: t.clicked + c.clicked }),
+    { class: 'timed', delivered: 0, opened: 0, clicked: 0 });
+  const holdout = sorted.find((c) => c.class === 'holdout');
+  const change = (a: number, b: number) => Math.round(1000 * (a / timed.delivered / (b / holdout!.delivered) - 1)) / 10;
+  const lift = holdout && holdout.delivered > 0 && timed.delivered > 0 && holdout.opened > 0
+    ? { opens: change(timed.opened, holdout.opened), clicks: holdout.clicked > 0 ? change(timed.clicked, holdout.clicked) : 0 }
+    : undefined;
+  return { classes: [...sorted, timed], ...(lift ? { lift } : {}) };
 }

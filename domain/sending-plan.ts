@@ -55,6 +55,12 @@ export const localTimeFields = {
   ifPassed: z.enum(IF_PASSED, { error: 'must be "now" (send at once where the time has passed) or "nextDay" (at that time the next day)' }).default('nextDay'),
 };
 
+/** The best time per recipient within the 24 h from the contact date (domain/optimal-time.ts), with a holdout at that date. */
+export const optimalTimeFields = {
+  sendTime: z.literal('optimal', { error: 'must be "optimal": each recipient at their best hour within the 24 h from scheduleAt' }).optional(),
+  sendTimeHoldout: z.number().min(0, 'must be at least 0').max(50, 'must be at most 50 (a share of the target: 10 is 10%)').default(10),
+};
+
 /** Local time: the contact time as written, and whether it names its offset (a local time must not; an instant must). */
 export function scheduleAtProblems(spec: { scheduleAt?: string; timeZone?: 'recipient' }): string[] {
   const hasOffset = (s: string) => /(Z|[+-]\d{2}:?\d{2})$/i.test(s);

@@ -38,6 +38,9 @@ export function validateDeliverySpec(input: unknown, now: Date): SpecVerdict {
   }
   problems.push(...windowProblems(check.spec.windows));
   const { scheduleAt, timeZone, defaultTimeZone } = check.spec;
+  if (check.spec.sendTime === 'optimal' && timeZone === 'recipient') {
+    problems.push('sendTime: "optimal" chooses each recipient\'s own hour, and "timeZone": "recipient" a local hour: keep one of them');
+  }
   if (!isZone(defaultTimeZone)) problems.push(`defaultTimeZone: "${defaultTimeZone}" is not a time zone: use an IANA name such as "Europe/Paris", "America/New_York" or "UTC"`);
   // A local time has passed everywhere once it has in the last zone (UTC−12).
   const lastInstant = !scheduleAt ? NaN : timeZone === 'recipient' ? Date.parse(`${scheduleAt}Z`) + 12 * 3600_000 : Date.parse(scheduleAt);

@@ -7,7 +7,7 @@ import { typologySchema } from './typology';
 import { DEFAULT_RETRY_POLICY } from './retries';
 import { DEFAULT_FAILURE_GUARD } from './failure-guard';
 import { DEFAULT_MAX_COMPLAINT_RATE } from './complaint-guard';
-import { abTestSchema, localTimeFields, scheduleAtProblems, variantsSchema } from './sending-plan';
+import { abTestSchema, localTimeFields, optimalTimeFields, scheduleAtProblems, variantsSchema } from './sending-plan';
 import { wavesSchema } from './waves';
 import { MAX_TEMPLATE_BYTES, ONE_LINE } from './spec-fields';
 
@@ -86,6 +86,8 @@ export const deliverySpecSchema = z.strictObject({
   scheduleAt: z.iso.datetime({ offset: true, local: true, error: 'must be an ISO date with a time zone, e.g. 2026-12-01T09:00:00Z (without one, with "timeZone": "recipient")' }).optional(),
   /** "recipient": scheduleAt is a local time, sent in each recipient's zone (their timeZone attribute, their country, else defaultTimeZone). */
   ...localTimeFields,
+  /** "optimal": each recipient at the hour they engage most, within the 24 h from scheduleAt (a holdout at scheduleAt). */
+  ...optimalTimeFields,
   messagesPerSecond: z.number().positive('must be above 0').max(100_000).optional(),
   /** Sending only within these windows (one, or a list); outside them the delivery waits on a durable timer. */
   windows: z.preprocess((v) => (v === undefined || Array.isArray(v) ? v : [v]), // one window, or a list of them

@@ -5,6 +5,17 @@ import { MACHINE_OPEN_WITHIN_MS } from '../domain/machine-opens';
 import { isPostgres, type Database } from './prisma';
 import type { SqlCount } from './sending-log-counts';
 
+/**
+ * An open event `t` of sending log `s` that a reader made: not by a machine (a proxy or scanner, flagged when recorded)
+ * nor within MACHINE_OPEN_WITHIN_MS of the sending (both times known only here).
+ */
+export function readerOpen(postgres: boolean): Prisma.Sql {
+  const seconds = MACHINE_OPEN_WITHIN_MS / 1000;
+  return postgres
+    ? Prisma.sql`NOT t."machine" AND t."at" >= s."sentAt" + make_interval(secs => ${seconds})`
+    : Prisma.sql`NOT t."machine" AND julianday(t."at") >= julianday(s."sentAt") + ${seconds} / 86400.0`;
+}
+
 export function abTallies(db: Database) {
   return {
     /**
@@ -12,12 +23,7 @@ export function abTallies(db: Database) {
      * (a click, or a reader's open), hard bounces and complaints. Variants without a message yet count zeros.
      */
     async of(deliveryId: string, variants: string[], kind: 'click' | 'open'): Promise<VariantTally[]> {
-      // Opens by machines are left out: those a proxy or scanner made (flagged when recorded), and any within
-      // MACHINE_OPEN_WITHIN_MS of the sending (both times known only here).
-      const seconds = MACHINE_OPEN_WITHIN_MS / 1000;
-      const human = kind !== 'open' ? Prisma.empty : isPostgres(db)
-        ? Prisma.sql` AND NOT t."machine" AND t."at" >= s."sentAt" + make_interval(secs => ${seconds})`
-        : Prisma.sql` AND NOT t."machine" AND julianday(t."at") >= julianday(s."sentAt") + ${seconds} / 86400.0`;
+      const human = kind !== 'open' ? Prisma.empty : Prisma.sql` AND ${readerOpen(isPostgres(db))}`;
       const rows = await db.$queryRaw<Array<{ variant: string; delivered: SqlCount; successes: SqlCount; hardBounces: SqlCount; complaints: SqlCount }>>`
         SELECT s."variant",
           SUM(CASE WHEN s."status" = 'sent' THEN 1 ELSE 0 END) AS "delivered",

@@ -8,7 +8,7 @@ export async function* reportRecipients(db: Database, deliveryId: string): Async
   for (let after = 0; ;) {
     const page = await db.sendingLog.findMany({
       where: { deliveryId, id: { gt: after } }, orderBy: { id: 'asc' }, take: PAGE,
-      select: { id: true, email: true, status: true, failureType: true, reason: true, sentAt: true },
+      select: { id: true, email: true, status: true, failureType: true, reason: true, sentAt: true, sendTimeClass: true },
     });
     if (page.length === 0) return;
     yield page;

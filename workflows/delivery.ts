@@ -104,5 +104,8 @@ function activities({ options }: DeliveryContext): Activities {
   const { planLocalTime } = wf.proxyActivities<Activities>({
     summary: "Local time: each recipient's contact time in their zone, grouped", startToCloseTimeout: '30 minutes', heartbeatTimeout: '5 minutes', retry,
   });
-  return { prepareDelivery, sendDelivery, stopDelivery, reconcileDelivery, sendProof, checkSpec, judgeAbTest, giveRestTheWinner, planLocalTime };
+  const { planOptimalTimes } = wf.proxyActivities<Activities>({
+    summary: "Best time: each recipient's best hour from their history, grouped", startToCloseTimeout: '2 hours', heartbeatTimeout: '5 minutes', retry,
+  });
+  return { prepareDelivery, sendDelivery, stopDelivery, reconcileDelivery, sendProof, checkSpec, judgeAbTest, giveRestTheWinner, planLocalTime, planOptimalTimes };
 }

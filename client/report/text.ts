@@ -2,6 +2,7 @@
 import type { DeliveryReport } from '../../domain/report';
 import { table } from '../format';
 
+const sign = (n: number) => (n > 0 ? `+${n}` : String(n));
 const share = (n: number, of: number) => (of > 0 ? `${((100 * n) / of).toFixed(1)}%` : '');
 
 export function reportText(r: DeliveryReport): string {
@@ -18,6 +19,9 @@ export function reportText(r: DeliveryReport): string {
     : 'No failure.';
   const domains = table(['Domain', 'Targeted', 'Delivered', 'Failed', 'Opened', 'Clicked'],
     r.byDomain.map((d) => [d.domain, String(d.targeted), String(d.delivered), String(d.failed), String(d.opened), String(d.clicked)]));
-  return [`Delivery ${r.deliveryId} "${r.name}" (${f.excluded} excluded at preparation)`, funnel, failures, domains,
+  const sendTime = r.sendTime ? [table(['Send time', 'Delivered', 'Opened', 'Clicked'], r.sendTime.classes.map((c) => [
+    c.class === 'timed' ? 'all but the holdout' : c.class, String(c.delivered), `${c.opened} (${share(c.opened, c.delivered)})`, `${c.clicked} (${share(c.clicked, c.delivered)})`,
+  ])) + (r.sendTime.lift ? `\nLift over the holdout: opens ${sign(r.sendTime.lift.opens)}%, clicks ${sign(r.sendTime.lift.clicks)}%` : '\nLift: not yet (the holdout has no open)')] : [];
+  return [`Delivery ${r.deliveryId} "${r.name}" (${f.excluded} excluded at preparation)`, funnel, failures, domains, ...sendTime,
     'Charts over time: delivery report <id> --html report.html'].join('\n\n');
 }

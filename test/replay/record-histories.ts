@@ -141,6 +141,12 @@ const SCENARIOS: Record<string, Scenario> = {
     await d.result();
     return { id: d.workflowId, runId: d.firstExecutionRunId };
   },
+  /** The best time per recipient, nobody with history: everyone at the contact date (one group), a holdout among them. */
+  'best-time': async (stack) => {
+    const d = await stack.start(baseSpec({ name: 'Replay: best time', sendTime: 'optimal', scheduleAt: new Date(Date.now() + 5000).toISOString() }));
+    await d.result();
+    return { id: d.workflowId, runId: d.firstExecutionRunId };
+  },
   /** The preparation refuses the spec (a link whose host is a profile field): failed, nothing sent. */
   'preparation-failed': async (stack) => {
     const d = await stack.client.workflow.start(WORKFLOW_TYPE, {

@@ -1,7 +1,8 @@
-// The recipient's local time on Temporal's time-skipping test server. The fake activities compute the groups with the
-// real domain code (domain/local-time.ts, Luxon's tz data) from fixed messages per zone; the workflow waits for each
-// group on a durable timer: across a DST change, with a time already passed (ifPassed), and combined with an A/B test
-// and waves in one delivery.
+// A time per recipient on Temporal's time-skipping test server: their local time, or their best time. The fake
+// activities compute the groups with the real domain code (domain/local-time.ts with Luxon's tz data, from fixed
+// messages per zone; domain/optimal-time.ts from fixed histories); the workflow waits for each group on a durable
+// timer: across a DST change, with a time already passed (ifPassed), combined with an A/B test and waves in one
+// delivery, and the best time with and without history.
 import { randomBytes } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
@@ -9,6 +10,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { LocalTimeInput } from '../../activities/local-time';
 import type { PreparationResult, SendingResult } from '../../domain/delivery';
 import { localTimeGroups } from '../../domain/local-time';
+import { audiencePattern, bestHour, emptyHistory, hourOfWeek, type History } from '../../domain/optimal-time';
 import type { IfPassed } from '../../domain/sending-plan';
 import { parseDeliverySpec } from '../../domain/spec';
 import type { emailDelivery } from '../../workflows';
@@ -23,6 +25,9 @@ let server: TimeSkipping;
 const taskQueue = `local-${randomBytes(3).toString('hex')}`;
 /** Messages per zone of the fake target (the A/B test population is a tenth of each). */
 let zones: Record<string, number> = {};
+/** The best time's fake audience: recipients' histories, and how many have none. */
+let histories: History[] = [];
+let withoutHistory = 0;
 /** The share of each zone's messages a step after the A/B test plans (with waves: each wave's). */
 let restShare = 1;
 let calls: Array<{ what: string; at: number }> = [];
@@ -47,6 +52,18 @@ beforeAll(async () => {
     sendDelivery: async ({ testOnly, upToId }: { testOnly?: boolean; upToId?: number }): Promise<SendingResult> => {
       calls.push({ what: testOnly ? 'send test' : upToId !== undefined ? `send wave ≤${upToId}` : 'send', at: now() });
       return totals(all());
+    },
+    planOptimalTimes: async ({ startAt }: { startAt: string }) => {
+      calls.push({ what: 'plan best times', at: now() });
+      // The real choice (domain/optimal-time.ts) on the fake audience's histories: one group per hour chosen.
+      const start = new Date(startAt);
+      const pattern = audiencePattern(histories);
+      const perHour = new Map<number, number>();
+      for (const h of [...histories, ...Array.from({ length: withoutHistory }, emptyHistory)]) {
+        const hour = bestHour(h, pattern, start) ?? 0;
+        perHour.set(hour, (perHour.get(hour) ?? 0) + 1);
+      }
+      return [...perHour].sort((a, b) => a[0] - b[0]).map(([hour, messages]) => ({ at: new Date(start.getTime() + hour * HOUR).toISOString(), offsets: [], zones: [], messages }));
     },
     judgeAbTest: async () => ({ tallies: [], verdict: { kind: 'too early', short: ['A', 'B'], rates: { A: 0.01, B: 0.02 } } }),
     giveRestTheWinner: async () => ({ messages: all() * 0.9 }),
@@ -87,7 +104,7 @@ const dayAfter = (day: string, n: number) => new Date(Date.parse(`${day}T00:00:0
 /** The wall time `hours` from the server's now, in UTC, without offset ("2026-12-06T17:40:00"). */
 const wallIn = async (hours: number) => new Date(Math.floor((Number(await env.currentTimeMs()) + hours * HOUR) / 60_000) * 60_000).toISOString().slice(0, 19);
 
-describe("the recipient's local time on durable timers (time-skipping server)", () => {
+describe('a time per recipient on durable timers (time-skipping server)', () => {
   it('sends each group of zones at 09:00 local on the day Europe moves to summer time, and waits scheduled until the first', async () => {
     zones = { 'Asia/Tokyo': 20, 'Europe/Paris': 40, 'Europe/London': 20, 'America/New_York': 20 };
     const spring = await lastSundayNextYear(3);
@@ -139,5 +156,26 @@ describe("the recipient's local time on durable timers (time-skipping server)", 
     expect(status.abTest).toMatchObject({ phase: 'decided', winner: 'B' });
     expect(status.waves?.map((w) => w.state)).toEqual(['sent', 'sent']);
     expect(status.localTime).toMatchObject({ step: 'wave 2' });
+  });
+
+  it.each([
+    ['with history', 10, 10, [0, 3, 9]], // 21 without history at the start, 10 readers at 12:00, 10 at 18:00
+    ['without history', 0, 0, [0]], // everyone at the start
+  ])('sends at the best time per recipient %s, one timer per hour chosen', async (_, at12, at18, hours) => {
+    const week = (hour: number) => {
+      const h = emptyHistory();
+      h[hourOfWeek(new Date(Date.UTC(2026, 11, 10, hour)))] = 3; // Thursdays
+      return h;
+    };
+    histories = [...Array.from({ length: at12 }, () => week(12)), ...Array.from({ length: at18 }, () => week(18))];
+    withoutHistory = 21;
+    const thursday = await lastSundayNextYear(6).then((sunday) => dayAfter(sunday, -3)); // a Thursday in June
+    const handle = await start({ timeZone: undefined, sendTime: 'optimal', scheduleAt: `${thursday}T09:00:00Z` });
+    await handle.result();
+    expect(calls.filter((c) => c.what === 'send').map((c) => Math.round((c.at - Date.parse(`${thursday}T09:00:00Z`)) / 60_000) / 60)).toEqual(hours);
+    const status = await handle.query(statusQuery);
+    expect(status.localTime?.groups.map((g) => [g.messages, g.state])).toEqual(hours.length === 1 ? [[21, 'sent']] : [[21, 'sent'], [10, 'sent'], [10, 'sent']]);
+    const logs = (await handle.query(logsQuery, { limit: 1000 })).entries.map((e) => e.message);
+    expect(logs).toContain(`Sending hour group 1 of ${hours.length} (09:00 UTC: 21 messages)`);
   });
 });

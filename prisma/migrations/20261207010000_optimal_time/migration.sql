@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "SendingLog" ADD COLUMN "sendTimeClass" TEXT;
