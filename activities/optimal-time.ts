@@ -67,7 +67,7 @@ export function optimalTimeActivities(deps: ActivityDeps) {
   };
 }
 
-/** The holdout: the lowest keyed hashes, as the A/B test draws its population (another key: another draw). */
+/** The holdout: a keyed hash of the address below the share (keyed by the delivery, not the A/B test's key: another draw). */
 function inHoldout(deliveryId: string, addressKey: string, percent: number): boolean {
   const rank = parseInt(createHmac('sha256', `send-time:${deliveryId}`).update(addressKey).digest('hex').slice(0, 8), 16) / 0x1_0000_0000;
   return rank < percent / 100;

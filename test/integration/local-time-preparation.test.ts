@@ -1,8 +1,10 @@
 // The recipient's local time on the real database: the preparation resolves each message's zone (the profile's
 // timeZone attribute, its country, the default) and previews the groups; a step's plan gives its messages their
 // local time (claims take none before it) and leaves soft failures and other steps' messages alone.
-import { localTimeActivities } from '../../activities/local-time';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { localTimeActivities, type LocalTimeInput } from '../../activities/local-time';
 import type { ActivityDeps } from '../../activities/deps';
+import type { LocalTimeGroup } from '../../domain/local-time-plan';
 import { sendingLogs } from '../../store/sending-logs';
 import { prepareOn } from '../helpers/preparation';
 import { baseSpec, seedProfiles, withFreshDatabase } from '../helpers/stack';
@@ -17,8 +19,8 @@ const PROFILES = [
 describe("the recipient's local time: preparation and plan", () => {
   const fresh = withFreshDatabase((db) => seedProfiles(db, PROFILES));
   const spec = baseSpec({ timeZone: 'recipient', scheduleAt: '2030-06-10T09:00:00', defaultTimeZone: 'Europe/Lisbon' });
-  const plan = (input: Parameters<ReturnType<typeof localTimeActivities>['planLocalTime']>[0]) =>
-    localTimeActivities({ db: fresh.db } as ActivityDeps).planLocalTime(input);
+  const plan = (input: LocalTimeInput) =>
+    new MockActivityEnvironment().run(localTimeActivities({ db: fresh.db } as ActivityDeps).planLocalTime, input) as Promise<LocalTimeGroup[]>;
 
   it("resolves each message's zone and previews the groups, earliest first", async () => {
     const result = await prepareOn(fresh.db, 'lt-1', spec);
