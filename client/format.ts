@@ -21,12 +21,12 @@ export function snapshotText(s: DeliverySnapshot): string {
   return `Delivery ${s.id}: ${s.status.state}${situation}${command}${error}${paused}\n${kpiTable(s.kpis)}${abTestText(s)}${wavesText(s)}${localTimeText(s)}`;
 }
 
-/** With the recipient's local time: a row per group of zones of the current step. */
+/** With the recipient's local or best time: a row per group of the current step. */
 function localTimeText(s: DeliverySnapshot): string {
   const plan = s.status.localTime;
   if (!plan?.groups.length) return '';
   const rows = plan.groups.map((g) => [String(g.group), g.at, g.offsets.map((o) => `UTC${o}`).join(' '), String(g.zones), String(g.messages), g.state]);
-  return `\n\nLocal time (${printable(plan.step)}):\n${table(['group', 'at', 'offsets', 'zones', 'messages', 'state'], rows)}`;
+  return `\n\n${plan.groups.some((g) => g.zones > 0) ? 'Local time' : 'Best time'} (${printable(plan.step)}):\n${table(['group', 'at', 'offsets', 'zones', 'messages', 'state'], rows)}`;
 }
 
 /** With waves: a row per wave. */

@@ -1,6 +1,8 @@
 // The best hour per recipient: their own hour when they have a clear one, the audience's when they have little
 // history, none (the default time) without history; hours of the week in UTC. Then the lift over the holdout.
+import { snapshotText } from '../../client/format';
 import { reportText } from '../../client/report/text';
+import { emptyKpis } from '../../domain/delivery';
 import { audiencePattern, bestHour, emptyHistory, hourOfWeek, HOURS_OF_WEEK } from '../../domain/optimal-time';
 import { reportBuilder } from '../../domain/report';
 import { validateDeliverySpec } from '../../domain/spec-problems';
@@ -65,6 +67,13 @@ describe('the lift of the best time over its holdout (delivery report)', () => {
     // Opens: 40% against 20%; clicks: 10% against 10%.
     expect(sendTime?.lift).toEqual({ opens: 100, clicks: 0 });
     expect(reportText(b.build(new Date(0)))).toContain('Lift over the holdout: opens +100%, clicks 0%');
+  });
+
+  it('titles the groups of a best-time plan as such in `delivery status`', () => {
+    const groups = [{ group: 1, at: '2026-12-10T12:00:00.000Z', offsets: [], zones: 0, messages: 8, state: 'waiting' as const }];
+    const text = snapshotText({ id: 'd-3', status: { state: 'sending', localTime: { step: 'all', groups } }, kpis: emptyKpis() });
+    expect(text).toContain('Best time (all):');
+    expect(text).not.toContain('Local time');
   });
 
   it('has no send-time section without the best time', () => {
