@@ -9,6 +9,7 @@ import { done } from '../domain/situation';
 import { contactDateOf, continueAsNew, historyIsLong, log, moveTo, sentSummary, showContactDate, showCounts, showDetails, type DeliveryContext, type Reconciliation } from './context';
 
 export type Activities = ReturnType<typeof createActivities>;
+const COUNTS_AFTER_EACH_ROUND = 'counts-after-each-round';
 type Outcome = 'done' | 'edited';
 
 /** What a series of sending rounds sends: an A/B test's population or a wave (their first pass only), or everything left. */
@@ -114,6 +115,9 @@ export async function sendRounds(ctx: DeliveryContext, acts: Activities, scope: 
     log(ctx, 'info', round === 1 && scope.opening ? scope.opening : ctx.kpis.sent + ctx.kpis.failed > 0 ? 'Sending resumed' : `Sending ${ctx.kpis.toDeliver} messages`);
     result = await sendRound(ctx, acts, `${wf.workflowInfo().runId}.${round}`, scope);
     if (result) ctx.kpis = kpisWithSending(ctx.kpis, result);
+    // A round's result moves the counts in search attributes too: a local-time group or a wave short enough to send no
+    // progress signal would leave DeliverySent hours behind. Patched: running deliveries replay without this upsert.
+    if (result && wf.patched(COUNTS_AFTER_EACH_ROUND)) showCounts(ctx, true);
     judgeComplaints(ctx);
     if (ctx.paused) continue; // by ops or by the engine: the loop waits for resume at its top
     if (result) {

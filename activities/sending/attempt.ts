@@ -77,7 +77,7 @@ export class SendingAttempt {
     // Complaints are left out: they arrive by the bounce listener and the webhooks, whose reports carry them (these
     // totals would hold the count of the attempt's start and take the KPI back).
     this.progress = startProgress(ctx, () => ({ phase: 'sending', ...s.totals, complaints: undefined, cursor: this.cursor }),
-      s.lane === 0 ? deps.signalProgress : async () => undefined, deps.progressEveryMs);
+      s.lane === 0 ? deps.signalProgress : async () => undefined, deps.progressEveryMs, s.sendingStartedAt);
     this.pace = pacer(s.rate);
     this.senderDomainComplaints = senderComplaints(deps.db);
     this.gate = domainGate(s.spec.domainLimits, s.lanes, undefined, s.engine, s.warmup);

@@ -44,6 +44,14 @@ const logged = async (stack: TestStack, id: string, text: string) =>
 
 type Scenario = (stack: TestStack, hooks: { refusing: boolean }) => Promise<{ id: string; runId: string }>;
 
+async function localTimeScenario(stack: TestStack): Promise<{ id: string; runId: string }> {
+  await stack.db.profile.updateMany({ where: { email: { in: ['user1@example.com', 'user2@example.com', 'user3@example.com'] } }, data: { country: 'JP' } });
+  const due = Math.ceil((Date.now() + 6000) / 1000) * 1000;
+  const d = await stack.start(baseSpec({ name: 'Replay: local time', timeZone: 'recipient', scheduleAt: new Date(due).toISOString().slice(0, 19), ifPassed: 'now' }));
+  await d.result();
+  return { id: d.workflowId, runId: d.firstExecutionRunId };
+}
+
 const SCENARIOS: Record<string, Scenario> = {
   /** Prepared, approved automatically, sent, no tracking period. */
   'auto-sent': async (stack) => {
@@ -134,13 +142,9 @@ const SCENARIOS: Record<string, Scenario> = {
     return { id: d.workflowId, runId: d.firstExecutionRunId };
   },
   /** The recipient's local time: a zone whose time has passed goes at once, the other at its time a few seconds later. */
-  'local-time': async (stack) => {
-    await stack.db.profile.updateMany({ where: { email: { in: ['user1@example.com', 'user2@example.com', 'user3@example.com'] } }, data: { country: 'JP' } });
-    const due = Math.ceil((Date.now() + 6000) / 1000) * 1000;
-    const d = await stack.start(baseSpec({ name: 'Replay: local time', timeZone: 'recipient', scheduleAt: new Date(due).toISOString().slice(0, 19), ifPassed: 'now' }));
-    await d.result();
-    return { id: d.workflowId, runId: d.firstExecutionRunId };
-  },
+  'local-time': (stack) => localTimeScenario(stack),
+  /** The same after the patch counts-after-each-round: each group's result upserts the counts (DeliverySent). */
+  'local-time-counts': (stack) => localTimeScenario(stack),
   /** The best time per recipient, nobody with history: everyone at the contact date (one group), a holdout among them. */
   'best-time': async (stack) => {
     const d = await stack.start(baseSpec({ name: 'Replay: best time', sendTime: 'optimal', scheduleAt: new Date(Date.now() + 5000).toISOString() }));

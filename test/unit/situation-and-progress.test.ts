@@ -3,7 +3,7 @@ import type { Context } from '@temporalio/activity';
 import { emptyKpis, type Kpis } from '../../domain/delivery';
 import { isProgressReport } from '../../domain/lifecycle';
 import { codeSpan, duration, situation, specFacts, type SituationFacts } from '../../domain/situation';
-import { startProgress } from '../../activities/progress';
+import { firstSignalAfterMs, signalIntervalMs, startProgress } from '../../activities/progress';
 
 const kpis = (k: Partial<Kpis>): Kpis => ({ ...emptyKpis(), ...k });
 const facts = (f: Partial<SituationFacts>): SituationFacts => ({ state: 'sending', kpis: emptyKpis(), approval: 'auto', now: Date.parse('2026-11-23T10:00:00Z'), ...f });
@@ -68,6 +68,36 @@ describe('the progress channel', () => {
       expect(heartbeats).toBeGreaterThanOrEqual(600);
       expect(signals).toBeLessThan(200);
       expect(signals).toBeGreaterThan(50); // KPIs still move: at most 30 s old
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it("paces a later attempt by the delivery's sending time: a local-time group sent in 3 s signals nothing, a long one every 30 s", async () => {
+    expect(firstSignalAfterMs(10_000, 9_000, 1000)).toBe(0); // the delivery's first attempt: the KPIs move at once
+    expect(firstSignalAfterMs(3_600_000, 0, 1000)).toBe(5000);
+    expect(signalIntervalMs(60_000, 1000)).toBe(5000);
+    expect(signalIntervalMs(3_600_000, 1000)).toBe(30_000);
+    jest.useFakeTimers();
+    try {
+      const ctx = { info: { workflowExecution: { workflowId: 'd' } }, heartbeat: () => undefined } as unknown as Context;
+      const sendFor = async (seconds: number, since: Date) => {
+        let signals = 0;
+        let sent = 0;
+        const ticker = startProgress(ctx, () => ({ phase: 'sending', sent, delivered: sent, failed: 0, possibleDuplicates: 0, excludedAtSend: 0, cursor: sent }), async () => {
+          signals++;
+        }, 1000, since);
+        for (let s = 0; s < seconds; s++) {
+          sent += 5000;
+          await jest.advanceTimersByTimeAsync(1000);
+        }
+        await ticker.stop();
+        return signals;
+      };
+      const hourAgo = () => new Date(Date.now() - 3600_000);
+      expect(await sendFor(3, new Date())).toBe(1); // the first attempt: at its first heartbeat, then 5 s apart
+      expect(await sendFor(3, hourAgo())).toBe(0);
+      expect(await sendFor(120, hourAgo())).toBe(4); // at 5 s, 35 s, 65 s, 95 s
     } finally {
       jest.useRealTimers();
     }
