@@ -8,6 +8,9 @@ import { hold, log, showDetails, type DeliveryContext } from './context';
 import { chooseWinnerUpdate } from './messages';
 import { sendStep } from './local-time';
 import type { Activities } from './phases';
+import { waitForPlan } from './plan-wait';
+
+const PAUSE_WHILE_DECIDING = 'pause-while-deciding';
 
 export async function runAbTest(ctx: DeliveryContext, acts: Activities): Promise<void> {
   const test = ctx.spec.abTest!;
@@ -45,8 +48,14 @@ async function decision(ctx: DeliveryContext, acts: Activities): Promise<void> {
     hold(ctx, { because: 'the A/B test waits for its winner: choose-winner <variant>' });
     return wf.condition(chosen);
   }
-  hold(ctx, { until: decideAt(ctx), because: "the A/B test's winner is chosen then, and the rest of the target gets it" });
-  if (await wf.condition(chosen, Math.max(0, Date.parse(decideAt(ctx)) - Date.now()), { summary: `A/B test: winner chosen at ${decideAt(ctx)}` })) return;
+  const because = "the A/B test's winner is chosen then, and the rest of the target gets it";
+  if (wf.patched(PAUSE_WHILE_DECIDING)) {
+    // A pause shows at once and holds the verdict until resume (running deliveries replay the wait without it).
+    if (await waitForPlan(ctx, "the A/B test's decision", Date.parse(decideAt(ctx)), 'A/B test: winner chosen', { because, done: chosen })) return;
+  } else {
+    hold(ctx, { until: decideAt(ctx), because });
+    if (await wf.condition(chosen, Math.max(0, Date.parse(decideAt(ctx)) - Date.now()), { summary: `A/B test: winner chosen at ${decideAt(ctx)}` })) return;
+  }
   // Names and rules only: the variants' content stays out of the history.
   const { variants, guard, complaintGuard } = ctx.spec;
   const { tallies, verdict } = await acts.judgeAbTest({ deliveryId: ctx.deliveryId, variants: variants!.map((v) => v.name), abTest: test, guard, complaintGuard });

@@ -44,6 +44,14 @@ const logged = async (stack: TestStack, id: string, text: string) =>
 
 type Scenario = (stack: TestStack, hooks: { refusing: boolean }) => Promise<{ id: string; runId: string }>;
 
+/** Pauses a delivery waiting for a step of its plan, past the step's time (a few seconds), then resumes it. */
+async function pauseThroughItsTime(stack: TestStack, id: string): Promise<void> {
+  await sendCommand(stack.client, id, 'pause');
+  await eventually(async () => (await readSnapshot(stack.client, id)).status.state === 'paused');
+  await new Promise((r) => setTimeout(r, 4000)); // past the step's time: it waits for resume
+  await sendCommand(stack.client, id, 'resume');
+}
+
 async function localTimeScenario(stack: TestStack): Promise<{ id: string; runId: string }> {
   await stack.db.profile.updateMany({ where: { email: { in: ['user1@example.com', 'user2@example.com', 'user3@example.com'] } }, data: { country: 'JP' } });
   const due = Math.ceil((Date.now() + 6000) / 1000) * 1000;
@@ -115,6 +123,17 @@ const SCENARIOS: Record<string, Scenario> = {
     await d.result();
     return { id: d.workflowId, runId: d.firstExecutionRunId };
   },
+  /** An A/B test paused while it waits for its decision (patch pause-while-deciding), past its time, then resumed. */
+  'ab-test-pause-while-deciding': async (stack) => {
+    const d = await stack.start(baseSpec({
+      name: 'Replay: A/B test paused while deciding', variants: [{ name: 'A', subject: 'A {{firstName}}' }, { name: 'B', subject: 'B {{firstName}}' }],
+      abTest: { percent: 50, winnerBy: 'clicks', decideAfter: '3s', minimumPerVariant: 1 },
+    }));
+    await eventually(async () => (await readSnapshot(stack.client, d.workflowId)).status.abTest?.phase === 'deciding');
+    await pauseThroughItsTime(stack, d.workflowId);
+    await d.result();
+    return { id: d.workflowId, runId: d.firstExecutionRunId };
+  },
   /** A manual A/B test: ops choose the winner (refused once for an unknown variant). */
   'ab-test-manual': async (stack) => {
     const d = await stack.start(baseSpec({
@@ -134,10 +153,7 @@ const SCENARIOS: Record<string, Scenario> = {
       abTest: { percent: 50, winnerBy: 'clicks', decideAfter: '3s', minimumPerVariant: 1 }, waves: { count: 2, every: '3s' },
     }));
     await eventually(async () => (await readSnapshot(stack.client, d.workflowId)).status.waves?.[0]?.state === 'sent');
-    await sendCommand(stack.client, d.workflowId, 'pause');
-    await eventually(async () => (await readSnapshot(stack.client, d.workflowId)).status.state === 'paused');
-    await new Promise((r) => setTimeout(r, 4000)); // past the wave's time: it waits for resume
-    await sendCommand(stack.client, d.workflowId, 'resume');
+    await pauseThroughItsTime(stack, d.workflowId);
     await d.result();
     return { id: d.workflowId, runId: d.firstExecutionRunId };
   },

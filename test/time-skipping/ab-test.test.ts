@@ -1,7 +1,7 @@
 // A/B tests on Temporal's time-skipping test server, with fake activities: the test population is sent first, the
 // decision waits `decideAfter` on a durable timer, the verdict is the real one (domain/ab-test.ts) on counts the fake
-// judge scripts, and only then does the rest go, with the winner. Manual choices, every ifNoWinner, and a stop while
-// the test is being decided.
+// judge scripts, and only then does the rest go, with the winner. Manual choices, every ifNoWinner, a pause and a stop
+// while the test is being decided.
 import { randomBytes } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
@@ -10,7 +10,7 @@ import { abVerdict, type VariantTally } from '../../domain/ab-test';
 import type { PreparationResult, SendingResult } from '../../domain/delivery';
 import { parseDeliverySpec, type DeliverySpec } from '../../domain/spec';
 import type { emailDelivery } from '../../workflows';
-import { chooseWinnerUpdate, logsQuery, statusQuery, WORKFLOW_TYPE } from '../../workflows/messages';
+import { chooseWinnerUpdate, COMMAND_SIGNALS, logsQuery, statusQuery, WORKFLOW_TYPE } from '../../workflows/messages';
 import { IDLE_ACTIVITIES, startTimeSkipping, type TimeSkipping } from '../helpers/time-skipping';
 
 type Handle = WorkflowHandleWithFirstExecutionRunId<typeof emailDelivery>;
@@ -155,6 +155,36 @@ describe('A/B tests on durable timers (time-skipping server)', () => {
     await handle.cancel();
     await expect(handle.result()).rejects.toThrow();
     expect(whats()).toEqual(['send test', 'stop']);
+  });
+
+  it('a pause while the test waits for its decision shows at once and holds the verdict until resume', async () => {
+    const handle = await start();
+    await phase(handle, 'deciding');
+    await handle.signal(COMMAND_SIGNALS.pause);
+    for (let i = 0; i < 400 && (await handle.query(statusQuery)).state !== 'paused'; i++) await new Promise((r) => setTimeout(r, 25));
+    expect((await handle.query(statusQuery)).state).toBe('paused');
+    await env.sleep(8 * HOUR);
+    expect(whats()).toEqual(['send test']); // decideAfter passed long ago: no verdict without resume
+    const resumedAt = Number(await env.currentTimeMs());
+    await handle.signal(COMMAND_SIGNALS.resume);
+    await handle.result();
+    expect(whats()).toEqual(['send test', 'judge', 'winner B', 'send all']);
+    expect(at('judge') - resumedAt).toBeLessThan(60_000);
+    expect(await logs(handle)).toContain("Paused: the A/B test's decision waits for resume");
+  });
+
+  it('a winner chosen while paused is kept: the rest waits for resume', async () => {
+    const handle = await start();
+    await phase(handle, 'deciding');
+    await handle.signal(COMMAND_SIGNALS.pause);
+    for (let i = 0; i < 400 && (await handle.query(statusQuery)).state !== 'paused'; i++) await new Promise((r) => setTimeout(r, 25));
+    await handle.executeUpdate(chooseWinnerUpdate, { args: ['A'] });
+    await env.sleep(8 * HOUR);
+    expect(whats()).toEqual(['send test', 'winner A']);
+    expect((await handle.query(statusQuery)).state).toBe('paused');
+    await handle.signal(COMMAND_SIGNALS.resume);
+    await handle.result();
+    expect(whats()).toEqual(['send test', 'winner A', 'send all']);
   });
 
   it('refuses choose-winner without a test', async () => {
