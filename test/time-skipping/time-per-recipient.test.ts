@@ -79,12 +79,12 @@ beforeEach(() => {
   restShare = 1;
 });
 
-function start(extra: Record<string, unknown>): Promise<Handle> {
+function start(extra: Record<string, unknown>, options: Record<string, unknown> = {}): Promise<Handle> {
   const spec = { name: 'Local time', from: 'Shop <news@shop.example>', subject: 'Hi', html: '<p>Hi</p>', audience: { all: true }, trackingHours: 0, timeZone: 'recipient', ...extra };
   const parsed = parseDeliverySpec(spec);
   if (!parsed.ok) throw new Error(parsed.problems.join('; '));
   return env.client.workflow.start<typeof emailDelivery>(WORKFLOW_TYPE, {
-    taskQueue, workflowId: `delivery-${randomBytes(4).toString('hex')}`, args: [spec as never, { heartbeatTimeoutSeconds: 1 }],
+    taskQueue, workflowId: `delivery-${randomBytes(4).toString('hex')}`, args: [spec as never, { heartbeatTimeoutSeconds: 1, ...options }],
   });
 }
 
@@ -131,6 +131,18 @@ describe('a time per recipient on durable timers (time-skipping server)', () => 
     const t0 = Number(await env.currentTimeMs());
     await (await start({ scheduleAt: wall, ifPassed })).result();
     expect(calls.filter((c) => c.what === 'send').map((c) => Math.round((c.at - t0) / HOUR))).toEqual(hours);
+  });
+
+  it('continues as new in a long plan (a round that starts on a long history) and sends each group once, at its time', async () => {
+    zones = Object.fromEntries(['Etc/GMT-9', 'Etc/GMT-6', 'Etc/GMT-3', 'UTC', 'Etc/GMT+3', 'Etc/GMT+6', 'Etc/GMT+9', 'Etc/GMT+11'].map((z) => [z, 5]));
+    const wall = await wallIn(24);
+    const handle = await start({ scheduleAt: wall, ifPassed: 'nextDay' }, { maxHistoryEvents: 60 });
+    await handle.result();
+    const expected = [-9, -6, -3, 0, 3, 6, 9, 11].map((offset) => ['send', new Date(Date.parse(`${wall}Z`) + offset * HOUR).toISOString().slice(0, 16)]);
+    expect(sends()).toEqual(expected);
+    const first = await env.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).fetchHistory();
+    expect(first.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
+    expect((await handle.query(statusQuery)).localTime?.groups.every((g) => g.state === 'sent')).toBe(true);
   });
 
   it('combines an A/B test, waves and local time: each step at the local time it reaches, across the autumn DST change', async () => {
